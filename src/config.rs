@@ -1,0 +1,540 @@
+//! The client configuration (design.md §3.1): parsed strictly from JSON, every
+//! value validated, unknown keys rejected by name.
+
+use crate::error::{Error, Result};
+use crate::json_fields::Fields;
+use crate::secret::Secret;
+use serde_json::Value;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The largest config JSON accepted, checked before parsing.
+pub const MAX_CONFIG_BYTES: usize = 64 * 1024;
+
+/// Whether the client keeps the visitor's Edge state itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionMode {
+    /// This client is one device or visitor and keeps its state (games, kiosks).
+    Device,
+    /// The caller passes each visitor's state per call (servers).
+    None,
+}
+
+/// How requests are authenticated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthConfig {
+    None,
+    /// A static IMS access token; `api_key` is the OAuth client id sent as `x-api-key`.
+    Token {
+        access_token: Secret,
+        api_key: String,
+    },
+}
+
+/// Where the Edge Network is reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// `https` or `http` (loopback only).
+    pub scheme: String,
+    /// Host and optional port, as written in a URL authority.
+    pub authority: String,
+}
+
+impl Origin {
+    /// `scheme://authority`, without a trailing slash.
+    pub fn url(&self) -> String {
+        format!("{}://{}", self.scheme, self.authority)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    /// One attempt, from sending to the last byte of the response.
+    pub request: Duration,
+    /// A whole call: every attempt and wait.
+    pub total: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// Whether a read timeout is retried (the server may have processed the request).
+    pub retry_read_timeouts: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RootStore {
+    /// Mozilla's roots, compiled in.
+    Bundled,
+    /// The operating system's roots.
+    System,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsSettings {
+    pub roots: RootStore,
+    /// A PEM file whose certificates are trusted in addition to `roots`.
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProxySetting {
+    None,
+    Url(Secret),
+    FromEnv,
+}
+
+/// A validated configuration. Build it with [`Config::from_json`] or
+/// [`Config::from_value`]; `Debug` never shows a token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub datastream_id: String,
+    pub org_id: Option<String>,
+    pub session: SessionMode,
+    pub auth: AuthConfig,
+    pub origin: Origin,
+    pub timeouts: Timeouts,
+    pub retry: RetryPolicy,
+    pub tls: TlsSettings,
+    pub proxy: ProxySetting,
+    pub max_connections: usize,
+    /// Responses larger than this are refused (`INVALID_RESPONSE`).
+    pub max_response_bytes: u64,
+}
+
+const DEFAULT_MAX_RESPONSE_BYTES: u64 = 8 * 1024 * 1024;
+const ONE_DAY_MS: u64 = 24 * 3600 * 1000;
+
+/// Settings of design.md §3.1 that later work implements. Refused by name
+/// rather than ignored, so nobody believes they are in effect.
+const NOT_YET_SUPPORTED: &[&str] = &["statePath", "defaultConsent", "queue"];
+
+impl Config {
+    /// Parses and validates a config JSON string.
+    pub fn from_json(text: &str) -> Result<Config> {
+        if text.len() > MAX_CONFIG_BYTES {
+            return Err(Error::invalid_config(format!(
+                "the config is {} bytes; at most {MAX_CONFIG_BYTES} are accepted",
+                text.len()
+            )));
+        }
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            Error::new(
+                crate::ErrorKind::InvalidJson,
+                format!("the config is not valid JSON: {e}"),
+            )
+        })?;
+        Config::from_value(&value)
+    }
+
+    /// Validates a parsed config.
+    pub fn from_value(value: &Value) -> Result<Config> {
+        parse(value).map_err(Error::invalid_config)
+    }
+}
+
+fn parse(value: &Value) -> std::result::Result<Config, String> {
+    let mut top =
+        Fields::new("", value).map_err(|_| "the config must be a JSON object".to_string())?;
+
+    let datastream_id = top.required_string("datastreamId")?;
+    check_token_chars("datastreamId", datastream_id)?;
+
+    let org_id = top.string("orgId")?;
+    if let Some(org) = org_id {
+        if !org.ends_with("@AdobeOrg") || org.len() <= "@AdobeOrg".len() {
+            return Err(format!(
+                "orgId must be an IMS organization id ending in @AdobeOrg, not {org:?}"
+            ));
+        }
+        check_token_chars("orgId", org)?;
+    }
+
+    let session = match top.string("session")? {
+        None | Some("device") => SessionMode::Device,
+        Some("none") => SessionMode::None,
+        Some(other) => {
+            return Err(format!(
+                "session must be \"device\" or \"none\", not {other:?}"
+            ))
+        }
+    };
+
+    let auth = match top.take("auth") {
+        None => AuthConfig::None,
+        Some(v) => parse_auth(v)?,
+    };
+    if auth != AuthConfig::None && org_id.is_none() {
+        return Err("orgId is required when auth is set".into());
+    }
+
+    let edge_domain = top.string("edgeDomain")?;
+    let base_url = top.string("baseUrl")?;
+    let origin = match (edge_domain, base_url) {
+        (Some(_), Some(_)) => return Err("give edgeDomain or baseUrl, not both".into()),
+        (None, Some(url)) => parse_base_url(url)?,
+        (Some(domain), None) => Origin {
+            scheme: "https".into(),
+            authority: parse_domain(domain)?,
+        },
+        (None, None) => Origin {
+            scheme: "https".into(),
+            authority: match auth {
+                AuthConfig::None => "edge.adobedc.net".into(),
+                _ => "server.adobedc.net".into(),
+            },
+        },
+    };
+
+    let mut timeouts = Timeouts {
+        connect: Duration::from_millis(5000),
+        request: Duration::from_millis(10_000),
+        total: Duration::from_millis(30_000),
+    };
+    if let Some(v) = top.take("timeouts") {
+        let mut t = Fields::new("timeouts", v)?;
+        let ms = |t: &mut Fields, k| t.integer(k, 1, ONE_DAY_MS);
+        if let Some(v) = ms(&mut t, "connectMs")? {
+            timeouts.connect = Duration::from_millis(v);
+        }
+        if let Some(v) = ms(&mut t, "requestMs")? {
+            timeouts.request = Duration::from_millis(v);
+        }
+        if let Some(v) = ms(&mut t, "totalMs")? {
+            timeouts.total = Duration::from_millis(v);
+        }
+        t.finish()?;
+    }
+
+    let mut retry = RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(1000),
+        max_delay: Duration::from_millis(30_000),
+        retry_read_timeouts: true,
+    };
+    if let Some(v) = top.take("retry") {
+        let mut r = Fields::new("retry", v)?;
+        if let Some(v) = r.integer("maxAttempts", 1, 100)? {
+            retry.max_attempts = v as u32;
+        }
+        if let Some(v) = r.integer("baseDelayMs", 0, ONE_DAY_MS)? {
+            retry.base_delay = Duration::from_millis(v);
+        }
+        if let Some(v) = r.integer("maxDelayMs", 0, ONE_DAY_MS)? {
+            retry.max_delay = Duration::from_millis(v);
+        }
+        if let Some(v) = r.bool("retryReadTimeouts")? {
+            retry.retry_read_timeouts = v;
+        }
+        r.finish()?;
+        if retry.max_delay < retry.base_delay {
+            return Err("retry.maxDelayMs must not be less than retry.baseDelayMs".into());
+        }
+    }
+
+    let mut tls = TlsSettings {
+        roots: RootStore::Bundled,
+        ca_file: None,
+    };
+    if let Some(v) = top.take("tls") {
+        let mut t = Fields::new("tls", v)?;
+        tls.roots = match t.string("roots")? {
+            None | Some("bundled") => RootStore::Bundled,
+            Some("system") => RootStore::System,
+            Some(other) => {
+                return Err(format!(
+                    "tls.roots must be \"bundled\" or \"system\", not {other:?}"
+                ))
+            }
+        };
+        if let Some(path) = t.string("caFile")? {
+            if path.is_empty() {
+                return Err("tls.caFile must not be empty".into());
+            }
+            tls.ca_file = Some(PathBuf::from(path));
+        }
+        t.finish()?;
+    }
+
+    let mut proxy = ProxySetting::None;
+    if let Some(v) = top.take("proxy") {
+        let mut p = Fields::new("proxy", v)?;
+        let url = p.string("url")?;
+        let from_env = p.bool("fromEnv")?.unwrap_or(false);
+        p.finish()?;
+        proxy = match (url, from_env) {
+            (Some(_), true) => return Err("give proxy.url or proxy.fromEnv, not both".into()),
+            (Some(url), false) => {
+                check_proxy_url(url)?;
+                ProxySetting::Url(Secret::new(url))
+            }
+            (None, true) => ProxySetting::FromEnv,
+            (None, false) => ProxySetting::None,
+        };
+    }
+
+    let max_connections = top.integer("maxConnections", 1, 1024)?.unwrap_or(16) as usize;
+    let max_response_bytes = top
+        .integer("maxResponseBytes", 1024, 1024 * 1024 * 1024)?
+        .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
+
+    for key in NOT_YET_SUPPORTED {
+        if top.take(key).is_some() {
+            return Err(format!("{key} is not supported in this build"));
+        }
+    }
+
+    top.finish()?;
+
+    Ok(Config {
+        datastream_id: datastream_id.to_string(),
+        org_id: org_id.map(str::to_string),
+        session,
+        auth,
+        origin,
+        timeouts,
+        retry,
+        tls,
+        proxy,
+        max_connections,
+        max_response_bytes,
+    })
+}
+
+fn parse_auth(value: &Value) -> std::result::Result<AuthConfig, String> {
+    let mut a = Fields::new("auth", value)?;
+    let auth = match a.required_string("type")? {
+        "none" => AuthConfig::None,
+        "token" => {
+            let access_token = a.required_string("accessToken")?;
+            let api_key = a.required_string("apiKey")?;
+            check_token_chars("auth.accessToken", access_token)?;
+            check_token_chars("auth.apiKey", api_key)?;
+            AuthConfig::Token {
+                access_token: Secret::new(access_token),
+                api_key: api_key.to_string(),
+            }
+        }
+        "oauth" => return Err("auth type \"oauth\" is not supported in this build".into()),
+        other => {
+            return Err(format!(
+                "auth.type must be \"none\", \"token\" or \"oauth\", not {other:?}"
+            ))
+        }
+    };
+    a.finish()?;
+    Ok(auth)
+}
+
+/// Values that end up in a URL or an HTTP header: printable ASCII, no spaces.
+fn check_token_chars(name: &str, value: &str) -> std::result::Result<(), String> {
+    if value.len() > 4096 {
+        return Err(format!("{name} is longer than 4096 bytes"));
+    }
+    if value.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name} must be printable ASCII without spaces or control characters"
+        ))
+    }
+}
+
+/// A bare host name such as `data.example.com`: no scheme, path or port.
+fn parse_domain(domain: &str) -> std::result::Result<String, String> {
+    let valid = !domain.is_empty()
+        && domain.len() <= 253
+        && domain
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && !domain.starts_with(['.', '-'])
+        && !domain.ends_with(['.', '-']);
+    if valid {
+        Ok(domain.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "edgeDomain must be a host name such as data.example.com (no scheme, port or path), not {domain:?}"
+        ))
+    }
+}
+
+/// `scheme://host[:port]` with at most a trailing slash. Plain HTTP is only
+/// allowed to loopback, so no token or event crosses a network unencrypted.
+pub(crate) fn parse_origin(name: &str, url: &str) -> std::result::Result<Origin, String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("{name} must start with https:// or http://, not {url:?}"))?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "https" && scheme != "http" {
+        return Err(format!("{name} must use https or http, not {scheme:?}"));
+    }
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.is_empty()
+        || authority.contains(['/', '?', '#', '@', ' '])
+        || !authority.is_ascii()
+    {
+        return Err(format!(
+            "{name} must be an origin such as https://edge.example.com or http://127.0.0.1:8080 (no path, query or user info), not {url:?}"
+        ));
+    }
+    let host =
+        host_of(authority).ok_or_else(|| format!("{name} has an invalid host or port: {url:?}"))?;
+    if scheme == "http" && !is_loopback(&host) {
+        return Err(format!(
+            "{name} may use plain http only for loopback hosts (localhost, 127.0.0.0/8, ::1); use https for {host}"
+        ));
+    }
+    Ok(Origin {
+        scheme,
+        authority: authority.to_string(),
+    })
+}
+
+fn parse_base_url(url: &str) -> std::result::Result<Origin, String> {
+    parse_origin("baseUrl", url)
+}
+
+/// The host of `host[:port]` or `[v6]:port`; `None` when the port is not a number.
+fn host_of(authority: &str) -> Option<String> {
+    if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        match after {
+            "" => Some(host.to_string()),
+            _ => after
+                .strip_prefix(':')?
+                .parse::<u16>()
+                .ok()
+                .map(|_| host.to_string()),
+        }
+    } else {
+        match authority.split_once(':') {
+            None => Some(authority.to_string()),
+            Some((host, port)) if !host.is_empty() => {
+                port.parse::<u16>().ok().map(|_| host.to_string())
+            }
+            Some(_) => None,
+        }
+    }
+}
+
+pub(crate) fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+fn check_proxy_url(url: &str) -> std::result::Result<(), String> {
+    let lower = url.to_ascii_lowercase();
+    let supported = ["http://", "https://", "socks5://", "socks5h://"];
+    if !supported.iter().any(|p| lower.starts_with(p)) {
+        return Err("proxy.url must start with http://, https://, socks5:// or socks5h://".into());
+    }
+    ureq::Proxy::new(url)
+        .map(|_| ())
+        .map_err(|_| "proxy.url is not a valid proxy URL".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn err(v: Value) -> String {
+        Config::from_value(&v).unwrap_err().message
+    }
+
+    #[test]
+    fn minimal_config_takes_the_defaults() {
+        let c = Config::from_value(&json!({"datastreamId": "ds"})).unwrap();
+        assert_eq!(c.origin.url(), "https://edge.adobedc.net");
+        assert_eq!(c.session, SessionMode::Device);
+        assert_eq!(c.retry.max_attempts, 3);
+        assert_eq!(c.timeouts.total, Duration::from_secs(30));
+        assert_eq!(c.max_connections, 16);
+    }
+
+    #[test]
+    fn auth_picks_the_server_host_and_needs_an_org() {
+        let auth = json!({"type": "token", "accessToken": "t0k3n", "apiKey": "key"});
+        assert!(err(json!({"datastreamId": "ds", "auth": auth})).contains("orgId is required"));
+        let c =
+            Config::from_value(&json!({"datastreamId": "ds", "orgId": "A@AdobeOrg", "auth": auth}))
+                .unwrap();
+        assert_eq!(c.origin.url(), "https://server.adobedc.net");
+        assert!(!format!("{c:?}").contains("t0k3n"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_at_any_depth() {
+        assert_eq!(
+            err(json!({"datastreamId": "ds", "colour": 1})),
+            "unknown key colour"
+        );
+        assert_eq!(
+            err(json!({"datastreamId": "ds", "retry": {"maxAttempt": 1}})),
+            "unknown key retry.maxAttempt"
+        );
+    }
+
+    #[test]
+    fn later_settings_are_refused_by_name() {
+        for key in ["statePath", "defaultConsent", "queue"] {
+            let msg = err(json!({"datastreamId": "ds", key: "x"}));
+            assert!(msg.contains(key) && msg.contains("not supported"), "{msg}");
+        }
+        let msg = err(json!({"datastreamId": "ds", "auth": {"type": "oauth"}}));
+        assert!(msg.contains("not supported in this build"), "{msg}");
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1/",
+            "http://[::1]:9",
+            "https://edge.example.com",
+        ] {
+            assert!(
+                Config::from_value(&json!({"datastreamId": "d", "baseUrl": ok})).is_ok(),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "http://10.0.0.1:8080",
+            "http://edge.example.com",
+            "ftp://x",
+            "https://x/ee",
+            "https://u:p@x",
+            "127.0.0.1:80",
+        ] {
+            assert!(
+                Config::from_value(&json!({"datastreamId": "d", "baseUrl": bad})).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_and_enums_are_validated() {
+        assert!(
+            err(json!({"datastreamId": "d", "timeouts": {"connectMs": 0}}))
+                .contains("timeouts.connectMs")
+        );
+        assert!(err(json!({"datastreamId": "d", "session": "browser"})).contains("session"));
+        assert!(err(json!({"datastreamId": "d", "tls": {"roots": "none"}})).contains("tls.roots"));
+        assert!(err(json!({"datastreamId": "d", "maxConnections": 0})).contains("maxConnections"));
+        assert!(err(json!({"datastreamId": ""})).contains("datastreamId must not be empty"));
+        assert!(err(json!({})).contains("datastreamId is required"));
+        assert!(err(json!([])).contains("JSON object"));
+        assert!(err(json!({"datastreamId": "d", "orgId": "ABC"})).contains("@AdobeOrg"));
+        assert!(
+            err(json!({"datastreamId": "d", "proxy": {"url": "gopher://x"}})).contains("proxy.url")
+        );
+    }
+}

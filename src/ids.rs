@@ -1,0 +1,103 @@
+//! Identifiers and timestamps the client fills in: UUID v4 request and event
+//! ids, RFC 3339 UTC timestamps with milliseconds, and random numbers for jitter.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Random bytes from the operating system.
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    // The OS generator failing is not something a caller can act on; fall back
+    // to time-derived bytes so an id is still unique enough for correlation.
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+            .to_le_bytes();
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = nanos[i % nanos.len()] ^ (i as u8).wrapping_mul(151);
+        }
+    }
+    bytes
+}
+
+/// A random `u64`, for backoff jitter.
+pub fn random_u64() -> u64 {
+    u64::from_le_bytes(random_bytes::<8>())
+}
+
+/// A random UUID version 4, lower-case hyphenated.
+pub fn uuid_v4() -> String {
+    let mut b = random_bytes::<16>();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// The current time as RFC 3339 UTC with milliseconds, e.g. `2021-08-09T14:09:20.859Z`.
+pub fn now_rfc3339() -> String {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    rfc3339_millis(since.as_millis() as u64)
+}
+
+/// Formats milliseconds since the Unix epoch as RFC 3339 UTC.
+pub fn rfc3339_millis(epoch_ms: u64) -> String {
+    let secs = epoch_ms / 1000;
+    let (year, month, day) = civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60,
+        epoch_ms % 1000
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_is_version_4() {
+        let id = uuid_v4();
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
+        assert_ne!(uuid_v4(), id);
+    }
+
+    #[test]
+    fn timestamps_match_known_dates() {
+        assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339_millis(1_628_518_160_859),
+            "2021-08-09T14:09:20.859Z"
+        );
+        assert_eq!(rfc3339_millis(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+}

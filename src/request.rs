@@ -1,0 +1,525 @@
+//! Turning a caller's request JSON into the body that is sent (design.md §3.2):
+//! validate, take out `options`, fill `xdm._id` and `xdm.timestamp`, merge state
+//! entries, drop the streaming switch, and check the encoded size.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::ids;
+use crate::json_fields::{type_name, Fields};
+use serde_json::{Map, Value};
+
+/// The largest request JSON accepted from a caller, checked before parsing.
+pub const MAX_REQUEST_JSON_BYTES: usize = 1024 * 1024;
+/// The Edge Network's limit on an encoded request body (64 KB; edge-api.md §2.7).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The Edge Network call a request is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Interact,
+    Collect,
+}
+
+impl Endpoint {
+    /// The path after `/ee[/{hint}]/`.
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::Interact => "v2/interact",
+            Endpoint::Collect => "v2/collect",
+        }
+    }
+
+    fn events_key(self) -> &'static str {
+        match self {
+            Endpoint::Interact => "event",
+            Endpoint::Collect => "events",
+        }
+    }
+}
+
+/// One `meta.state.entries` item to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateEntry {
+    pub key: String,
+    pub value: Option<String>,
+}
+
+impl StateEntry {
+    fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("key".into(), Value::String(self.key.clone()));
+        if let Some(v) = &self.value {
+            m.insert("value".into(), Value::String(v.clone()));
+        }
+        Value::Object(m)
+    }
+}
+
+/// A validated request, before state is merged and the body is encoded.
+#[derive(Debug)]
+pub struct Draft {
+    pub endpoint: Endpoint,
+    /// The id sent as the `requestId` query parameter, on every attempt.
+    pub request_id: String,
+    /// `options.datastreamId`: overrides the query parameter only.
+    pub datastream_override: Option<String>,
+    /// `options.state`: the entries to send instead of the client's own.
+    pub explicit_state: Option<Vec<StateEntry>>,
+    body: Map<String, Value>,
+}
+
+/// What goes on the wire.
+#[derive(Debug)]
+pub struct Prepared {
+    pub endpoint: Endpoint,
+    pub request_id: String,
+    pub datastream_override: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Draft {
+    /// Parses and validates a request JSON string.
+    pub fn from_json(endpoint: Endpoint, text: &str) -> Result<Draft> {
+        if text.len() > MAX_REQUEST_JSON_BYTES {
+            return Err(Error::invalid_request(format!(
+                "the request is {} bytes; at most {MAX_REQUEST_JSON_BYTES} are accepted",
+                text.len()
+            )));
+        }
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidJson,
+                format!("the request is not valid JSON: {e}"),
+            )
+        })?;
+        Draft::from_value(endpoint, value)
+    }
+
+    /// Validates a parsed request and fills in what the client adds.
+    pub fn from_value(endpoint: Endpoint, value: Value) -> Result<Draft> {
+        let Value::Object(mut body) = value else {
+            return Err(Error::invalid_request(format!(
+                "the request must be a JSON object, not {}",
+                type_name(&value)
+            )));
+        };
+        let options = match body.remove("options") {
+            None | Some(Value::Null) => Options::default(),
+            Some(v) => Options::parse(&v).map_err(Error::invalid_request)?,
+        };
+        check_top_level(endpoint, &mut body).map_err(Error::invalid_request)?;
+        Ok(Draft {
+            endpoint,
+            request_id: options.request_id.unwrap_or_else(ids::uuid_v4),
+            datastream_override: options.datastream_id,
+            explicit_state: options.state,
+            body,
+        })
+    }
+
+    /// Merges state entries into `meta.state.entries` (the caller's own entries
+    /// there win, key by key) and encodes the body, enforcing the 64 KB limit.
+    pub fn finish(mut self, client_state: &[StateEntry]) -> Result<Prepared> {
+        let state = self.explicit_state.as_deref().unwrap_or(client_state);
+        if !state.is_empty() {
+            merge_state(&mut self.body, state);
+        }
+        let body = serde_json::to_vec(&self.body)
+            .map_err(|e| Error::invalid_request(format!("the request cannot be encoded: {e}")))?;
+        if body.len() > MAX_BODY_BYTES {
+            return Err(Error::invalid_request(format!(
+                "the encoded request body is {} bytes; the Edge Network accepts at most {MAX_BODY_BYTES}",
+                body.len()
+            )));
+        }
+        Ok(Prepared {
+            endpoint: self.endpoint,
+            request_id: self.request_id,
+            datastream_override: self.datastream_override,
+            body,
+        })
+    }
+}
+
+#[derive(Default)]
+struct Options {
+    request_id: Option<String>,
+    datastream_id: Option<String>,
+    state: Option<Vec<StateEntry>>,
+}
+
+impl Options {
+    fn parse(value: &Value) -> std::result::Result<Options, String> {
+        let mut f = Fields::new("options", value)?;
+        let request_id = f.string("requestId")?.map(str::to_string);
+        if let Some(id) = &request_id {
+            check_id("options.requestId", id)?;
+        }
+        let datastream_id = f.string("datastreamId")?.map(str::to_string);
+        if let Some(id) = &datastream_id {
+            check_id("options.datastreamId", id)?;
+        }
+        let state = match f.take("state") {
+            None => None,
+            Some(v) => Some(parse_entries("options.state", v)?),
+        };
+        f.finish()?;
+        Ok(Options {
+            request_id,
+            datastream_id,
+            state,
+        })
+    }
+}
+
+/// Ids that travel in a query string: non-empty, printable ASCII, bounded.
+fn check_id(name: &str, id: &str) -> std::result::Result<(), String> {
+    if id.is_empty() || id.len() > 256 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "{name} must be 1 to 256 printable ASCII characters without spaces"
+        ));
+    }
+    Ok(())
+}
+
+/// State entries as a caller passes them: `[{"key": "...", "value": "..."}]`.
+/// `maxAge`, `attrs` and `scope` are allowed (they come back in results) but
+/// only `key` and `value` are sent.
+pub(crate) fn parse_entries(
+    name: &str,
+    value: &Value,
+) -> std::result::Result<Vec<StateEntry>, String> {
+    let Value::Array(items) = value else {
+        return Err(format!(
+            "{name} must be an array of {{\"key\", \"value\"}} objects"
+        ));
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let path = format!("{name}[{i}]");
+            let mut f = Fields::new(&path, item)?;
+            let key = f.required_string("key")?.to_string();
+            let value = f.string("value")?.map(str::to_string);
+            f.take("maxAge");
+            f.take("attrs");
+            f.take("scope");
+            f.finish()?;
+            Ok(StateEntry { key, value })
+        })
+        .collect()
+}
+
+fn check_top_level(
+    endpoint: Endpoint,
+    body: &mut Map<String, Value>,
+) -> std::result::Result<(), String> {
+    let events_key = endpoint.events_key();
+    if let Some(unknown) = body
+        .keys()
+        .find(|k| ![events_key, "query", "meta"].contains(&k.as_str()))
+    {
+        return Err(format!(
+            "unknown key {unknown} (a {} request has {events_key}, query, meta and options)",
+            endpoint.path()
+        ));
+    }
+    for key in ["query", "meta"] {
+        if let Some(v) = body.get(key) {
+            if !v.is_object() {
+                return Err(format!("{key} must be an object, not {}", type_name(v)));
+            }
+        }
+    }
+    match endpoint {
+        Endpoint::Interact => match body.get_mut("event") {
+            None | Some(Value::Null) => return Err("event is required".into()),
+            Some(event) => fill_event("event", event)?,
+        },
+        Endpoint::Collect => match body.get_mut("events") {
+            None | Some(Value::Null) => return Err("events is required".into()),
+            Some(Value::Array(events)) if events.is_empty() => {
+                return Err("events must not be empty".into())
+            }
+            Some(Value::Array(events)) => {
+                for (i, event) in events.iter_mut().enumerate() {
+                    fill_event(&format!("events[{i}]"), event)?;
+                }
+            }
+            Some(other) => {
+                return Err(format!("events must be an array, not {}", type_name(other)))
+            }
+        },
+    }
+    if let Some(meta) = body.get_mut("meta") {
+        check_meta(meta)?;
+    }
+    Ok(())
+}
+
+/// Gives an event an `xdm` with `_id` and `timestamp` when it lacks them.
+fn fill_event(path: &str, event: &mut Value) -> std::result::Result<(), String> {
+    let Value::Object(event) = event else {
+        return Err(format!(
+            "{path} must be an object, not {}",
+            type_name(event)
+        ));
+    };
+    let xdm = event
+        .entry("xdm")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(xdm) = xdm else {
+        return Err(format!(
+            "{path}.xdm must be an object, not {}",
+            type_name(xdm)
+        ));
+    };
+    if xdm.get("_id").is_none_or(Value::is_null) {
+        xdm.insert("_id".into(), Value::String(ids::uuid_v4()));
+    }
+    if xdm.get("timestamp").is_none_or(Value::is_null) {
+        xdm.insert("timestamp".into(), Value::String(ids::now_rfc3339()));
+    }
+    if let Some(data) = event.get("data") {
+        if !data.is_object() {
+            return Err(format!(
+                "{path}.data must be an object, not {}",
+                type_name(data)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Removes `meta.konductorConfig.streaming` (this client reads whole JSON
+/// bodies) and checks the shape of `meta.state.entries`.
+fn check_meta(meta: &mut Value) -> std::result::Result<(), String> {
+    let Value::Object(meta) = meta else {
+        return Ok(());
+    };
+    if let Some(Value::Object(konductor)) = meta.get_mut("konductorConfig") {
+        konductor.remove("streaming");
+        if konductor.is_empty() {
+            meta.remove("konductorConfig");
+        }
+    }
+    if let Some(state) = meta.get("state") {
+        let Value::Object(state) = state else {
+            return Err(format!(
+                "meta.state must be an object, not {}",
+                type_name(state)
+            ));
+        };
+        if let Some(entries) = state.get("entries") {
+            let Value::Array(entries) = entries else {
+                return Err("meta.state.entries must be an array".into());
+            };
+            for (i, e) in entries.iter().enumerate() {
+                if !e.get("key").is_some_and(Value::is_string) {
+                    return Err(format!("meta.state.entries[{i}].key must be a string"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Adds `entries` to `meta.state.entries`, skipping keys the caller already put there.
+fn merge_state(body: &mut Map<String, Value>, entries: &[StateEntry]) {
+    let meta = body
+        .entry("meta")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(meta) = meta else { return };
+    let state = meta
+        .entry("state")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(state) = state else { return };
+    let list = state
+        .entry("entries")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    let Value::Array(list) = list else { return };
+    let callers: Vec<String> = list
+        .iter()
+        .filter_map(|e| e.get("key").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    for entry in entries {
+        if !callers.contains(&entry.key) {
+            list.push(entry.to_json());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body_of(p: &Prepared) -> Value {
+        serde_json::from_slice(&p.body).unwrap()
+    }
+
+    #[test]
+    fn interact_fills_id_and_timestamp_but_keeps_given_ones() {
+        let d = Draft::from_value(Endpoint::Interact, json!({"event": {}})).unwrap();
+        let b = body_of(&d.finish(&[]).unwrap());
+        assert_eq!(b["event"]["xdm"]["_id"].as_str().unwrap().len(), 36);
+        assert!(b["event"]["xdm"]["timestamp"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z'));
+
+        let given =
+            json!({"event": {"xdm": {"_id": "mine", "timestamp": "2021-08-09T14:09:20.859Z"}}});
+        let b = body_of(
+            &Draft::from_value(Endpoint::Interact, given)
+                .unwrap()
+                .finish(&[])
+                .unwrap(),
+        );
+        assert_eq!(b["event"]["xdm"]["_id"], "mine");
+        assert_eq!(b["event"]["xdm"]["timestamp"], "2021-08-09T14:09:20.859Z");
+    }
+
+    #[test]
+    fn options_are_taken_out_and_validated() {
+        let d = Draft::from_value(
+            Endpoint::Interact,
+            json!({"event": {}, "options": {"requestId": "r-1", "datastreamId": "other"}}),
+        )
+        .unwrap();
+        assert_eq!(d.request_id, "r-1");
+        assert_eq!(d.datastream_override.as_deref(), Some("other"));
+        assert!(body_of(&d.finish(&[]).unwrap()).get("options").is_none());
+
+        let e = Draft::from_value(
+            Endpoint::Interact,
+            json!({"event": {}, "options": {"retries": 1}}),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidRequest);
+        assert!(e.message.contains("options.retries"), "{}", e.message);
+    }
+
+    #[test]
+    fn callers_entries_win_key_by_key() {
+        let req =
+            json!({"event": {}, "meta": {"state": {"entries": [{"key": "a", "value": "caller"}]}}});
+        let stored = [
+            StateEntry {
+                key: "a".into(),
+                value: Some("stored".into()),
+            },
+            StateEntry {
+                key: "b".into(),
+                value: Some("stored".into()),
+            },
+        ];
+        let b = body_of(
+            &Draft::from_value(Endpoint::Interact, req)
+                .unwrap()
+                .finish(&stored)
+                .unwrap(),
+        );
+        assert_eq!(
+            b["meta"]["state"]["entries"],
+            json!([{"key": "a", "value": "caller"}, {"key": "b", "value": "stored"}])
+        );
+    }
+
+    #[test]
+    fn explicit_state_replaces_the_clients() {
+        let req =
+            json!({"event": {}, "options": {"state": [{"key": "v", "value": "1", "maxAge": 10}]}});
+        let stored = [StateEntry {
+            key: "b".into(),
+            value: Some("stored".into()),
+        }];
+        let b = body_of(
+            &Draft::from_value(Endpoint::Interact, req)
+                .unwrap()
+                .finish(&stored)
+                .unwrap(),
+        );
+        assert_eq!(
+            b["meta"]["state"]["entries"],
+            json!([{"key": "v", "value": "1"}])
+        );
+    }
+
+    #[test]
+    fn bad_shapes_are_invalid_requests() {
+        for (endpoint, req, needle) in [
+            (Endpoint::Interact, json!({}), "event is required"),
+            (
+                Endpoint::Interact,
+                json!({"event": []}),
+                "event must be an object",
+            ),
+            (
+                Endpoint::Interact,
+                json!({"event": {"xdm": 1}}),
+                "event.xdm must be an object",
+            ),
+            (Endpoint::Interact, json!({"evnt": {}}), "unknown key evnt"),
+            (Endpoint::Interact, json!([1]), "JSON object"),
+            (
+                Endpoint::Collect,
+                json!({"events": []}),
+                "events must not be empty",
+            ),
+            (
+                Endpoint::Collect,
+                json!({"events": [{}, 3]}),
+                "events[1] must be an object",
+            ),
+            (
+                Endpoint::Collect,
+                json!({"events": [{}], "meta": 2}),
+                "meta must be an object",
+            ),
+        ] {
+            let e = Draft::from_value(endpoint, req).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::InvalidRequest);
+            assert!(
+                e.message.contains(needle),
+                "{} does not contain {needle}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
+    fn streaming_is_removed_and_size_is_checked() {
+        let req =
+            json!({"event": {}, "meta": {"konductorConfig": {"streaming": {"enabled": true}}}});
+        let b = body_of(
+            &Draft::from_value(Endpoint::Interact, req)
+                .unwrap()
+                .finish(&[])
+                .unwrap(),
+        );
+        assert!(b.get("meta").unwrap().get("konductorConfig").is_none());
+
+        let big = "x".repeat(MAX_BODY_BYTES);
+        let e = Draft::from_value(Endpoint::Interact, json!({"event": {"data": {"big": big}}}))
+            .unwrap()
+            .finish(&[])
+            .unwrap_err();
+        assert!(e.message.contains("at most 65536"), "{}", e.message);
+
+        let huge = format!(
+            "{{\"event\": {{\"data\": {{\"x\": \"{}\"}}}}}}",
+            "y".repeat(MAX_REQUEST_JSON_BYTES)
+        );
+        assert_eq!(
+            Draft::from_json(Endpoint::Interact, &huge)
+                .unwrap_err()
+                .kind,
+            ErrorKind::InvalidRequest
+        );
+        assert_eq!(
+            Draft::from_json(Endpoint::Interact, "{").unwrap_err().kind,
+            ErrorKind::InvalidJson
+        );
+    }
+}

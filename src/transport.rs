@@ -1,0 +1,233 @@
+//! One pooled HTTP agent per client: TLS roots, proxy, timeouts, a response
+//! size cap, no redirects. Sends one attempt and says precisely how it failed;
+//! deciding what to do about it is `retry`'s job.
+
+use crate::config::{Config, ProxySetting, RootStore};
+use crate::error::{Error, Result};
+use crate::response::RawResponse;
+use std::io;
+use std::time::Duration;
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
+use ureq::Agent;
+
+/// `User-Agent` of every request: the product and its version.
+pub const USER_AGENT: &str = concat!("aep-edge/", env!("CARGO_PKG_VERSION"));
+
+/// Why an attempt produced no HTTP response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// Refused or unreachable: nothing was sent.
+    Connect(String),
+    /// No connection within the connect timeout: nothing was sent.
+    ConnectTimeout,
+    /// The request went out but no complete response came in time.
+    ReadTimeout,
+    /// The connection broke during the exchange.
+    Reset(String),
+    /// The TLS handshake failed for a reason that may pass.
+    Tls(String),
+    /// The server's certificate is not trusted: retrying cannot help.
+    Certificate(String),
+    /// The host name does not resolve.
+    Dns(String),
+    /// The response body is larger than the configured cap.
+    TooLarge(u64),
+    /// Anything else: not retried.
+    Other(String),
+}
+
+impl Failure {
+    pub fn describe(&self) -> String {
+        match self {
+            Failure::Connect(m) => format!("could not connect: {m}"),
+            Failure::ConnectTimeout => "timed out connecting".into(),
+            Failure::ReadTimeout => "timed out waiting for the response".into(),
+            Failure::Reset(m) => format!("the connection was reset: {m}"),
+            Failure::Tls(m) => format!("the TLS handshake failed: {m}"),
+            Failure::Certificate(m) => format!("the server's certificate is not trusted: {m}"),
+            Failure::Dns(m) => format!("the host name does not resolve: {m}"),
+            Failure::TooLarge(limit) => {
+                format!("the response body is larger than the {limit}-byte limit")
+            }
+            Failure::Other(m) => m.clone(),
+        }
+    }
+}
+
+/// The HTTP side of a client. Cheap to share: `ureq::Agent` is an `Arc` inside.
+pub struct Transport {
+    agent: Agent,
+    connect_timeout: Duration,
+    max_response_bytes: u64,
+}
+
+impl Transport {
+    pub fn new(config: &Config) -> Result<Transport> {
+        let tls = TlsConfig::builder().root_certs(root_certs(config)?).build();
+        let proxy = match &config.proxy {
+            ProxySetting::None => None,
+            ProxySetting::Url(url) => Some(
+                ureq::Proxy::new(url.expose())
+                    .map_err(|_| Error::invalid_config("proxy.url is not a valid proxy URL"))?,
+            ),
+            // An unset or unparsable environment means no proxy, as with curl.
+            ProxySetting::FromEnv => ureq::Proxy::try_from_env(),
+        };
+        let agent: Agent = Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .proxy(proxy)
+            .tls_config(tls)
+            .user_agent(USER_AGENT)
+            .accept("application/json")
+            .max_idle_connections(config.max_connections)
+            .max_idle_connections_per_host(config.max_connections)
+            .timeout_connect(Some(config.timeouts.connect))
+            .timeout_per_call(Some(config.timeouts.request))
+            .build()
+            .into();
+        Ok(Transport {
+            agent,
+            connect_timeout: config.timeouts.connect,
+            max_response_bytes: config.max_response_bytes,
+        })
+    }
+
+    /// POSTs `body` and reads the whole response within `timeout`.
+    pub fn post(
+        &self,
+        url: &str,
+        content_type: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout: Duration,
+    ) -> std::result::Result<RawResponse, Failure> {
+        let mut request = self
+            .agent
+            .post(url)
+            .config()
+            .timeout_per_call(Some(timeout))
+            .timeout_connect(Some(self.connect_timeout.min(timeout)))
+            .build()
+            .header("content-type", content_type);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut response = request.send(body).map_err(classify)?;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let retry_after = header("retry-after");
+        let region = header("x-adobe-edge");
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(self.max_response_bytes)
+            .read_to_vec()
+            .map_err(classify)?;
+        Ok(RawResponse {
+            status,
+            body,
+            retry_after,
+            region,
+        })
+    }
+}
+
+fn root_certs(config: &Config) -> Result<RootCerts> {
+    let extra = match &config.tls.ca_file {
+        None => Vec::new(),
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| {
+                Error::invalid_config(format!("tls.caFile {} cannot be read: {e}", path.display()))
+            })?;
+            let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            if certs.is_empty() {
+                return Err(Error::invalid_config(format!(
+                    "tls.caFile {} holds no PEM certificate",
+                    path.display()
+                )));
+            }
+            certs
+        }
+    };
+    let base: Vec<Certificate<'static>> = match config.tls.roots {
+        RootStore::Bundled if extra.is_empty() => return Ok(RootCerts::WebPki),
+        RootStore::Bundled => webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+            .collect(),
+        RootStore::System => {
+            let found = rustls_native_certs::load_native_certs();
+            if found.certs.is_empty() && extra.is_empty() {
+                return Err(Error::invalid_config(
+                    "tls.roots is \"system\" but no system root certificates were found",
+                ));
+            }
+            found
+                .certs
+                .iter()
+                .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+                .collect()
+        }
+    };
+    Ok(RootCerts::new_with_certs(
+        &base.into_iter().chain(extra).collect::<Vec<_>>(),
+    ))
+}
+
+/// Sorts a ureq error into what the retry table needs to know.
+fn classify(error: ureq::Error) -> Failure {
+    use ureq::Timeout as T;
+    match error {
+        ureq::Error::Timeout(T::Resolve | T::Connect) => Failure::ConnectTimeout,
+        ureq::Error::Timeout(_) => Failure::ReadTimeout,
+        ureq::Error::ConnectionFailed => Failure::Connect("connection failed".into()),
+        ureq::Error::HostNotFound => Failure::Dns("host not found".into()),
+        ureq::Error::BodyExceedsLimit(limit) => Failure::TooLarge(limit),
+        ureq::Error::Tls(m) => Failure::Tls(m.to_string()),
+        ureq::Error::Rustls(e) => match e {
+            rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
+                Failure::Certificate(e.to_string())
+            }
+            other => Failure::Tls(other.to_string()),
+        },
+        ureq::Error::Io(e) => classify_io(e),
+        ureq::Error::Protocol(e) => Failure::Reset(format!("malformed HTTP response: {e}")),
+        other => Failure::Other(other.to_string()),
+    }
+}
+
+fn classify_io(e: io::Error) -> Failure {
+    use io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionRefused | K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable => {
+            Failure::Connect(e.to_string())
+        }
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+            Failure::Reset(e.to_string())
+        }
+        K::TimedOut | K::WouldBlock => Failure::ReadTimeout,
+        _ => {
+            // rustls reports handshake problems as io errors wrapping rustls::Error.
+            let inner = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
+            match inner {
+                Some(rustls::Error::InvalidCertificate(c)) => {
+                    Failure::Certificate(format!("{c:?}"))
+                }
+                Some(other) => Failure::Tls(other.to_string()),
+                None => Failure::Other(e.to_string()),
+            }
+        }
+    }
+}
