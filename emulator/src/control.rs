@@ -1,0 +1,62 @@
+//! Test control under `/__emulator/` for tests that cannot call the Rust API (C, C++,
+//! Python, shell). Never recorded, never faulted.
+
+use serde_json::{json, Value};
+
+use crate::dispatch::Shared;
+use crate::http::{Request, Response};
+use crate::Fault;
+
+pub(crate) const PREFIX: &str = "/__emulator/";
+
+pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
+    let name = req.path.strip_prefix(PREFIX).unwrap_or("");
+    let expected = match name {
+        "health" | "requests" => "GET",
+        "faults" | "reset" => "POST",
+        _ => return error(404, &format!("no control endpoint {}", req.path)),
+    };
+    if req.method != expected {
+        return error(405, &format!("{} takes {expected}", req.path))
+            .with_header("allow", expected);
+    }
+    match name {
+        "health" => ok(),
+        "requests" => {
+            let list: Vec<Value> = shared
+                .recorder
+                .snapshot()
+                .iter()
+                .map(|r| r.to_control_json())
+                .collect();
+            Response::json(200, &Value::Array(list))
+        }
+        "faults" => {
+            let parsed = serde_json::from_slice::<Value>(&req.body)
+                .map_err(|e| format!("the body is not JSON: {e}"))
+                .and_then(|v| Fault::from_json(&v));
+            match parsed {
+                Ok(faults) => {
+                    let queued = faults.len();
+                    for fault in faults {
+                        shared.faults.push(fault);
+                    }
+                    Response::json(200, &json!({"ok": true, "queued": queued}))
+                }
+                Err(message) => error(400, &message),
+            }
+        }
+        _ => {
+            shared.reset();
+            ok()
+        }
+    }
+}
+
+fn ok() -> Response {
+    Response::json(200, &json!({"ok": true}))
+}
+
+fn error(status: u16, message: &str) -> Response {
+    Response::json(status, &json!({"ok": false, "error": message}))
+}
