@@ -106,6 +106,16 @@ impl Client {
         report
     }
 
+    /// A new client with the same config and log callback but its own
+    /// connection pool and open state: what a child process needs after
+    /// `fork()`, where inherited connections and locks must not be used.
+    pub fn reopen(&self) -> Result<Client> {
+        let fresh = Client::new(self.inner.config.clone())?;
+        let (min_level, sink) = self.inner.logger.current();
+        fresh.inner.logger.set(min_level, sink);
+        Ok(fresh)
+    }
+
     pub fn is_closed(&self) -> bool {
         self.inner.lifecycle.is_closed()
     }

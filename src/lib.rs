@@ -19,6 +19,9 @@
 //! `auth`, `transport`, `retry`, `lifecycle`, `log`; [`Client`]; and the C ABI
 //! in `ffi` (behind the default `capi` feature), which nothing else depends on.
 
+// Errors are on the cold path; a flat struct keeps them easy to read and map.
+#![allow(clippy::result_large_err)]
+
 mod auth;
 mod client;
 pub mod config;
@@ -32,6 +35,9 @@ pub mod response;
 mod retry;
 mod secret;
 mod transport;
+
+#[cfg(feature = "capi")]
+pub mod ffi;
 
 pub use client::Client;
 pub use config::Config;

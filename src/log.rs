@@ -32,13 +32,32 @@ pub struct Logger {
 
 impl Logger {
     /// Installs (or with `None` removes) the callback.
+    ///
+    /// When this returns, the previous callback is no longer running on any
+    /// thread, so a host may free what it captured. A callback must therefore
+    /// never call `set` itself.
     pub fn set(&self, min_level: u32, sink: Option<LogFn>) {
         let enabled = sink.is_some();
-        *self.sink.write().unwrap_or_else(|p| p.into_inner()) = sink;
+        let previous = std::mem::replace(
+            &mut *self.sink.write().unwrap_or_else(|p| p.into_inner()),
+            sink,
+        );
         self.min.store(
             if enabled { min_level.min(5) } else { 0 },
             Ordering::Release,
         );
+        // Threads delivering a message hold a clone of the callback.
+        if let Some(previous) = previous {
+            while Arc::strong_count(&previous) > 1 {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+    }
+
+    /// The level and callback in force.
+    pub fn current(&self) -> (u32, Option<LogFn>) {
+        let sink = self.sink.read().unwrap_or_else(|p| p.into_inner()).clone();
+        (self.min.load(Ordering::Acquire), sink)
     }
 
     pub fn enabled(&self, level: Level) -> bool {
