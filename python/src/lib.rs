@@ -1,0 +1,1 @@
+//! aep_edge._native
