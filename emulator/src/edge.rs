@@ -436,7 +436,7 @@ fn decision(scope: &str) -> Value {
             "data": {
                 "id": offer,
                 "format": "application/json",
-                "content": {"value": format!("emulated offer for {scope}"), "scope": scope, "platform": "server"},
+                "content": {"value": format!("emulated offer for {scope}"), "platform": "server"},
             },
         }],
     })
