@@ -8,7 +8,7 @@ use serde_json::Value;
 
 const EVENT: &str = r#"{"event":{}}"#;
 
-fn with_auth<'a>(token: &'a str) -> Vec<(&'static str, &'a str)> {
+fn with_auth(token: &str) -> Vec<(&'static str, &str)> {
     vec![
         ("authorization", token),
         ("x-api-key", "client-id"),
