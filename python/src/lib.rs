@@ -1,1 +1,176 @@
-//! aep_edge._native
+//! `aep_edge._native`: the pyo3 layer over the `aep-edge` core.
+//!
+//! Kept small on purpose: strict JSON conversion, one error mapping, and a
+//! client whose every network wait runs with the GIL released. The Pythonic
+//! API (keywords, typed results, asyncio, fork handling) is written in Python
+//! in `aep_edge/`.
+
+mod convert;
+mod errors;
+
+use aep_edge::{Client, Config, Level};
+use errors::CoreError;
+use pyo3::prelude::*;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A request already converted to JSON (owned Rust data): what the async
+/// methods hand to their executor, so that the conversion and its
+/// `TypeError` happen in the caller's thread.
+#[pyclass(frozen, module = "aep_edge._native")]
+struct Json {
+    value: Value,
+}
+
+#[pymethods]
+impl Json {
+    fn __repr__(&self) -> String {
+        "<aep_edge._native.Json>".to_string()
+    }
+
+    /// The JSON as Python objects.
+    fn to_python<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        convert::to_python(py, &self.value)
+    }
+}
+
+/// Converts `obj` strictly to JSON (`TypeError` naming the path of a value
+/// JSON cannot hold); `root` starts the path.
+#[pyfunction]
+#[pyo3(signature = (obj, root = ""))]
+fn to_json(obj: &Bound<'_, PyAny>, root: &str) -> PyResult<Json> {
+    Ok(Json {
+        value: convert::to_value(obj, root)?,
+    })
+}
+
+/// Takes a request given as a `Json` or as Python objects.
+fn request_value(request: &Bound<'_, PyAny>) -> PyResult<Value> {
+    match request.cast::<Json>() {
+        Ok(json) => Ok(json.get().value.clone()),
+        Err(_) => convert::to_value(request, ""),
+    }
+}
+
+/// One core client. Immutable: after `fork()` the Python layer swaps it for
+/// `reopen()`'s result.
+#[pyclass(frozen, module = "aep_edge._native")]
+struct NativeClient {
+    client: Client,
+}
+
+#[pymethods]
+impl NativeClient {
+    /// Validates the config (the C config's keys) and builds the client; no I/O.
+    #[new]
+    fn new(config: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let value = convert::to_value(config, "config")?;
+        let config = Config::from_value(&value).map_err(CoreError)?;
+        let client = Client::new(config).map_err(CoreError)?;
+        Ok(NativeClient { client })
+    }
+
+    /// POST /ee/v2/interact; returns the result dict of design.md §3.3.
+    fn interact<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let value = request_value(request)?;
+        let client = self.client.clone();
+        let result = py.detach(move || client.interact(value));
+        convert::to_python(py, &result.map_err(CoreError)?)
+    }
+
+    /// POST /ee/v2/collect; returns the result dict.
+    fn collect<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let value = request_value(request)?;
+        let client = self.client.clone();
+        let result = py.detach(move || client.collect(value));
+        convert::to_python(py, &result.map_err(CoreError)?)
+    }
+
+    /// Refuses new calls and waits up to `timeout` seconds (`None`: until
+    /// they end) for calls in flight. Returns `(in_flight, waited_seconds)`.
+    #[pyo3(signature = (timeout = None))]
+    fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<(usize, f64)> {
+        let limit = match timeout {
+            None => Duration::from_secs(365 * 24 * 3600),
+            Some(t) if t.is_finite() && t >= 0.0 => {
+                Duration::from_secs_f64(t.min(365.0 * 24.0 * 3600.0))
+            }
+            Some(_) => {
+                return Err(pyo3::exceptions::PyValueError::new_err(
+                    "timeout must be a finite number of seconds >= 0, or None",
+                ))
+            }
+        };
+        let client = self.client.clone();
+        let report = py.detach(move || client.close(limit));
+        Ok((report.in_flight, report.waited.as_secs_f64()))
+    }
+
+    fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// A fresh client with the same config and log callback (for a child
+    /// after `fork()`: no inherited connections or locks).
+    fn reopen(&self, py: Python<'_>) -> PyResult<NativeClient> {
+        let client = self.client.clone();
+        let fresh = py.detach(move || client.reopen()).map_err(CoreError)?;
+        Ok(NativeClient { client: fresh })
+    }
+
+    /// Installs `callback(level: int, message: str)` for log lines whose level
+    /// (1 error … 5 trace) is at most `min_level`; `None` removes it.
+    #[pyo3(signature = (min_level, callback))]
+    fn set_logger(&self, py: Python<'_>, min_level: u32, callback: Option<Py<PyAny>>) {
+        let sink: Option<aep_edge::LogFn> = callback.map(|callback| {
+            let sink: aep_edge::LogFn = Arc::new(move |level: Level, message: &str| {
+                // Not during interpreter shutdown, and never raising into the core.
+                Python::try_attach(|py| {
+                    if let Err(e) = callback.call1(py, (level as u32, message)) {
+                        e.write_unraisable(py, None);
+                    }
+                });
+            });
+            sink
+        });
+        let client = self.client.clone();
+        // set_logger waits for threads inside the previous callback, which may
+        // be waiting for the GIL: release it.
+        py.detach(move || client.set_logger(min_level, sink));
+    }
+
+    fn __repr__(&self) -> String {
+        let config = self.client.config();
+        format!(
+            "<aep_edge._native.NativeClient datastream_id={:?} origin={:?} closed={}>",
+            config.datastream_id,
+            config.origin.url(),
+            self.client.is_closed()
+        )
+    }
+}
+
+/// The core's version, `X.Y.Z`.
+#[pyfunction]
+fn core_version() -> &'static str {
+    aep_edge::VERSION
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<NativeClient>()?;
+    m.add_class::<Json>()?;
+    m.add_function(wrap_pyfunction!(to_json, m)?)?;
+    m.add_function(wrap_pyfunction!(core_version, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

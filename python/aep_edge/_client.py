@@ -1,0 +1,345 @@
+"""EdgeClient: the Pythonic face of the native client."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import threading
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+
+from . import _native
+from ._errors import ConfigError
+from ._types import CloseReport, CollectResponse, InteractResponse, OAuth, TokenAuth
+
+__all__ = ["EdgeClient", "AuthSetting", "ProxySetting", "StateEntries"]
+
+AuthSetting = Union[None, TokenAuth, OAuth, Mapping[str, Any]]
+ProxySetting = Union[None, str, Mapping[str, Any]]
+StateEntries = Sequence[Mapping[str, Any]]
+
+_logger = logging.getLogger("aep_edge")
+
+# Core levels 1 error, 2 warn, 3 info, 4 debug, 5 trace.
+_LEVELS = {1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO, 4: logging.DEBUG, 5: logging.DEBUG}
+
+
+def _emit(level: int, message: str) -> None:
+    """The core's log callback (runs on the thread that logs, GIL held)."""
+    _logger.log(_LEVELS.get(level, logging.DEBUG), "%s", message)
+
+
+def _core_min_level() -> int:
+    """The core level matching the effective level of the ``aep_edge`` logger."""
+    effective = _logger.getEffectiveLevel()
+    if effective <= logging.DEBUG:
+        return 5
+    if effective <= logging.INFO:
+        return 3
+    if effective <= logging.WARNING:
+        return 2
+    if effective <= logging.ERROR:
+        return 1
+    return 0
+
+
+# Every live client, so that a child process can swap their native clients
+# after fork() (inherited connections and threads are unusable there).
+_live_clients: "weakref.WeakSet[EdgeClient]" = weakref.WeakSet()
+# Native clients inherited by a forked child are kept, never dropped: their
+# connections belong to the parent.
+_inherited: List[Any] = []
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_live_clients):
+        client._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _milliseconds(name: str, seconds: Any) -> int:
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, not {type(seconds).__name__}")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigError(f"{name} must be a positive, finite number of seconds, not {seconds!r}", kind="invalid_config")
+    return max(1, int(round(seconds * 1000)))
+
+
+def _auth_config(auth: AuthSetting) -> Optional[Dict[str, Any]]:
+    if auth is None:
+        return None
+    if isinstance(auth, (TokenAuth, OAuth)):
+        return auth._to_config()
+    if isinstance(auth, Mapping):
+        return dict(auth)
+    raise TypeError(
+        "auth must be None, TokenAuth, OAuth or the C config's auth dict, "
+        f"not {type(auth).__name__}"
+    )
+
+
+class EdgeClient:
+    """A client for one datastream of the Edge Network Server API.
+
+    Thread-safe: share one client between threads. The GIL is released while
+    a call waits on the network. Use it as a context manager, or call
+    :meth:`close`. A closed client raises :class:`ClientClosedError`.
+    """
+
+    def __init__(
+        self,
+        datastream_id: str,
+        *,
+        org_id: Optional[str] = None,
+        auth: AuthSetting = None,
+        base_url: Optional[str] = None,
+        edge_domain: Optional[str] = None,
+        session: str = "device",
+        timeout: float = 10.0,
+        connect_timeout: Optional[float] = None,
+        total_timeout: Optional[float] = None,
+        retry: Optional[Mapping[str, Any]] = None,
+        state_path: Union[None, str, "os.PathLike[str]"] = None,
+        proxy: ProxySetting = None,
+        ca_file: Union[None, str, "os.PathLike[str]"] = None,
+        tls_roots: Optional[str] = None,
+        max_connections: Optional[int] = None,
+    ) -> None:
+        config: Dict[str, Any] = {"datastreamId": datastream_id, "session": session}
+        if org_id is not None:
+            config["orgId"] = org_id
+        auth_config = _auth_config(auth)
+        if auth_config is not None:
+            config["auth"] = auth_config
+        if base_url is not None:
+            config["baseUrl"] = base_url
+        if edge_domain is not None:
+            config["edgeDomain"] = edge_domain
+        timeouts = {"requestMs": _milliseconds("timeout", timeout)}
+        if connect_timeout is not None:
+            timeouts["connectMs"] = _milliseconds("connect_timeout", connect_timeout)
+        if total_timeout is not None:
+            timeouts["totalMs"] = _milliseconds("total_timeout", total_timeout)
+        config["timeouts"] = timeouts
+        if retry is not None:
+            config["retry"] = dict(retry)
+        if state_path is not None:
+            config["statePath"] = os.fspath(state_path)
+        if proxy is not None:
+            config["proxy"] = {"url": proxy} if isinstance(proxy, str) else dict(proxy)
+        tls: Dict[str, Any] = {}
+        if tls_roots is not None:
+            tls["roots"] = tls_roots
+        if ca_file is not None:
+            tls["caFile"] = os.fspath(ca_file)
+        if tls:
+            config["tls"] = tls
+        if max_connections is not None:
+            config["maxConnections"] = max_connections
+        self._start(config)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "EdgeClient":
+        """Builds a client from the C config's keys (``datastreamId``, ``orgId``,
+        ``auth``, ``baseUrl``, ``timeouts`` ...), as a dict."""
+        if not isinstance(config, Mapping):
+            raise TypeError(f"config must be a mapping, not {type(config).__name__}")
+        client = cls.__new__(cls)
+        client._start(dict(config))
+        return client
+
+    def _start(self, config: Dict[str, Any]) -> None:
+        self._native = _native.NativeClient(config)
+        self._summary = _summary(config)
+        self._executor: Optional[ThreadPoolExecutor] = None
+        self._executor_lock = threading.Lock()
+        workers = config.get("maxConnections")
+        self._workers = workers if isinstance(workers, int) and 0 < workers <= 64 else 16
+        level = _core_min_level()
+        if level:
+            self._native.set_logger(level, _emit)
+        _live_clients.add(self)
+
+    # -- calls ---------------------------------------------------------------
+
+    def interact(
+        self,
+        event: Mapping[str, Any],
+        *,
+        query: Optional[Mapping[str, Any]] = None,
+        meta: Optional[Mapping[str, Any]] = None,
+        request_id: Optional[str] = None,
+        state: Optional[StateEntries] = None,
+        datastream_id: Optional[str] = None,
+    ) -> InteractResponse:
+        """Sends one event to ``/ee/v2/interact`` and returns the response.
+
+        ``state`` (a list of ``{"key", "value"}`` dicts, e.g. a previous
+        response's ``state_entries``) is sent instead of the client's own.
+        """
+        request = _request("event", event, query, meta, request_id, state, datastream_id)
+        return InteractResponse(self._native.interact(_native.to_json(request)))
+
+    def collect(
+        self,
+        events: Sequence[Mapping[str, Any]],
+        *,
+        query: Optional[Mapping[str, Any]] = None,
+        meta: Optional[Mapping[str, Any]] = None,
+        request_id: Optional[str] = None,
+        state: Optional[StateEntries] = None,
+        datastream_id: Optional[str] = None,
+    ) -> CollectResponse:
+        """Posts a batch of events to ``/ee/v2/collect`` at once."""
+        request = _request("events", events, query, meta, request_id, state, datastream_id)
+        return CollectResponse(self._native.collect(_native.to_json(request)))
+
+    async def interact_async(
+        self,
+        event: Mapping[str, Any],
+        *,
+        query: Optional[Mapping[str, Any]] = None,
+        meta: Optional[Mapping[str, Any]] = None,
+        request_id: Optional[str] = None,
+        state: Optional[StateEntries] = None,
+        datastream_id: Optional[str] = None,
+    ) -> InteractResponse:
+        """:meth:`interact` without blocking the event loop. Cancelling the
+        awaited call abandons its result."""
+        request = _request("event", event, query, meta, request_id, state, datastream_id)
+        prepared = _native.to_json(request)
+        raw = await self._in_executor(self._native.interact, prepared)
+        return InteractResponse(raw)
+
+    async def collect_async(
+        self,
+        events: Sequence[Mapping[str, Any]],
+        *,
+        query: Optional[Mapping[str, Any]] = None,
+        meta: Optional[Mapping[str, Any]] = None,
+        request_id: Optional[str] = None,
+        state: Optional[StateEntries] = None,
+        datastream_id: Optional[str] = None,
+    ) -> CollectResponse:
+        """:meth:`collect` without blocking the event loop."""
+        request = _request("events", events, query, meta, request_id, state, datastream_id)
+        prepared = _native.to_json(request)
+        raw = await self._in_executor(self._native.collect, prepared)
+        return CollectResponse(raw)
+
+    async def _in_executor(self, call: Callable[[Any], Dict[str, Any]], prepared: Any) -> Dict[str, Any]:
+        if self._native.is_closed():
+            return call(prepared)  # raises ClientClosedError without any I/O
+        try:
+            executor = self._get_executor()
+            future = asyncio.get_running_loop().run_in_executor(executor, call, prepared)
+        except RuntimeError:
+            if self._native.is_closed():  # closed (executor shut down) meanwhile
+                return call(prepared)
+            raise
+        return await future
+
+    def _get_executor(self) -> ThreadPoolExecutor:
+        executor = self._executor
+        if executor is None:
+            with self._executor_lock:
+                executor = self._executor
+                if executor is None:
+                    executor = ThreadPoolExecutor(
+                        max_workers=self._workers, thread_name_prefix="aep-edge"
+                    )
+                    self._executor = executor
+        return executor
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def close(self, timeout: Optional[float] = None) -> CloseReport:
+        """Refuses new calls, stops retries in flight and waits up to
+        ``timeout`` seconds (``None``: until they end; every call is bounded by
+        its total timeout) for calls in flight. Idempotent, thread-safe."""
+        in_flight, waited = self._native.close(timeout)
+        with self._executor_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+        return CloseReport(in_flight, waited)
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._native.is_closed())
+
+    def __enter__(self) -> "EdgeClient":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    async def __aenter__(self) -> "EdgeClient":
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.close)
+
+    def _after_fork(self) -> None:
+        """In a child after fork(): a fresh native client (no inherited
+        connections), and no executor (its threads stayed in the parent)."""
+        old = self._native
+        _inherited.append(old)
+        if not old.is_closed():
+            self._native = old.reopen()
+        self._executor = None
+        self._executor_lock = threading.Lock()
+
+    def __reduce__(self) -> Any:
+        raise TypeError("an EdgeClient cannot be pickled; create one per process")
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"EdgeClient({self._summary}, {state})"
+
+
+def _summary(config: Mapping[str, Any]) -> str:
+    """The parts of a config that are safe to show: never a token, secret or proxy."""
+    parts = [f"datastream_id={config.get('datastreamId')!r}"]
+    if config.get("orgId") is not None:
+        parts.append(f"org_id={config.get('orgId')!r}")
+    parts.append(f"session={config.get('session', 'device')!r}")
+    for key, name in (("baseUrl", "base_url"), ("edgeDomain", "edge_domain")):
+        if isinstance(config.get(key), str):
+            parts.append(f"{name}={config[key]!r}")
+    auth = config.get("auth")
+    if isinstance(auth, Mapping):
+        parts.append(f"auth={str(auth.get('type'))!r}")
+    return ", ".join(parts)
+
+
+def _request(
+    name: str,
+    body: Any,
+    query: Optional[Mapping[str, Any]],
+    meta: Optional[Mapping[str, Any]],
+    request_id: Optional[str],
+    state: Optional[StateEntries],
+    datastream_id: Optional[str],
+) -> Dict[str, Any]:
+    request: Dict[str, Any] = {name: body}
+    if query is not None:
+        request["query"] = query
+    if meta is not None:
+        request["meta"] = meta
+    options: Dict[str, Any] = {}
+    if request_id is not None:
+        options["requestId"] = request_id
+    if datastream_id is not None:
+        options["datastreamId"] = datastream_id
+    if state is not None:
+        options["state"] = state if isinstance(state, (list, tuple)) else list(state)
+    if options:
+        request["options"] = options
+    return request
