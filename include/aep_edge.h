@@ -256,6 +256,61 @@ aep_edge_status aep_edge_collect(const struct aep_edge_client *client,
                                  char **result_json_out);
 
 /**
+ * Posts a consent decision to `/ee/v1/privacy/set-consent` and keeps what it
+ * returns: state entries and the collect consent, which gates interact and
+ * collect (collect consent "n": they return `AEP_EDGE_CONSENT_DENIED` and send
+ * nothing; pending: they wait for a decision up to their deadline).
+ *
+ * - `request_json`: `{"consent": [{"standard": "Adobe", "version": "2.0",
+ *   "value": {"collect": {"val": "y"}}}], "identityMap": {...}, "options": {...}}`;
+ *   Adobe 1.0 and 2.0 and IAB TCF 2.0 are accepted.
+ * - `result_json_out`: required; the result JSON or an error object.
+ *
+ * Ownership, NULL behaviour and threading as `aep_edge_interact`.
+ */
+aep_edge_status aep_edge_set_consent(const struct aep_edge_client *client,
+                                     const char *request_json,
+                                     char **result_json_out);
+
+/**
+ * Reads the session as JSON: `{"session": "device", "ecid": ..., "locationHint":
+ * {"hint", "expiresInMs"} | null, "hintRouting": true, "consent": "y" | "n" | "p"
+ * | ..., "entries": [{"key", "value", "maxAge", "persistent"}], "statePath": ...,
+ * "storageWarning": ...}`. Read-only.
+ *
+ * - `result_json_out`: required; release it with `aep_edge_string_free`.
+ *
+ * Thread-safe.
+ */
+aep_edge_status aep_edge_session_get(const struct aep_edge_client *client, char **result_json_out);
+
+/**
+ * Resets the session (a kiosk's next visitor starts fresh): clears the state
+ * entries, location hint, ECID and consent, and the state file's copy;
+ * `state:store` from requests sent before the reset is ignored.
+ *
+ * `error_json_out` may be NULL; otherwise NULL on success and an error object
+ * on failure (`AEP_EDGE_STORAGE_ERROR` when the file cannot be written,
+ * `AEP_EDGE_CLOSED` after close). Thread-safe.
+ */
+aep_edge_status aep_edge_session_reset(const struct aep_edge_client *client, char **error_json_out);
+
+/**
+ * Replaces the static access token of a client configured with
+ * `"auth": {"type": "token", ...}`, for the calls that start afterwards.
+ *
+ * - `access_token`: borrowed; NUL-terminated; never logged.
+ * - `error_json_out`: may be NULL; otherwise NULL on success and an error
+ *   object on failure (`AEP_EDGE_INVALID_REQUEST` for another auth type or a
+ *   token with spaces or control characters).
+ *
+ * Thread-safe.
+ */
+aep_edge_status aep_edge_client_set_access_token(const struct aep_edge_client *client,
+                                                 const char *access_token,
+                                                 char **error_json_out);
+
+/**
  * Installs a log callback on a client (NULL `callback` removes it). Messages
  * whose level is at most `min_level` are delivered.
  *

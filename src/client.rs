@@ -1,15 +1,18 @@
-//! The client: validate → enrich → route → send with retries → parse → return
-//! (design.md §2). `Send + Sync`; one instance serves every thread of a host.
+//! The client: validate → enrich → route → send with retries → parse →
+//! update the session → return (design.md §2). `Send + Sync`; one instance
+//! serves every thread of a host.
 
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::lifecycle::{CloseReport, Lifecycle};
 use crate::log::{Level, LogFn, Logger};
-use crate::request::{Draft, Endpoint, Prepared, StateEntry};
+use crate::request::{Draft, Endpoint, Prepared};
 use crate::response::{self, RawResponse};
 use crate::retry;
-use crate::transport::{Failure, Transport};
+use crate::secret::Secret;
+use crate::session::{ConsentGate, Session};
+use crate::transport::{percent_encode, Failure, Transport};
 use serde_json::{json, Value};
 use std::fmt;
 use std::sync::Arc;
@@ -25,6 +28,7 @@ struct Inner {
     config: Config,
     transport: Transport,
     auth: Auth,
+    session: Session,
     logger: Logger,
     lifecycle: Lifecycle,
 }
@@ -39,15 +43,18 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
-    /// Builds a client; does no network I/O (tokens are fetched lazily).
+    /// Builds a client and loads its session file, if any. Does no network
+    /// I/O: tokens are fetched at the first call that needs one.
     pub fn new(config: Config) -> Result<Client> {
         let transport = Transport::new(&config)?;
         let auth = Auth::new(&config.auth, config.org_id.as_deref());
+        let session = Session::new(&config)?;
         Ok(Client {
             inner: Arc::new(Inner {
                 config,
                 transport,
                 auth,
+                session,
                 logger: Logger::default(),
                 lifecycle: Lifecycle::default(),
             }),
@@ -92,6 +99,44 @@ impl Client {
         })
     }
 
+    /// Posts a consent decision to `/ee/v1/privacy/set-consent`
+    /// (`{"consent": [{"standard", "version", "value"}], "identityMap"?: ...}`)
+    /// and keeps what it returns: state, and the collect consent that gates
+    /// interact and collect.
+    pub fn set_consent(&self, request: Value) -> Result<Value> {
+        self.call(Endpoint::Consent, || {
+            Draft::from_value(Endpoint::Consent, request)
+        })
+    }
+
+    /// As [`Client::set_consent`], from a JSON string.
+    pub fn set_consent_json(&self, request: &str) -> Result<Value> {
+        self.call(Endpoint::Consent, || {
+            Draft::from_json(Endpoint::Consent, request)
+        })
+    }
+
+    /// The session as JSON: `ecid`, `locationHint`, `consent`, `entries`,
+    /// `session`, `hintRouting`, `statePath`, `storageWarning`.
+    pub fn session(&self) -> Value {
+        self.inner.session.view()
+    }
+
+    /// Forgets the visitor (kiosk: the next one starts fresh): state entries,
+    /// location hint, ECID, consent, and the state file's copy. Responses to
+    /// requests sent before the reset are ignored.
+    pub fn reset_session(&self) -> Result<()> {
+        self.inner.lifecycle.check_open()?;
+        self.inner.session.reset()?;
+        self.log(Level::Info, || "session reset".into());
+        Ok(())
+    }
+
+    /// Replaces the access token of `token` auth for the calls that follow.
+    pub fn set_access_token(&self, token: &str) -> Result<()> {
+        self.inner.auth.set_access_token(token)
+    }
+
     /// Refuses new calls, stops retries in flight, and waits up to `timeout`
     /// for running calls. Idempotent and safe from any thread.
     pub fn close(&self, timeout: Duration) -> CloseReport {
@@ -109,6 +154,7 @@ impl Client {
     /// A new client with the same config and log callback but its own
     /// connection pool and open state: what a child process needs after
     /// `fork()`, where inherited connections and locks must not be used.
+    /// The session is reloaded from `statePath` when there is one.
     pub fn reopen(&self) -> Result<Client> {
         let fresh = Client::new(self.inner.config.clone())?;
         let (min_level, sink) = self.inner.logger.current();
@@ -133,17 +179,50 @@ impl Client {
     fn call(&self, endpoint: Endpoint, draft: impl FnOnce() -> Result<Draft>) -> Result<Value> {
         let _in_flight = self.inner.lifecycle.enter()?;
         let started = Instant::now();
-        let prepared = draft()?.finish(&self.stored_state())?;
-        let result = self.send(&prepared, started);
+        let deadline = started + self.inner.config.timeouts.total;
+        if let Some(warning) = self.inner.session.take_warning() {
+            self.log(Level::Warn, || warning);
+        }
+        let mut draft = draft()?;
+        if endpoint != Endpoint::Consent {
+            self.wait_for_consent(deadline, &draft)?;
+        }
+        let session = &self.inner.session;
+        let _identity_ticket = match endpoint {
+            Endpoint::Interact if !draft.has_own_identity() => session.identity_gate(deadline),
+            _ => None,
+        };
+        let snapshot = session.snapshot();
+        if endpoint == Endpoint::Interact && snapshot.needs_ecid {
+            draft.ask_for_ecid();
+        }
+        let requested_consent = match endpoint {
+            Endpoint::Consent => draft.requested_consent(),
+            _ => None,
+        };
+        let prepared = draft.finish(&snapshot.entries)?;
+        let result = self.send(&prepared, snapshot.hint, started, deadline);
         match &result {
-            Ok(_) => self.log(Level::Debug, || {
-                format!(
-                    "{} {} succeeded in {} ms",
-                    endpoint.path(),
-                    prepared.request_id,
-                    started.elapsed().as_millis()
-                )
-            }),
+            Ok(value) => {
+                let mut warning = session.apply(value, snapshot.generation);
+                let answered_consent = value["handle"]
+                    .as_array()
+                    .is_some_and(|h| h.iter().any(|h| h["type"] == "consent:preferences"));
+                if let (Some(consent), false) = (requested_consent, answered_consent) {
+                    warning = warning.or(session.set_consent(&consent, snapshot.generation));
+                }
+                if let Some(w) = warning {
+                    self.log(Level::Error, || w);
+                }
+                self.log(Level::Debug, || {
+                    format!(
+                        "{} {} succeeded in {} ms",
+                        endpoint.path(),
+                        prepared.request_id,
+                        started.elapsed().as_millis()
+                    )
+                });
+            }
             Err(e) => self.log(Level::Warn, || {
                 format!("{} {} failed: {e}", endpoint.path(), prepared.request_id)
             }),
@@ -151,22 +230,55 @@ impl Client {
         result
     }
 
-    /// The state entries this client sends with every request. Session state
-    /// is kept by the session layer; until it exists, only per-call state is sent.
-    fn stored_state(&self) -> Vec<StateEntry> {
-        Vec::new()
+    /// Collect consent gates interact and collect: "n" refuses at once,
+    /// pending waits for a decision until the call's deadline.
+    fn wait_for_consent(&self, deadline: Instant, draft: &Draft) -> Result<()> {
+        loop {
+            match self.inner.session.consent_gate() {
+                ConsentGate::Allow => return Ok(()),
+                ConsentGate::Deny => {
+                    let mut e = Error::new(
+                        ErrorKind::ConsentDenied,
+                        "the visitor's collect consent is \"n\": nothing was sent",
+                    );
+                    e.request_id = None;
+                    return Err(e);
+                }
+                ConsentGate::Pending => {
+                    let remaining = deadline.saturating_duration_since(Instant::now());
+                    if remaining.is_zero() {
+                        return Err(Error::new(
+                            ErrorKind::Timeout,
+                            format!(
+                                "collect consent stayed pending until timeouts.totalMs passed; {} was not sent",
+                                draft.request_id
+                            ),
+                        ));
+                    }
+                    if !self
+                        .inner
+                        .lifecycle
+                        .sleep(remaining.min(Duration::from_millis(20)))
+                    {
+                        return Err(Error::closed());
+                    }
+                }
+            }
+        }
     }
 
-    fn url(&self, prepared: &Prepared) -> String {
+    fn url(&self, prepared: &Prepared, hint: Option<&str>) -> String {
         let config = &self.inner.config;
         let datastream = prepared
             .datastream_override
             .as_deref()
             .unwrap_or(&config.datastream_id);
+        let hint = hint.map(|h| format!("{h}/")).unwrap_or_default();
         format!(
-            "{}/ee/{}?dataStreamId={}&requestId={}",
+            "{}/ee/{hint}{}?{}={}&requestId={}",
             config.origin.url(),
             prepared.endpoint.path(),
+            prepared.endpoint.datastream_param(),
             percent_encode(datastream),
             percent_encode(&prepared.request_id)
         )
@@ -174,30 +286,54 @@ impl Client {
 
     /// Sends with the retries of design.md §3.4 until success, a final
     /// failure, the attempt limit, the total deadline, or `close`.
-    fn send(&self, prepared: &Prepared, started: Instant) -> Result<Value> {
+    fn send(
+        &self,
+        prepared: &Prepared,
+        mut hint: Option<String>,
+        started: Instant,
+        deadline: Instant,
+    ) -> Result<Value> {
         let config = &self.inner.config;
         let policy = &config.retry;
-        let deadline = started + config.timeouts.total;
-        let url = self.url(prepared);
-        let auth_headers = self.inner.auth.headers();
-        let headers: Vec<(&str, &str)> =
-            auth_headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut attempts: u32 = 0;
+        // Attempts that count against maxAttempts: the re-send without a hint
+        // and the one after a token refresh do not.
+        let mut counted: u32 = 0;
+        let mut expired_token: Option<Secret> = None;
+        let mut refreshed_token = false;
+        let stamp = |mut e: Error, attempts: u32| {
+            e.attempts = attempts;
+            e.request_id = Some(prepared.request_id.clone());
+            e
+        };
 
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 return Err(self.total_timeout(prepared, attempts));
             }
+            let (auth_headers, token) = self
+                .inner
+                .auth
+                .headers(&self.inner.transport, deadline, expired_token.as_ref())
+                .map_err(|e| stamp(e, attempts))?;
+            let headers: Vec<(&str, &str)> =
+                auth_headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let remaining = deadline.saturating_duration_since(Instant::now());
             let attempt_timeout = config.timeouts.request.min(remaining);
             attempts += 1;
+            counted += 1;
             self.log(Level::Debug, || {
                 format!(
-                    "POST {} {} attempt {attempts}",
+                    "POST {} {} attempt {attempts}{}",
                     prepared.endpoint.path(),
-                    prepared.request_id
+                    prepared.request_id,
+                    hint.as_deref()
+                        .map(|h| format!(" via {h}"))
+                        .unwrap_or_default()
                 )
             });
+            let url = self.url(prepared, hint.as_deref());
             let outcome = self.inner.transport.post(
                 &url,
                 "application/json",
@@ -210,9 +346,37 @@ impl Client {
                 Ok(raw) if raw.is_success() => {
                     return self.success(prepared, &raw, attempts, started);
                 }
+                Ok(raw) if raw.status == 404 && raw.body.is_empty() && hint.is_some() => {
+                    // An unknown location hint: stop using hints and send
+                    // again at once, even past maxAttempts.
+                    self.log(Level::Warn, || {
+                        format!(
+                            "location hint {} answered 404; hint routing is off for this client",
+                            hint.as_deref().unwrap_or_default()
+                        )
+                    });
+                    self.inner.session.disable_hint();
+                    hint = None;
+                    counted -= 1;
+                    continue;
+                }
                 Ok(raw) => {
-                    let mut e = response::interpret(prepared.endpoint, &raw)
+                    let e = response::interpret(prepared.endpoint, &raw)
                         .expect_err("a non-2xx response is an error");
+                    if e.code.as_deref() == Some("EXEG-0503-401")
+                        && self.inner.auth.is_oauth()
+                        && !refreshed_token
+                    {
+                        // The token expired: refresh it and send again, once.
+                        self.log(Level::Info, || {
+                            "the access token expired; fetching a new one".into()
+                        });
+                        refreshed_token = true;
+                        expired_token = token;
+                        counted -= 1;
+                        continue;
+                    }
+                    let mut e = e;
                     e.retryable = retry::is_retryable_status(raw.status);
                     let wait = raw
                         .retry_after
@@ -233,10 +397,9 @@ impl Client {
                     (e, None)
                 }
             };
-            error.attempts = attempts;
-            error.request_id = Some(prepared.request_id.clone());
+            error = stamp(error, attempts);
 
-            if !error.retryable || attempts >= policy.max_attempts {
+            if !error.retryable || counted >= policy.max_attempts {
                 return Err(error);
             }
             let wait = match server_wait {
@@ -248,7 +411,7 @@ impl Client {
                     return Err(error);
                 }
                 Some(asked) => asked,
-                None => retry::backoff(policy, attempts),
+                None => retry::backoff(policy, counted),
             };
             if wait >= deadline.saturating_duration_since(Instant::now()) {
                 error.message.push_str(&format!(
@@ -274,12 +437,10 @@ impl Client {
                         error.message
                     ),
                 );
-                closed.attempts = attempts;
-                closed.request_id = Some(prepared.request_id.clone());
                 closed.http_status = error.http_status;
                 closed.code = error.code;
                 closed.problem = error.problem;
-                return Err(closed);
+                return Err(stamp(closed, attempts));
             }
         }
     }
@@ -334,28 +495,9 @@ fn failure_error(failure: &Failure) -> Error {
     Error::new(kind, failure.describe())
 }
 
-/// Percent-encodes a query value: everything but RFC 3986 unreserved characters.
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn query_values_are_percent_encoded() {
-        assert_eq!(percent_encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
-        assert_eq!(percent_encode("Ab-1._~"), "Ab-1._~");
-    }
 
     #[test]
     fn client_is_send_and_sync() {

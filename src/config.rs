@@ -30,6 +30,25 @@ pub enum AuthConfig {
         access_token: Secret,
         api_key: String,
     },
+    /// OAuth server-to-server: tokens fetched from IMS with the client
+    /// credentials, cached and refreshed. `client_id` is also the `x-api-key`.
+    OAuth {
+        client_id: String,
+        client_secret: Secret,
+        scopes: String,
+        token_url: String,
+    },
+}
+
+/// Adobe IMS's token endpoint for OAuth server-to-server credentials.
+pub const DEFAULT_TOKEN_URL: &str = "https://ims-na1.adobelogin.com/ims/token/v3";
+
+/// The collect consent assumed before the visitor decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultConsent {
+    In,
+    /// Calls wait (up to their deadline) until consent is set.
+    Pending,
 }
 
 /// Where the Edge Network is reached.
@@ -104,6 +123,9 @@ pub struct Config {
     pub max_connections: usize,
     /// Responses larger than this are refused (`INVALID_RESPONSE`).
     pub max_response_bytes: u64,
+    /// Where the session is persisted (session `device` only).
+    pub state_path: Option<PathBuf>,
+    pub default_consent: DefaultConsent,
 }
 
 const DEFAULT_MAX_RESPONSE_BYTES: u64 = 8 * 1024 * 1024;
@@ -111,7 +133,7 @@ const ONE_DAY_MS: u64 = 24 * 3600 * 1000;
 
 /// Settings of design.md §3.1 that later work implements. Refused by name
 /// rather than ignored, so nobody believes they are in effect.
-const NOT_YET_SUPPORTED: &[&str] = &["statePath", "defaultConsent", "queue"];
+const NOT_YET_SUPPORTED: &[&str] = &["queue"];
 
 impl Config {
     /// Parses and validates a config JSON string.
@@ -282,6 +304,26 @@ fn parse(value: &Value) -> std::result::Result<Config, String> {
         .integer("maxResponseBytes", 1024, 1024 * 1024 * 1024)?
         .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
 
+    let state_path = match top.string("statePath")? {
+        None => None,
+        Some("") => return Err("statePath must not be empty".into()),
+        Some(path) => Some(PathBuf::from(path)),
+    };
+    if state_path.is_some() && session == SessionMode::None {
+        return Err(
+            "statePath needs session \"device\": with session \"none\" nothing is kept".into(),
+        );
+    }
+    let default_consent = match top.string("defaultConsent")? {
+        None | Some("in") => DefaultConsent::In,
+        Some("pending") => DefaultConsent::Pending,
+        Some(other) => {
+            return Err(format!(
+                "defaultConsent must be \"in\" or \"pending\", not {other:?}"
+            ))
+        }
+    };
+
     for key in NOT_YET_SUPPORTED {
         if top.take(key).is_some() {
             return Err(format!("{key} is not supported in this build"));
@@ -302,6 +344,8 @@ fn parse(value: &Value) -> std::result::Result<Config, String> {
         proxy,
         max_connections,
         max_response_bytes,
+        state_path,
+        default_consent,
     })
 }
 
@@ -319,7 +363,22 @@ fn parse_auth(value: &Value) -> std::result::Result<AuthConfig, String> {
                 api_key: api_key.to_string(),
             }
         }
-        "oauth" => return Err("auth type \"oauth\" is not supported in this build".into()),
+        "oauth" => {
+            let client_id = a.required_string("clientId")?;
+            let client_secret = a.required_string("clientSecret")?;
+            let scopes = a.required_string("scopes")?;
+            check_token_chars("auth.clientId", client_id)?;
+            let token_url = match a.string("tokenUrl")? {
+                None => DEFAULT_TOKEN_URL.to_string(),
+                Some(url) => parse_token_url(url)?,
+            };
+            AuthConfig::OAuth {
+                client_id: client_id.to_string(),
+                client_secret: Secret::new(client_secret),
+                scopes: scopes.to_string(),
+                token_url,
+            }
+        }
         other => {
             return Err(format!(
                 "auth.type must be \"none\", \"token\" or \"oauth\", not {other:?}"
@@ -392,6 +451,22 @@ pub(crate) fn parse_origin(name: &str, url: &str) -> std::result::Result<Origin,
         scheme,
         authority: authority.to_string(),
     })
+}
+
+/// An IMS token URL: an origin and a path, https (or http to loopback).
+fn parse_token_url(url: &str) -> std::result::Result<String, String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("auth.tokenUrl must start with https://, not {url:?}"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, "/"),
+    };
+    if path.contains(['?', '#', ' ']) || !path.is_ascii() {
+        return Err("auth.tokenUrl must not have a query, fragment or spaces".into());
+    }
+    let origin = parse_origin("auth.tokenUrl", &format!("{scheme}://{authority}"))?;
+    Ok(format!("{}{path}", origin.url()))
 }
 
 fn parse_base_url(url: &str) -> std::result::Result<Origin, String> {
@@ -483,13 +558,37 @@ mod tests {
     }
 
     #[test]
-    fn later_settings_are_refused_by_name() {
-        for key in ["statePath", "defaultConsent", "queue"] {
-            let msg = err(json!({"datastreamId": "ds", key: "x"}));
-            assert!(msg.contains(key) && msg.contains("not supported"), "{msg}");
-        }
-        let msg = err(json!({"datastreamId": "ds", "auth": {"type": "oauth"}}));
-        assert!(msg.contains("not supported in this build"), "{msg}");
+    fn the_queue_is_refused_by_name() {
+        let msg = err(json!({"datastreamId": "ds", "queue": {}}));
+        assert!(
+            msg.contains("queue") && msg.contains("not supported"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn oauth_state_path_and_default_consent() {
+        let c = Config::from_value(&json!({
+            "datastreamId": "ds", "orgId": "A@AdobeOrg",
+            "auth": {"type": "oauth", "clientId": "id", "clientSecret": "s3cr3t", "scopes": "openid"},
+            "statePath": "/tmp/x.json", "defaultConsent": "pending"
+        }))
+        .unwrap();
+        assert!(
+            matches!(&c.auth, AuthConfig::OAuth { token_url, .. } if token_url == DEFAULT_TOKEN_URL)
+        );
+        assert_eq!(c.default_consent, DefaultConsent::Pending);
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+        let bad = json!({"datastreamId": "ds", "orgId": "A@AdobeOrg",
+            "auth": {"type": "oauth", "clientId": "id", "clientSecret": "s", "scopes": "x", "tokenUrl": "http://ims.example.com/t"}});
+        assert!(err(bad).contains("loopback"));
+        assert!(
+            err(json!({"datastreamId": "d", "session": "none", "statePath": "/tmp/x"}))
+                .contains("statePath")
+        );
+        assert!(
+            err(json!({"datastreamId": "d", "defaultConsent": "out"})).contains("defaultConsent")
+        );
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub mod request;
 pub mod response;
 mod retry;
 mod secret;
+mod session;
 mod transport;
 
 #[cfg(feature = "capi")]

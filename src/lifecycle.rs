@@ -47,6 +47,15 @@ impl Lifecycle {
         Ok(guard)
     }
 
+    /// `CLOSED` when the client is closed; for calls that are not counted in flight.
+    pub fn check_open(&self) -> Result<()> {
+        if self.is_closed() {
+            Err(Error::closed())
+        } else {
+            Ok(())
+        }
+    }
+
     pub fn is_closed(&self) -> bool {
         self.closed.load(SeqCst)
     }

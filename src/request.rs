@@ -17,6 +17,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub enum Endpoint {
     Interact,
     Collect,
+    /// `/ee/v1/privacy/set-consent`.
+    Consent,
 }
 
 impl Endpoint {
@@ -25,13 +27,24 @@ impl Endpoint {
         match self {
             Endpoint::Interact => "v2/interact",
             Endpoint::Collect => "v2/collect",
+            Endpoint::Consent => "v1/privacy/set-consent",
         }
     }
 
-    fn events_key(self) -> &'static str {
+    /// The query parameter naming the datastream: v2 takes `dataStreamId`
+    /// (the spelling of the product's source document), v1 `configId`.
+    pub fn datastream_param(self) -> &'static str {
         match self {
-            Endpoint::Interact => "event",
-            Endpoint::Collect => "events",
+            Endpoint::Interact | Endpoint::Collect => "dataStreamId",
+            Endpoint::Consent => "configId",
+        }
+    }
+
+    fn allowed_keys(self) -> &'static [&'static str] {
+        match self {
+            Endpoint::Interact => &["event", "query", "meta"],
+            Endpoint::Collect => &["events", "query", "meta"],
+            Endpoint::Consent => &["consent", "identityMap", "query", "meta"],
         }
     }
 }
@@ -113,6 +126,57 @@ impl Draft {
             datastream_override: options.datastream_id,
             explicit_state: options.state,
             body,
+        })
+    }
+
+    /// Whether the interact event carries its own device identity (an ECID or
+    /// FPID in `xdm.identityMap`), so it cannot mint a new ECID.
+    pub fn has_own_identity(&self) -> bool {
+        let map = &self.body["event"]["xdm"]["identityMap"];
+        ["ECID", "FPID"]
+            .iter()
+            .any(|ns| map[*ns].as_array().is_some_and(|ids| !ids.is_empty()))
+    }
+
+    /// Adds `query.identity.fetch: ["ECID"]`, keeping what the caller asked for.
+    pub fn ask_for_ecid(&mut self) {
+        let query = self
+            .body
+            .entry("query")
+            .or_insert_with(|| Value::Object(Map::new()));
+        let Value::Object(query) = query else { return };
+        let identity = query
+            .entry("identity")
+            .or_insert_with(|| Value::Object(Map::new()));
+        let Value::Object(identity) = identity else {
+            return;
+        };
+        let fetch = identity
+            .entry("fetch")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(list) = fetch {
+            if !list.iter().any(|v| v == "ECID") {
+                list.push(Value::String("ECID".into()));
+            }
+        }
+    }
+
+    /// The collect consent a set-consent request asks for, when it says so
+    /// plainly (Adobe 1.0 `general`, Adobe 2.0 `collect.val`).
+    pub fn requested_consent(&self) -> Option<String> {
+        self.body["consent"].as_array()?.iter().find_map(|c| {
+            match (c["version"].as_str(), c["standard"].as_str()) {
+                (Some("2.0"), Some("Adobe")) => {
+                    c["value"]["collect"]["val"].as_str().map(str::to_string)
+                }
+                (Some("1.0"), Some("Adobe")) => match c["value"]["general"].as_str() {
+                    Some("in") => Some("y".into()),
+                    Some("out") => Some("n".into()),
+                    Some("pending") => Some("p".into()),
+                    _ => None,
+                },
+                _ => None,
+            }
         })
     }
 
@@ -214,17 +278,15 @@ fn check_top_level(
     endpoint: Endpoint,
     body: &mut Map<String, Value>,
 ) -> std::result::Result<(), String> {
-    let events_key = endpoint.events_key();
-    if let Some(unknown) = body
-        .keys()
-        .find(|k| ![events_key, "query", "meta"].contains(&k.as_str()))
-    {
+    let allowed = endpoint.allowed_keys();
+    if let Some(unknown) = body.keys().find(|k| !allowed.contains(&k.as_str())) {
         return Err(format!(
-            "unknown key {unknown} (a {} request has {events_key}, query, meta and options)",
-            endpoint.path()
+            "unknown key {unknown} (a {} request has {} and options)",
+            endpoint.path(),
+            allowed.join(", ")
         ));
     }
-    for key in ["query", "meta"] {
+    for key in ["query", "meta", "identityMap"] {
         if let Some(v) = body.get(key) {
             if !v.is_object() {
                 return Err(format!("{key} must be an object, not {}", type_name(v)));
@@ -250,9 +312,53 @@ fn check_top_level(
                 return Err(format!("events must be an array, not {}", type_name(other)))
             }
         },
+        Endpoint::Consent => check_consent(body.get("consent"))?,
     }
     if let Some(meta) = body.get_mut("meta") {
         check_meta(meta)?;
+    }
+    Ok(())
+}
+
+/// `consent` of a set-consent body: `[{"standard", "version", "value"}]` in
+/// Adobe 1.0, Adobe 2.0 or IAB TCF 2.0 (edge-api.md §2.6).
+fn check_consent(consent: Option<&Value>) -> std::result::Result<(), String> {
+    let items = match consent {
+        None | Some(Value::Null) => return Err("consent is required".into()),
+        Some(Value::Array(items)) if !items.is_empty() => items,
+        Some(_) => return Err("consent must be a non-empty array".into()),
+    };
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("consent[{i}]");
+        let standard = item["standard"].as_str();
+        let version = item["version"].as_str();
+        let value = &item["value"];
+        match (standard, version) {
+            (Some("Adobe"), Some("1.0")) => {
+                if !value["general"].is_string() {
+                    return Err(format!(
+                        "{path}.value.general must be in, out, pending or not_provided"
+                    ));
+                }
+            }
+            (Some("Adobe"), Some("2.0")) => {
+                if !value.is_object() {
+                    return Err(format!(
+                        "{path}.value must be an object of Adobe 2.0 consent"
+                    ));
+                }
+            }
+            (Some("IAB TCF"), Some("2.0")) => {
+                if value.as_str().is_none_or(str::is_empty) {
+                    return Err(format!("{path}.value must be a non-empty TC string"));
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "{path} must have standard and version \"Adobe\" 1.0 or 2.0, or \"IAB TCF\" 2.0"
+                ))
+            }
+        }
     }
     Ok(())
 }

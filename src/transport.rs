@@ -139,6 +139,19 @@ impl Transport {
     }
 }
 
+/// Percent-encodes a query or form value: all but RFC 3986 unreserved characters.
+pub fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 fn root_certs(config: &Config) -> Result<RootCerts> {
     let extra = match &config.tls.ca_file {
         None => Vec::new(),
@@ -229,5 +242,16 @@ fn classify_io(e: io::Error) -> Failure {
                 None => Failure::Other(e.to_string()),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_percent_encoded() {
+        assert_eq!(percent_encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+        assert_eq!(percent_encode("Ab-1._~"), "Ab-1._~");
     }
 }

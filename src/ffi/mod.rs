@@ -273,6 +273,115 @@ pub unsafe extern "C" fn aep_edge_collect(
     }
 }
 
+/// Posts a consent decision to `/ee/v1/privacy/set-consent` and keeps what it
+/// returns: state entries and the collect consent, which gates interact and
+/// collect (collect consent "n": they return `AEP_EDGE_CONSENT_DENIED` and send
+/// nothing; pending: they wait for a decision up to their deadline).
+///
+/// - `request_json`: `{"consent": [{"standard": "Adobe", "version": "2.0",
+///   "value": {"collect": {"val": "y"}}}], "identityMap": {...}, "options": {...}}`;
+///   Adobe 1.0 and 2.0 and IAB TCF 2.0 are accepted.
+/// - `result_json_out`: required; the result JSON or an error object.
+///
+/// Ownership, NULL behaviour and threading as `aep_edge_interact`.
+#[no_mangle]
+pub unsafe extern "C" fn aep_edge_set_consent(
+    client: *const aep_edge_client,
+    request_json: *const c_char,
+    result_json_out: *mut *mut c_char,
+) -> aep_edge_status {
+    // SAFETY: forwarded caller promises.
+    unsafe {
+        call(
+            "aep_edge_set_consent",
+            client,
+            request_json,
+            result_json_out,
+            Client::set_consent_json,
+        )
+    }
+}
+
+/// Reads the session as JSON: `{"session": "device", "ecid": ..., "locationHint":
+/// {"hint", "expiresInMs"} | null, "hintRouting": true, "consent": "y" | "n" | "p"
+/// | ..., "entries": [{"key", "value", "maxAge", "persistent"}], "statePath": ...,
+/// "storageWarning": ...}`. Read-only.
+///
+/// - `result_json_out`: required; release it with `aep_edge_string_free`.
+///
+/// Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn aep_edge_session_get(
+    client: *const aep_edge_client,
+    result_json_out: *mut *mut c_char,
+) -> aep_edge_status {
+    if result_json_out.is_null() {
+        return aep_edge_status::AEP_EDGE_NULL_ARGUMENT;
+    }
+    guard("aep_edge_session_get", client, result_json_out, || {
+        // SAFETY: the caller promises a live handle or NULL.
+        let client = unsafe { client_ref(client) }?;
+        Ok(Reply::ok(Some(client.session().to_string())))
+    })
+}
+
+/// Resets the session (a kiosk's next visitor starts fresh): clears the state
+/// entries, location hint, ECID and consent, and the state file's copy;
+/// `state:store` from requests sent before the reset is ignored.
+///
+/// `error_json_out` may be NULL; otherwise NULL on success and an error object
+/// on failure (`AEP_EDGE_STORAGE_ERROR` when the file cannot be written,
+/// `AEP_EDGE_CLOSED` after close). Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn aep_edge_session_reset(
+    client: *const aep_edge_client,
+    error_json_out: *mut *mut c_char,
+) -> aep_edge_status {
+    guard("aep_edge_session_reset", client, error_json_out, || {
+        // SAFETY: the caller promises a live handle or NULL.
+        let client = unsafe { client_ref(client) }?;
+        client.reset_session()?;
+        Ok(Reply::ok(None))
+    })
+}
+
+/// Replaces the static access token of a client configured with
+/// `"auth": {"type": "token", ...}`, for the calls that start afterwards.
+///
+/// - `access_token`: borrowed; NUL-terminated; never logged.
+/// - `error_json_out`: may be NULL; otherwise NULL on success and an error
+///   object on failure (`AEP_EDGE_INVALID_REQUEST` for another auth type or a
+///   token with spaces or control characters).
+///
+/// Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn aep_edge_client_set_access_token(
+    client: *const aep_edge_client,
+    access_token: *const c_char,
+    error_json_out: *mut *mut c_char,
+) -> aep_edge_status {
+    guard(
+        "aep_edge_client_set_access_token",
+        client,
+        error_json_out,
+        || {
+            // SAFETY: the caller promises a live handle or NULL.
+            let client = unsafe { client_ref(client) }?;
+            // SAFETY: the caller promises a NUL-terminated string or NULL.
+            let token = unsafe {
+                read_str(
+                    access_token,
+                    "access_token",
+                    8192,
+                    ErrorKind::InvalidRequest,
+                )
+            }?;
+            client.set_access_token(token)?;
+            Ok(Reply::ok(None))
+        },
+    )
+}
+
 /// Installs a log callback on a client (NULL `callback` removes it). Messages
 /// whose level is at most `min_level` are delivered.
 ///
