@@ -259,6 +259,13 @@ static char *emu_requests(const char *base) {
     return body;
 }
 
+/* The same without counting a check: for polling. */
+static char *emu_requests_quiet(const char *base) {
+    char *body = NULL;
+    http_exchange(base, "GET", "/__emulator/requests", NULL, &body);
+    return body;
+}
+
 static int emu_request_count(const char *base) {
     char *body = emu_requests(base);
     int n = count_of(body, "\"method\":");
@@ -270,7 +277,7 @@ static int emu_request_count(const char *base) {
 static int emu_wait_for(const char *base, const char *needle, int n, long timeout_ms) {
     double deadline = now_ms() + (double)timeout_ms;
     while (now_ms() < deadline) {
-        char *body = emu_requests(base);
+        char *body = emu_requests_quiet(base);
         int got = count_of(body, needle);
         free(body);
         if (got >= n) {
@@ -1005,6 +1012,58 @@ static void test_http_error(void) {
     aep_edge_client_free(c);
 }
 
+/* Result shapes of design.md 3.3 and the Retry-After rule of 3.4. */
+static void test_result_shapes(void) {
+    aep_edge_client *c;
+    char *out;
+    aep_edge_status s;
+    current_test = "result_shapes";
+    emu_reset(BASE_URL);
+    c = client_with(BASE_URL, ",\"retry\":{\"maxAttempts\":3,\"baseDelayMs\":10,"
+                              "\"maxDelayMs\":1000}");
+
+    /* A 207 is a success whose errors are not empty; unknown keys are kept. */
+    emu_fault(BASE_URL,
+              "{\"status\":207,\"contentType\":\"application/json\",\"pathContains\":\"/interact\","
+              "\"body\":{\"requestId\":\"r207\",\"handle\":[],\"c207Extra\":1,\"errors\":"
+              "[{\"type\":\"https://ns.adobe.com/aep/errors/EXEG-0201-503\",\"status\":503,"
+              "\"title\":\"partial\"}]}}");
+    out = NULL;
+    s = interact(c, EVENT_REQUEST, &out);
+    CHECK_STATUS(s, AEP_EDGE_OK, out);
+    CHECK(has(out, "errors/EXEG-0201-503\""), "207: errors kept", out);
+    CHECK(has(out, "\"c207Extra\":1"), "207: unknown keys kept", out);
+    CHECK(has(out, "\"warnings\":[]"), "207: warnings [] when absent", out);
+    CHECK(json_int_or(strstr(out ? out : "", "\"client\":{"), "httpStatus", -1) == 207,
+          "client.httpStatus 207", out);
+    aep_edge_string_free(out);
+
+    /* collect accepts an empty 204 body as {}. */
+    emu_fault(BASE_URL, "{\"status\":204,\"pathContains\":\"/collect\"}");
+    out = NULL;
+    s = aep_edge_collect(c, "{\"events\":[{\"xdm\":{}}]}", &out);
+    CHECK_STATUS(s, AEP_EDGE_OK, out);
+    CHECK(has(out, "\"handle\":[]") && has(out, "\"errors\":[]") && has(out, "\"warnings\":[]"),
+          "204: handle/errors/warnings are []", out);
+    CHECK(json_int_or(strstr(out ? out : "", "\"client\":{"), "httpStatus", -1) == 204,
+          "client.httpStatus 204", out);
+    aep_edge_string_free(out);
+
+    /* Retry-After longer than maxDelayMs: stop at once, retryable with retryAfterMs. */
+    emu_reset(BASE_URL);
+    emu_fault(BASE_URL, "{\"status\":503,\"retryAfter\":60,\"pathContains\":\"/interact\"}");
+    out = NULL;
+    s = interact(c, EVENT_REQUEST, &out);
+    CHECK_STATUS(s, AEP_EDGE_HTTP_ERROR, out);
+    CHECK_ERROR(out, 8, "http");
+    CHECK(json_int_or(out, "attempts", -1) == 1, "no retry past maxDelayMs: attempts 1", out);
+    CHECK(has(out, "\"retryable\":true"), "retryable true", out);
+    CHECK(json_int_or(out, "retryAfterMs", -1) == 60000, "retryAfterMs 60000", out);
+    aep_edge_string_free(out);
+    CHECK(emu_request_count(BASE_URL) == 1, "one request sent", NULL);
+    aep_edge_client_free(c);
+}
+
 static void test_auth(void) {
     aep_edge_client *c;
     char *out, *reqs;
@@ -1519,6 +1578,9 @@ int main(int argc, char **argv) {
         SCALE = atol(scale);
     }
     unsetenv("AEP_EDGE_TEST_PANIC");
+    current_test = "setup";
+    emu_reset(BASE_URL); /* drop what an earlier, failed run may have queued */
+    emu_reset(AUTH_BASE_URL);
 
     test_versions();
     test_success();
@@ -1529,6 +1591,7 @@ int main(int argc, char **argv) {
     test_transport();
     test_timeout();
     test_http_error();
+    test_result_shapes();
     test_auth();
     test_invalid_response();
     test_closed();

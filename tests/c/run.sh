@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Builds libaep_edge and the emulator, starts two emulators, then compiles and runs
+# the C ABI tests: C (shared library), C (static library), C++ (two translation
+# units), and C (shared) under valgrind memcheck. Exits non-zero on any failure.
+#
+#   bash tests/c/run.sh
+#
+# Respects CARGO_TARGET_DIR (default: target/). Build output goes to
+# $CARGO_TARGET_DIR/ctest/. Environment knobs:
+#   AEP_EDGE_SKIP_VALGRIND=1       skip the valgrind step
+#   AEP_EDGE_VALGRIND_TIME_SCALE=N stretch delays/timeouts under valgrind (default 10)
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+case "$TARGET" in /*) ;; *) TARGET=$ROOT/$TARGET ;; esac
+OUT=$TARGET/ctest
+LIB=$OUT/lib
+
+say() { printf '\n=== %s\n' "$*"; }
+die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- tools
+need_pkgs=()
+command -v gcc >/dev/null || need_pkgs+=(gcc)
+command -v g++ >/dev/null || need_pkgs+=(g++)
+if [ "${AEP_EDGE_SKIP_VALGRIND:-0}" != 1 ]; then
+  command -v valgrind >/dev/null || need_pkgs+=(valgrind)
+fi
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  say "installing ${need_pkgs[*]}"
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get install -y "${need_pkgs[@]}" || {
+    $SUDO apt-get update && $SUDO apt-get install -y "${need_pkgs[@]}"
+  } || die "could not install ${need_pkgs[*]}"
+fi
+
+# ---------------------------------------------------------------- build
+say "cargo build -p aep-edge -p aep-edge-emulator (CARGO_TARGET_DIR=$TARGET)"
+CARGO_TARGET_DIR=$TARGET cargo build -p aep-edge -p aep-edge-emulator || die "cargo build failed"
+
+# Private copies, so a concurrent cargo build cannot swap the library mid-run. The
+# shared library's SONAME is libaep_edge.so.1: that is the name the loader looks for.
+rm -rf "$OUT" && mkdir -p "$LIB" || die "cannot create $OUT"
+cp "$TARGET/debug/libaep_edge.so" "$LIB/libaep_edge.so.1"
+ln -s libaep_edge.so.1 "$LIB/libaep_edge.so"
+cp "$TARGET/debug/libaep_edge.a" "$LIB/libaep_edge.a"
+cp "$TARGET/debug/aep-edge-emulator" "$OUT/aep-edge-emulator"
+
+# ---------------------------------------------------------------- emulators
+# Each reads a FIFO this script holds open (--exit-on-stdin-eof): they exit when the
+# script does, however it ends; the trap also kills them by pid.
+PIDS=()
+cleanup() {
+  exec 3>&- 2>/dev/null
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkfifo "$OUT/emulators.stdin"
+start_emulator() { # name, flags...
+  local name=$1; shift
+  "$OUT/aep-edge-emulator" --port 0 --exit-on-stdin-eof "$@" \
+    <"$OUT/emulators.stdin" >"$OUT/$name.out" 2>"$OUT/$name.err" &
+  PIDS+=($!)
+}
+start_emulator main --datastream known-ds
+start_emulator auth --require-auth
+exec 3>"$OUT/emulators.stdin"
+
+first_line() { # file -> the base URL once printed
+  local i
+  for i in $(seq 1 100); do
+    if [ -s "$1" ]; then head -n 1 "$1"; return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+BASE_URL=$(first_line "$OUT/main.out") || die "emulator (main) did not start: $(cat "$OUT/main.err")"
+AUTH_BASE_URL=$(first_line "$OUT/auth.out") || die "emulator (auth) did not start: $(cat "$OUT/auth.err")"
+case "$BASE_URL$AUTH_BASE_URL" in http://127.0.0.1:*http://127.0.0.1:*) ;; *) die "unexpected emulator URLs: $BASE_URL $AUTH_BASE_URL" ;; esac
+echo "emulator: $BASE_URL (--datastream known-ds), $AUTH_BASE_URL (--require-auth)"
+export AEP_EDGE_BASE_URL=$BASE_URL AEP_EDGE_AUTH_BASE_URL=$AUTH_BASE_URL
+# The panic tests make the library print its panic message; keep it to one line.
+export RUST_BACKTRACE=0
+unset AEP_EDGE_TEST_PANIC AEP_EDGE_TEST_TIME_SCALE
+
+# ---------------------------------------------------------------- steps
+CFLAGS=(-std=c11 -Wall -Wextra -Werror -pedantic -g -Iinclude)
+CXXFLAGS=(-std=c++17 -Wall -Wextra -Werror -pedantic -g -Iinclude)
+RESULTS=()
+FAILED=0
+
+# step NAME LOGFILE COMMAND...: runs it, shows its output, records the outcome and
+# the program's final "N passed, M failed" line.
+step() {
+  local name=$1 log=$2; shift 2
+  say "$name"
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local tally
+  tally=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+  if [ $rc -eq 0 ]; then
+    RESULTS+=("PASS  $name${tally:+  ($tally)}")
+  else
+    RESULTS+=("FAIL  $name (exit $rc)${tally:+  ($tally)}")
+    FAILED=1
+  fi
+  return $rc
+}
+
+compile_shared() {
+  gcc "${CFLAGS[@]}" tests/c/abi_test.c -o "$OUT/abi_test_shared" \
+    -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread || return 1
+  # Linked by SONAME: the executable needs libaep_edge.so.1.
+  readelf -d "$OUT/abi_test_shared" | grep -q 'NEEDED.*\[libaep_edge\.so\.1\]' \
+    || { echo "abi_test_shared does not need libaep_edge.so.1"; return 1; }
+}
+compile_static() {
+  gcc "${CFLAGS[@]}" tests/c/abi_test.c -o "$OUT/abi_test_static" \
+    "$LIB/libaep_edge.a" -lpthread -ldl -lm -lrt -lutil || return 1
+  if readelf -d "$OUT/abi_test_static" | grep -q 'libaep_edge'; then
+    echo "abi_test_static depends on the shared library"; return 1
+  fi
+}
+compile_cpp() {
+  g++ "${CXXFLAGS[@]}" -c tests/cpp/abi_test.cpp -o "$OUT/abi_test_cpp.o" &&
+    g++ "${CXXFLAGS[@]}" -c tests/cpp/second_tu.cpp -o "$OUT/second_tu.o" &&
+    g++ "$OUT/abi_test_cpp.o" "$OUT/second_tu.o" -o "$OUT/abi_test_cpp" \
+      -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
+}
+run_valgrind() {
+  AEP_EDGE_TEST_TIME_SCALE=${AEP_EDGE_VALGRIND_TIME_SCALE:-10} \
+    valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+    --show-leak-kinds=definite "$OUT/abi_test_shared"
+}
+
+step "compile C (shared)" "$OUT/compile_shared.log" compile_shared &&
+  step "run C (shared libaep_edge.so.1)" "$OUT/c_shared.log" "$OUT/abi_test_shared"
+step "compile C (static)" "$OUT/compile_static.log" compile_static &&
+  step "run C (static libaep_edge.a)" "$OUT/c_static.log" "$OUT/abi_test_static"
+step "compile C++ (two translation units)" "$OUT/compile_cpp.log" compile_cpp &&
+  step "run C++" "$OUT/cpp.log" "$OUT/abi_test_cpp"
+if [ "${AEP_EDGE_SKIP_VALGRIND:-0}" = 1 ]; then
+  RESULTS+=("SKIP  valgrind (AEP_EDGE_SKIP_VALGRIND=1)")
+elif [ -x "$OUT/abi_test_shared" ]; then
+  step "valgrind memcheck: C (shared)" "$OUT/valgrind.log" run_valgrind
+fi
+
+say "summary"
+printf '%s\n' "${RESULTS[@]}"
+grep -h '^[0-9]* pending' "$OUT"/c_shared.log 2>/dev/null | head -n 1 | sed 's/^/note: C program: /'
+if [ $FAILED -ne 0 ]; then
+  echo "C/C++ ABI tests: FAILED (logs in $OUT)"
+  exit 1
+fi
+echo "C/C++ ABI tests: all passed"
