@@ -2,6 +2,8 @@
 
 from typing import Any, Callable, Dict, Optional, Tuple, Union, final
 
+__all__ = ["NativeClient", "Json", "to_json", "core_version", "__version__"]
+
 __version__: str
 
 def core_version() -> str: ...

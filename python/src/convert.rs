@@ -130,10 +130,7 @@ fn convert(obj: &Bound<'_, PyAny>, path: &mut String, depth: usize) -> PyResult<
     };
     Err(type_error(
         path,
-        format!(
-            "a {} cannot be converted to JSON{hint}",
-            type_name(obj)
-        ),
+        format!("a {} cannot be converted to JSON{hint}", type_name(obj)),
     ))
 }
 

@@ -5,6 +5,9 @@
 //! API (keywords, typed results, asyncio, fork handling) is written in Python
 //! in `aep_edge/`.
 
+// The core's error is a flat struct on the cold path (as in the core itself).
+#![allow(clippy::result_large_err)]
+
 mod convert;
 mod errors;
 
