@@ -22,7 +22,9 @@ fn live_interact_with_the_source_documents_event() {
         });
     }
     let client = aep_edge::Client::from_json(&config.to_string()).expect("client");
-    let result = client.interact(common::source_request()).expect("live interact");
+    let result = client
+        .interact(common::source_request())
+        .expect("live interact");
     assert!(result["requestId"].is_string());
     assert!(result["handle"].is_array());
     println!("{result:#}");
