@@ -233,6 +233,40 @@ class EdgeClient:
         raw = await self._in_executor(self._native.collect, prepared)
         return CollectResponse(raw)
 
+    def set_consent(
+        self,
+        consent: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]],
+        *,
+        identity_map: Optional[Mapping[str, Any]] = None,
+        query: Optional[Mapping[str, Any]] = None,
+        meta: Optional[Mapping[str, Any]] = None,
+        request_id: Optional[str] = None,
+        datastream_id: Optional[str] = None,
+    ) -> CollectResponse:
+        """Posts a consent decision (``{"standard", "version", "value"}``, or a
+        list of them) to ``/ee/v1/privacy/set-consent``; the client keeps the
+        collect consent it returns, which gates :meth:`interact` and :meth:`collect`."""
+        entries = [consent] if isinstance(consent, Mapping) else consent
+        request = _request("consent", entries, query, meta, request_id, None, datastream_id)
+        if identity_map is not None:
+            request["identityMap"] = identity_map
+        return CollectResponse(self._native.set_consent(_native.to_json(request)))
+
+    @property
+    def session(self) -> Dict[str, Any]:
+        """A snapshot of the client's session (``ecid``, ``locationHint``,
+        ``consent``, ``entries`` ...) as a dict."""
+        return self._native.session()
+
+    def reset_session(self) -> None:
+        """Forgets the visitor (kiosk: the next one starts fresh): state
+        entries, location hint, ECID, consent and the state file's copy."""
+        self._native.reset_session()
+
+    def set_access_token(self, access_token: str) -> None:
+        """Replaces the access token of ``TokenAuth`` for the calls that follow."""
+        self._native.set_access_token(access_token)
+
     async def _in_executor(self, call: Callable[[Any], Dict[str, Any]], prepared: Any) -> Dict[str, Any]:
         if self._native.is_closed():
             return call(prepared)  # raises ClientClosedError without any I/O

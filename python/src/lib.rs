@@ -98,6 +98,38 @@ impl NativeClient {
         convert::to_python(py, &result.map_err(CoreError)?)
     }
 
+    /// POST /ee/v1/privacy/set-consent; returns the result dict.
+    fn set_consent<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let value = request_value(request)?;
+        let client = self.client.clone();
+        let result = py.detach(move || client.set_consent(value));
+        convert::to_python(py, &result.map_err(CoreError)?)
+    }
+
+    /// The session as a dict (`ecid`, `locationHint`, `consent`, `entries` ...).
+    fn session<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.client.clone();
+        let view = py.detach(move || client.session());
+        convert::to_python(py, &view)
+    }
+
+    /// Forgets the visitor: state, location hint, ECID, consent, state file.
+    fn reset_session(&self, py: Python<'_>) -> PyResult<()> {
+        let client = self.client.clone();
+        py.detach(move || client.reset_session()).map_err(CoreError)?;
+        Ok(())
+    }
+
+    /// Replaces the access token of `token` auth for the calls that follow.
+    fn set_access_token(&self, token: &str) -> PyResult<()> {
+        self.client.set_access_token(token).map_err(CoreError)?;
+        Ok(())
+    }
+
     /// Refuses new calls and waits up to `timeout` seconds (`None`: until
     /// they end) for calls in flight. Returns `(in_flight, waited_seconds)`.
     #[pyo3(signature = (timeout = None))]

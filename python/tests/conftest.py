@@ -46,6 +46,8 @@ EVENT: Dict[str, Any] = {
 KNOWN_DATASTREAM = "ds-known"
 ORG_ID = "53A16ACB5CC1D3760A495C99@AdobeOrg"
 STATIC_TOKEN = "static-test-token-s3cr3t"
+OAUTH_CLIENT = "oauth-client-1"
+OAUTH_SECRET = "oauth-s3cr3t-value"
 
 
 def pytest_configure(config: Any) -> None:
@@ -126,7 +128,8 @@ def emulators() -> Iterator[Dict[str, Emulator]]:
         started["open"] = Emulator()
         started["known"] = Emulator("--datastream", KNOWN_DATASTREAM)
         started["auth"] = Emulator(
-            "--require-auth", "--validate-tokens", "--static-token", STATIC_TOKEN, "--org-id", ORG_ID
+            "--require-auth", "--validate-tokens", "--static-token", STATIC_TOKEN, "--org-id", ORG_ID,
+            "--ims-client", f"{OAUTH_CLIENT}:{OAUTH_SECRET}",
         )
         yield started
     finally:
