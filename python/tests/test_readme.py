@@ -1,0 +1,39 @@
+"""The README's Python blocks run against the emulator."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import SOURCE_TREE, Emulator
+
+README = (SOURCE_TREE / "README.md").read_text(encoding="utf-8")
+BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
+
+
+def test_readme_has_the_quickstart_and_the_server_pattern() -> None:
+    assert len(BLOCKS) == 2
+    assert "pip install ./python" in README
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_readme_block_runs(index: int, emulator: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    code = BLOCKS[index].replace("http://127.0.0.1:8080", emulator.base_url)
+    code = code.replace('EdgeClient("YOUR_DATASTREAM_ID", session="none")',
+                        f'EdgeClient("YOUR_DATASTREAM_ID", session="none", base_url="{emulator.base_url}")')
+    namespace: dict = {}
+    exec(compile(code, f"README block {index}", "exec"), namespace)
+    if index == 0:
+        out = capsys.readouterr().out
+        assert "200" in out and "home" in out
+    else:
+        visitor: dict = {}
+        first = namespace["handle_page_view"](visitor, {"xdm": {}})
+        assert visitor["edge_state"]
+        namespace["handle_page_view"](visitor, {"xdm": {}})
+        sent = emulator.requests()
+        assert sent[1]["body"]["meta"]["state"]["entries"]
+        assert first and first[0].payload[0]["scope"] == "home"
+        namespace["client"].close()
