@@ -28,8 +28,13 @@ def test_all_is_complete() -> None:
 
 
 def test_stubtest_agrees_with_the_runtime(tmp_path: Path) -> None:
+    # On Python 3.9 stubtest reports the typing names a module imports
+    # (Any, Mapping ...) as "not a type"; they are not part of the API.
+    allowlist = tmp_path / "allowlist.txt"
+    allowlist.write_text(r"aep_edge\._\w+\.(Any|Callable|Dict|List|Mapping|NamedTuple|Optional|Sequence|Type|Union)" + "\n")
     result = subprocess.run(
-        [sys.executable, "-m", "mypy.stubtest", "aep_edge"],
+        [sys.executable, "-m", "mypy.stubtest", "aep_edge", "--allowlist", str(allowlist),
+         "--ignore-unused-allowlist"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
