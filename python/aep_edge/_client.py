@@ -184,7 +184,7 @@ class EdgeClient:
         response's ``state_entries``) is sent instead of the client's own.
         """
         request = _request("event", event, query, meta, request_id, state, datastream_id)
-        return InteractResponse(self._native.interact(_native.to_json(request)))
+        return InteractResponse(self._native.interact(request))
 
     def collect(
         self,
@@ -198,7 +198,7 @@ class EdgeClient:
     ) -> CollectResponse:
         """Posts a batch of events to ``/ee/v2/collect`` at once."""
         request = _request("events", events, query, meta, request_id, state, datastream_id)
-        return CollectResponse(self._native.collect(_native.to_json(request)))
+        return CollectResponse(self._native.collect(request))
 
     async def interact_async(
         self,
@@ -250,7 +250,7 @@ class EdgeClient:
         request = _request("consent", entries, query, meta, request_id, None, datastream_id)
         if identity_map is not None:
             request["identityMap"] = identity_map
-        return CollectResponse(self._native.set_consent(_native.to_json(request)))
+        return CollectResponse(self._native.set_consent(request))
 
     @property
     def session(self) -> Dict[str, Any]:

@@ -120,7 +120,8 @@ impl NativeClient {
     /// Forgets the visitor: state, location hint, ECID, consent, state file.
     fn reset_session(&self, py: Python<'_>) -> PyResult<()> {
         let client = self.client.clone();
-        py.detach(move || client.reset_session()).map_err(CoreError)?;
+        py.detach(move || client.reset_session())
+            .map_err(CoreError)?;
         Ok(())
     }
 
