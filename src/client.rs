@@ -154,9 +154,10 @@ impl Client {
     /// A new client with the same config and log callback but its own
     /// connection pool and open state: what a child process needs after
     /// `fork()`, where inherited connections and locks must not be used.
-    /// The session is reloaded from `statePath` when there is one.
+    /// The session carries over (and is reloaded from `statePath` when there is one).
     pub fn reopen(&self) -> Result<Client> {
         let fresh = Client::new(self.inner.config.clone())?;
+        fresh.inner.session.adopt_from(&self.inner.session);
         let (min_level, sink) = self.inner.logger.current();
         fresh.inner.logger.set(min_level, sink);
         Ok(fresh)

@@ -415,3 +415,16 @@ fn child_process_first_call() {
     client.interact(source_request()).unwrap();
     println!("\nECID={}", client.session()["ecid"].as_str().unwrap());
 }
+
+#[test]
+fn a_reopened_client_keeps_the_visitor() {
+    let edge = emulator();
+    let client = client(&edge.base_url(), json!({}));
+    client.interact(source_request()).unwrap();
+    let reopened = client.reopen().unwrap();
+    assert_eq!(reopened.session()["ecid"], client.session()["ecid"]);
+    reopened.interact(source_request()).unwrap();
+    let last = edge.requests().pop().unwrap();
+    assert_eq!(last.path, "/ee/or2/v2/interact");
+    assert!(last.json().unwrap()["meta"]["state"]["entries"].is_array());
+}

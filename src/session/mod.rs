@@ -259,6 +259,20 @@ impl Session {
         view
     }
 
+    /// Takes over another session's data (a client reopened after `fork()`).
+    /// A lock held by a thread that did not survive the fork is never waited
+    /// for: the copy is then skipped and the child starts as a new visitor.
+    pub fn adopt_from(&self, other: &Session) {
+        let Ok(theirs) = other.inner.try_lock() else {
+            return;
+        };
+        let mut inner = self.lock();
+        inner.data.merge_from(&theirs.data);
+        if !other.hint_routing() {
+            self.disable_hint();
+        }
+    }
+
     /// A warning about the state file to log once, if there is one.
     pub fn take_warning(&self) -> Option<String> {
         self.lock().warning.take()
