@@ -147,32 +147,33 @@ impl Session {
     /// Takes what a successful response says, unless a reset happened since
     /// the request was built. Returns a warning when the file could not be written.
     pub fn apply(&self, result: &Value, generation: u64) -> Option<String> {
-        if !self.keeps_state() {
-            return None;
-        }
-        let now = now_ms();
-        let mut inner = self.lock();
-        if inner.generation != generation {
-            return None;
-        }
-        if !inner.data.apply_response(result, now) {
-            return None;
-        }
-        self.persist(&mut inner, now)
+        self.update(generation, |data, now| data.apply_response(result, now))
     }
 
     /// Records a consent value given by the caller (set-consent without a
     /// `consent:preferences` answer).
     pub fn set_consent(&self, value: &str, generation: u64) -> Option<String> {
+        self.update(generation, |data, now| {
+            data.set_consent(value, now);
+            true
+        })
+    }
+
+    /// Changes the data of a device session with `change` (which says whether
+    /// it changed anything) and saves it, unless a reset came in between.
+    fn update(
+        &self,
+        generation: u64,
+        change: impl FnOnce(&mut SessionData, u64) -> bool,
+    ) -> Option<String> {
         if !self.keeps_state() {
             return None;
         }
         let now = now_ms();
         let mut inner = self.lock();
-        if inner.generation != generation {
+        if inner.generation != generation || !change(&mut inner.data, now) {
             return None;
         }
-        inner.data.set_consent(value, now);
         self.persist(&mut inner, now)
     }
 
