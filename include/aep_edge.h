@@ -187,7 +187,9 @@ const char *aep_edge_version(void);
 uint32_t aep_edge_abi_version(void);
 
 /**
- * Creates a client from a config JSON string (design.md §3.1). Does no network I/O.
+ * Creates a client from a config JSON string (README "Configuration"): at
+ * least `{"datastreamId": "..."}`; unknown keys are refused by name. Does no
+ * network I/O.
  *
  * - `config_json`: borrowed for the call; NULL is `AEP_EDGE_NULL_ARGUMENT`;
  *   over 64 KiB is `AEP_EDGE_INVALID_CONFIG` before parsing.
@@ -228,13 +230,16 @@ aep_edge_status aep_edge_client_close(struct aep_edge_client *client,
 void aep_edge_client_free(struct aep_edge_client *client);
 
 /**
- * Sends one event to `/ee/v2/interact` (design.md §3.2) and waits for the result.
+ * Sends one event to `/ee/v2/interact` and waits for the result. With session
+ * "device" the client adds its state entries, routes by the location hint,
+ * and asks for the ECID while it is unknown.
  *
  * - `client`: required; used concurrently by any number of threads.
  * - `request_json`: borrowed for the call; `{"event": {...}, "query": {...},
  *   "meta": {...}, "options": {...}}`; over 1 MiB is `AEP_EDGE_INVALID_REQUEST`.
  * - `result_json_out`: required (NULL is `AEP_EDGE_NULL_ARGUMENT`); set to the
- *   result JSON (design.md §3.3) or an error object; release it with
+ *   result JSON (the response body plus `"client": {httpStatus, attempts,
+ *   requestId, region, elapsedMs}`) or an error object; release it with
  *   `aep_edge_string_free`.
  *
  * Blocks the calling thread for at most the config's `timeouts.totalMs`.
