@@ -132,6 +132,12 @@ compile_cpp() {
     g++ "$OUT/abi_test_cpp.o" "$OUT/second_tu.o" -o "$OUT/abi_test_cpp" \
       -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
 }
+compile_wrapper() {
+  g++ "${CXXFLAGS[@]}" -Ibindings/cpp -c tests/cpp/wrapper_test.cpp -o "$OUT/wrapper_test.o" &&
+    g++ "${CXXFLAGS[@]}" -Ibindings/cpp -c tests/cpp/wrapper_second_tu.cpp -o "$OUT/wrapper_second_tu.o" &&
+    g++ "$OUT/wrapper_test.o" "$OUT/wrapper_second_tu.o" -o "$OUT/wrapper_test" \
+      -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
+}
 run_valgrind() {
   AEP_EDGE_TEST_TIME_SCALE=${AEP_EDGE_VALGRIND_TIME_SCALE:-10} \
     valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
@@ -144,6 +150,8 @@ step "compile C (static)" "$OUT/compile_static.log" compile_static &&
   step "run C (static libaep_edge.a)" "$OUT/c_static.log" "$OUT/abi_test_static"
 step "compile C++ (two translation units)" "$OUT/compile_cpp.log" compile_cpp &&
   step "run C++" "$OUT/cpp.log" "$OUT/abi_test_cpp"
+step "compile C++ wrapper (bindings/cpp/aep_edge.hpp, two translation units)" "$OUT/compile_wrapper.log" compile_wrapper &&
+  step "run C++ wrapper" "$OUT/wrapper.log" "$OUT/wrapper_test"
 if [ "${AEP_EDGE_SKIP_VALGRIND:-0}" = 1 ]; then
   RESULTS+=("SKIP  valgrind (AEP_EDGE_SKIP_VALGRIND=1)")
 elif [ -x "$OUT/abi_test_shared" ]; then

@@ -1,0 +1,243 @@
+// aep_edge.hpp: a header-only C++17 wrapper over the aep-edge C ABI.
+//
+// RAII handles (move-only, released with the library's own functions), errors
+// as exceptions that carry the status, kind, HTTP status and EXEG code, and a
+// log callback that takes a lambda. JSON stays text: pass and receive strings
+// and use the JSON library of your choice.
+//
+//   aep_edge::Client client(R"({"datastreamId": "YOUR_DATASTREAM_ID"})");
+//   std::string result = client.interact(R"({"event": {"xdm": {}}})");
+//
+// Threading: a Client may be used from many threads at once; moving or
+// destroying it must not race with calls on it (as aep_edge_client_free).
+#ifndef AEP_EDGE_HPP
+#define AEP_EDGE_HPP
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "aep_edge.h"
+
+namespace aep_edge {
+
+namespace detail {
+
+struct StringDeleter {
+    void operator()(char *s) const noexcept { aep_edge_string_free(s); }
+};
+/// A string returned by the library, released with aep_edge_string_free.
+using OwnedString = std::unique_ptr<char, StringDeleter>;
+
+struct ClientDeleter {
+    void operator()(aep_edge_client *c) const noexcept { aep_edge_client_free(c); }
+};
+
+inline std::string take(char *s) {
+    OwnedString owned(s);
+    return owned ? std::string(owned.get()) : std::string();
+}
+
+/// The value of a string field `"key":"..."` in compact JSON made by the
+/// library (no spaces), unescaped; empty when absent or not a string.
+inline std::string string_field(std::string_view json, std::string_view key) {
+    std::string needle = "\"" + std::string(key) + "\":\"";
+    std::size_t at = json.find(needle);
+    if (at == std::string_view::npos) return {};
+    std::string out;
+    for (std::size_t i = at + needle.size(); i < json.size(); ++i) {
+        char c = json[i];
+        if (c == '"') return out;
+        if (c == '\\' && i + 1 < json.size()) {
+            char e = json[++i];
+            switch (e) {
+                case 'n': out += '\n'; break;
+                case 't': out += '\t'; break;
+                case 'r': out += '\r'; break;
+                case 'b': out += '\b'; break;
+                case 'f': out += '\f'; break;
+                case 'u': out += '?'; i += 4; break;  // rare in messages; keep it simple
+                default: out += e; break;
+            }
+        } else {
+            out += c;
+        }
+    }
+    return {};
+}
+
+/// The value of an integer field `"key":123`; -1 when absent or null.
+inline long int_field(std::string_view json, std::string_view key) {
+    std::string needle = "\"" + std::string(key) + "\":";
+    std::size_t at = json.find(needle);
+    if (at == std::string_view::npos) return -1;
+    std::size_t i = at + needle.size();
+    if (i >= json.size() || json[i] < '0' || json[i] > '9') return -1;
+    long value = 0;
+    for (; i < json.size() && json[i] >= '0' && json[i] <= '9'; ++i) value = value * 10 + (json[i] - '0');
+    return value;
+}
+
+}  // namespace detail
+
+/// A failed call: the status, and the error object's facts.
+class Error : public std::runtime_error {
+public:
+    Error(aep_edge_status status, std::string json)
+        : std::runtime_error(describe(status, json)), status_(status), json_(std::move(json)) {}
+
+    aep_edge_status status() const noexcept { return status_; }
+    /// "http", "transport", "timeout", "auth", "invalid_request", ...
+    std::string kind() const { return detail::string_field(json_, "kind"); }
+    /// The HTTP status of the Edge Network's answer, or -1.
+    long http_status() const { return detail::int_field(json_, "httpStatus"); }
+    /// The EXEG code, e.g. "EXEG-0003-400", or "".
+    std::string code() const { return detail::string_field(json_, "code"); }
+    /// The whole error object, `{"error": {...}}`.
+    const std::string &json() const noexcept { return json_; }
+
+private:
+    static std::string describe(aep_edge_status status, const std::string &json) {
+        std::string message = detail::string_field(json, "message");
+        return "aep-edge status " + std::to_string(static_cast<uint32_t>(status)) + ": " +
+               (message.empty() ? json : message);
+    }
+
+    aep_edge_status status_;
+    std::string json_;
+};
+
+namespace detail {
+inline void check(aep_edge_status status, char *error_json) {
+    std::string json = take(error_json);
+    if (status != AEP_EDGE_OK) throw Error(status, std::move(json));
+}
+}  // namespace detail
+
+/// What close() saw: calls still in flight (0 unless it timed out).
+struct CloseReport {
+    long in_flight;
+    long waited_ms;
+    bool timed_out;
+};
+
+/// One Edge Network client. Create it once and share it between threads.
+class Client {
+public:
+    using LogCallback = std::function<void(uint32_t level, std::string_view message)>;
+
+    /// Throws Error (e.g. AEP_EDGE_INVALID_CONFIG) when the config is refused.
+    explicit Client(const std::string &config_json) {
+        aep_edge_client *raw = nullptr;
+        char *error = nullptr;
+        aep_edge_status status = aep_edge_client_new(config_json.c_str(), &raw, &error);
+        detail::check(status, error);
+        handle_.reset(raw);
+    }
+
+    Client(Client &&) noexcept = default;
+    /// Frees the current client before its log callback, so no line can reach it.
+    Client &operator=(Client &&other) noexcept {
+        handle_ = std::move(other.handle_);
+        log_ = std::move(other.log_);
+        return *this;
+    }
+    Client(const Client &) = delete;
+    Client &operator=(const Client &) = delete;
+
+    /// Destroys the handle first, so no log line can reach a freed callback.
+    ~Client() { handle_.reset(); }
+
+    /// POST /ee/v2/interact: the result JSON, or throws Error.
+    std::string interact(const std::string &request_json) const {
+        return call(aep_edge_interact, request_json);
+    }
+    /// POST /ee/v2/collect at once: the result JSON, or throws Error.
+    std::string collect(const std::string &request_json) const {
+        return call(aep_edge_collect, request_json);
+    }
+    /// POST /ee/v1/privacy/set-consent: the result JSON, or throws Error.
+    std::string set_consent(const std::string &request_json) const {
+        return call(aep_edge_set_consent, request_json);
+    }
+    /// The session view JSON (ECID, location hint, consent, state entries).
+    std::string session() const {
+        char *out = nullptr;
+        aep_edge_status status = aep_edge_session_get(get(), &out);
+        std::string json = detail::take(out);
+        if (status != AEP_EDGE_OK) throw Error(status, std::move(json));
+        return json;
+    }
+    /// Forgets the visitor (kiosk: the next one starts fresh).
+    void reset_session() const {
+        char *error = nullptr;
+        aep_edge_status status = aep_edge_session_reset(get(), &error);
+        detail::check(status, error);
+    }
+    /// Replaces the static token of token auth.
+    void set_access_token(const std::string &token) const {
+        char *error = nullptr;
+        aep_edge_status status = aep_edge_client_set_access_token(get(), token.c_str(), &error);
+        detail::check(status, error);
+    }
+
+    /// Refuses new calls, stops retries, waits up to `timeout` for calls in flight.
+    CloseReport close(std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
+        char *report = nullptr;
+        auto ms = timeout.count() < 0 ? 0 : timeout.count();
+        aep_edge_status status =
+            aep_edge_client_close(get(), static_cast<uint32_t>(ms > 0xFFFFFFFF ? 0xFFFFFFFF : ms), &report);
+        std::string json = detail::take(report);
+        if (status != AEP_EDGE_OK && status != AEP_EDGE_TIMEOUT) throw Error(status, std::move(json));
+        return CloseReport{detail::int_field(json, "inFlight"), detail::int_field(json, "waitedMs"),
+                           status == AEP_EDGE_TIMEOUT};
+    }
+
+    /// Installs a log callback (an empty one removes it). It runs on whichever
+    /// thread logs; exceptions it throws are swallowed at the boundary.
+    void set_log_callback(uint32_t min_level, LogCallback callback) {
+        auto next = callback ? std::make_unique<LogCallback>(std::move(callback)) : nullptr;
+        aep_edge_status status = aep_edge_set_log_callback(
+            get(), min_level, next ? &Client::trampoline : nullptr, next.get());
+        if (status != AEP_EDGE_OK) throw Error(status, "{}");
+        // The library no longer calls the previous one: it can go.
+        log_ = std::move(next);
+    }
+
+    /// The C handle, for functions this wrapper does not cover.
+    aep_edge_client *get() const noexcept { return handle_.get(); }
+
+    static std::string version() { return aep_edge_version(); }
+
+private:
+    using Call = aep_edge_status (*)(const aep_edge_client *, const char *, char **);
+
+    std::string call(Call fn, const std::string &request_json) const {
+        char *out = nullptr;
+        aep_edge_status status = fn(get(), request_json.c_str(), &out);
+        std::string json = detail::take(out);
+        if (status != AEP_EDGE_OK) throw Error(status, std::move(json));
+        return json;
+    }
+
+    static void trampoline(void *user_data, uint32_t level, const char *message) {
+        try {
+            (*static_cast<LogCallback *>(user_data))(level, message);
+        } catch (...) {
+            // Nothing may unwind into the library.
+        }
+    }
+
+    // Declared before handle_ so it is destroyed after it.
+    std::unique_ptr<LogCallback> log_;
+    std::unique_ptr<aep_edge_client, detail::ClientDeleter> handle_;
+};
+
+}  // namespace aep_edge
+
+#endif  // AEP_EDGE_HPP

@@ -1,0 +1,129 @@
+// Tests of bindings/cpp/aep_edge.hpp against the emulator (AEP_EDGE_BASE_URL,
+// started with --datastream known-ds, and AEP_EDGE_AUTH_BASE_URL, started with
+// --require-auth). Linked with wrapper_second_tu.cpp, which includes the
+// wrapper too, to catch ODR and duplicate-symbol problems.
+#include "aep_edge.hpp"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+int second_tu_version_length();
+
+static int passed = 0, failed = 0;
+#define CHECK(cond)                                                             \
+    do {                                                                        \
+        if (cond) {                                                             \
+            ++passed;                                                           \
+        } else {                                                                \
+            ++failed;                                                           \
+            std::fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                       \
+    } while (0)
+
+static const char *EVENT =
+    R"({"event":{"xdm":{"identityMap":{"Email_LC_SHA256":[{"id":"0c7e6a405862e402eb76a70f8a26fc732d07c32931e9fae9ab1582911d2e8a3b","primary":true}]},"eventType":"web.webpagedetails.pageViews","web":{"webPageDetails":{"URL":"https://alloystore.dev/","name":"home-demo-Home Page"}},"timestamp":"2021-08-09T14:09:20.859Z"},"data":{"prop1":"custom value"}}})";
+
+static std::string config(const char *base, const char *datastream, const char *extra = "") {
+    return std::string(R"({"datastreamId":")") + datastream + R"(","baseUrl":")" + base +
+           R"(","retry":{"baseDelayMs":10})" + extra + "}";
+}
+
+template <typename F>
+static aep_edge::Error expect_error(F &&f) {
+    try {
+        f();
+    } catch (const aep_edge::Error &e) {
+        return e;
+    }
+    return aep_edge::Error(AEP_EDGE_OK, "{}");
+}
+
+int main() {
+    const char *base = std::getenv("AEP_EDGE_BASE_URL");
+    const char *auth_base = std::getenv("AEP_EDGE_AUTH_BASE_URL");
+    if (!base || !auth_base) {
+        std::fprintf(stderr, "set AEP_EDGE_BASE_URL and AEP_EDGE_AUTH_BASE_URL\n");
+        return 2;
+    }
+
+    CHECK(aep_edge::Client::version() == std::to_string(AEP_EDGE_VERSION_MAJOR) + "." +
+                                              std::to_string(AEP_EDGE_VERSION_MINOR) + "." +
+                                              std::to_string(AEP_EDGE_VERSION_PATCH));
+    CHECK(second_tu_version_length() > 0);
+
+    // A refused config is an exception with the status and kind.
+    auto bad = expect_error([] { aep_edge::Client c(R"({"datastreamId":"d","colour":1})"); });
+    CHECK(bad.status() == AEP_EDGE_INVALID_CONFIG);
+    CHECK(bad.kind() == "invalid_config");
+    CHECK(std::string(bad.what()).find("colour") != std::string::npos);
+
+    aep_edge::Client client(config(base, "known-ds"));
+    std::string result = client.interact(EVENT);
+    CHECK(result.find("\"handle\"") != std::string::npos);
+    CHECK(result.find("\"httpStatus\":200") != std::string::npos);
+    CHECK(client.session().find("\"ecid\":\"") != std::string::npos);
+    client.reset_session();
+    CHECK(client.session().find("\"ecid\":null") != std::string::npos);
+
+    // An HTTP error carries the HTTP status and EXEG code.
+    aep_edge::Client unknown(config(base, "BOGUS"));
+    auto http = expect_error([&] { unknown.interact(EVENT); });
+    CHECK(http.status() == AEP_EDGE_HTTP_ERROR);
+    CHECK(http.kind() == "http");
+    CHECK(http.http_status() == 400);
+    CHECK(http.code() == "EXEG-0003-400");
+
+    // The Edge Network refusing a missing token is an auth error.
+    aep_edge::Client anonymous(config(auth_base, "known-ds"));
+    auto auth = expect_error([&] { anonymous.interact(EVENT); });
+    CHECK(auth.status() == AEP_EDGE_AUTH_ERROR);
+    CHECK(auth.code() == "EXEG-0500-401");
+
+    // Bad requests never leave the process.
+    auto request = expect_error([&] { client.interact(R"({"evnt":{}})"); });
+    CHECK(request.status() == AEP_EDGE_INVALID_REQUEST);
+    CHECK(request.http_status() == -1);
+
+    // A lambda logger, and one that throws: nothing unwinds into the library.
+    std::atomic<int> lines{0};
+    client.set_log_callback(AEP_EDGE_LOG_DEBUG, [&](uint32_t level, std::string_view message) {
+        if (level >= 1 && level <= 5 && !message.empty()) ++lines;
+    });
+    client.interact(EVENT);
+    CHECK(lines.load() > 0);
+    client.set_log_callback(AEP_EDGE_LOG_DEBUG, [](uint32_t, std::string_view) { throw 42; });
+    client.interact(EVENT);
+    client.set_log_callback(AEP_EDGE_LOG_DEBUG, nullptr);
+
+    // Eight threads share one client.
+    std::atomic<int> ok{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+        threads.emplace_back([&] {
+            for (int i = 0; i < 10; ++i) {
+                try {
+                    client.interact(EVENT);
+                    ++ok;
+                } catch (const aep_edge::Error &) {
+                }
+            }
+        });
+    }
+    for (auto &t : threads) t.join();
+    CHECK(ok.load() == 80);
+
+    // Moving keeps one owner; closing refuses later calls.
+    aep_edge::Client moved(std::move(client));
+    CHECK(moved.get() != nullptr);
+    aep_edge::CloseReport report = moved.close(std::chrono::seconds(5));
+    CHECK(report.in_flight == 0 && !report.timed_out);
+    auto closed = expect_error([&] { moved.interact(EVENT); });
+    CHECK(closed.status() == AEP_EDGE_CLOSED);
+
+    std::printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
