@@ -29,5 +29,8 @@ bash tests/c/run.sh
 say "Python package"
 bash python/run-tests.sh
 
+say "cargo clippy (python crate, with the test environment's Python)"
+PYO3_PYTHON="$ROOT/.venv/bin/python" cargo clippy --quiet -p aep-edge-python --all-targets -- -D warnings
+
 say "every test passed"
 echo "Rust: $rust_passed passed, 0 failed"
