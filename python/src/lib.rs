@@ -80,10 +80,7 @@ impl NativeClient {
         py: Python<'py>,
         request: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let value = request_value(request)?;
-        let client = self.client.clone();
-        let result = py.detach(move || client.interact(value));
-        convert::to_python(py, &result.map_err(CoreError)?)
+        self.send(py, request, Client::interact)
     }
 
     /// POST /ee/v2/collect; returns the result dict.
@@ -92,10 +89,7 @@ impl NativeClient {
         py: Python<'py>,
         request: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let value = request_value(request)?;
-        let client = self.client.clone();
-        let result = py.detach(move || client.collect(value));
-        convert::to_python(py, &result.map_err(CoreError)?)
+        self.send(py, request, Client::collect)
     }
 
     /// POST /ee/v1/privacy/set-consent; returns the result dict.
@@ -104,10 +98,7 @@ impl NativeClient {
         py: Python<'py>,
         request: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let value = request_value(request)?;
-        let client = self.client.clone();
-        let result = py.detach(move || client.set_consent(value));
-        convert::to_python(py, &result.map_err(CoreError)?)
+        self.send(py, request, Client::set_consent)
     }
 
     /// The session as a dict (`ecid`, `locationHint`, `consent`, `entries` ...).
@@ -192,6 +183,22 @@ impl NativeClient {
             config.origin.url(),
             self.client.is_closed()
         )
+    }
+}
+
+impl NativeClient {
+    /// Converts the request, waits for the core with the GIL released, and
+    /// converts the result (or raises the mapped exception).
+    fn send<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'py, PyAny>,
+        call: fn(&Client, Value) -> aep_edge::Result<Value>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let value = request_value(request)?;
+        let client = self.client.clone();
+        let result = py.detach(move || call(&client, value));
+        convert::to_python(py, &result.map_err(CoreError)?)
     }
 }
 
