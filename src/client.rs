@@ -238,12 +238,10 @@ impl Client {
             match self.inner.session.consent_gate() {
                 ConsentGate::Allow => return Ok(()),
                 ConsentGate::Deny => {
-                    let mut e = Error::new(
+                    return Err(Error::new(
                         ErrorKind::ConsentDenied,
                         "the visitor's collect consent is \"n\": nothing was sent",
-                    );
-                    e.request_id = None;
-                    return Err(e);
+                    ));
                 }
                 ConsentGate::Pending => {
                     let remaining = deadline.saturating_duration_since(Instant::now());

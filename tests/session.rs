@@ -308,7 +308,28 @@ fn a_corrupt_or_foreign_state_file_is_reported_and_replaced() {
         .unwrap()
         .to_string();
     assert!(warning.contains("not valid JSON"), "{warning}");
+    let logged: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let sink = logged.clone();
+    client.set_logger(
+        2,
+        Some(std::sync::Arc::new(move |_, m: &str| {
+            sink.lock().unwrap().push(m.to_string())
+        })),
+    );
     client.interact(source_request()).unwrap();
+    client.interact(source_request()).unwrap();
+    let warnings = logged
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| m.contains("not valid JSON"))
+        .count();
+    assert_eq!(warnings, 1, "the warning is logged once");
+    assert_eq!(
+        client.session()["storageWarning"],
+        warning.as_str(),
+        "and stays in the view"
+    );
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(saved["format"], "aep-edge-session");
     assert_eq!(saved["datastreamId"], "demo-datastream");

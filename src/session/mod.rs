@@ -51,6 +51,8 @@ pub struct Session {
     file: Option<StateFile>,
     gate_busy: Mutex<bool>,
     gate_free: Condvar,
+    /// A storage warning not logged yet: checked without the lock on every call.
+    unlogged_warning: AtomicBool,
 }
 
 struct Inner {
@@ -76,6 +78,7 @@ impl Session {
             Some(l) => (l.data, l.stamp, l.warning),
             None => (SessionData::default(), None, None),
         };
+        let unlogged_warning = AtomicBool::new(warning.is_some());
         Ok(Session {
             mode: config.session,
             default_consent: config.default_consent,
@@ -89,6 +92,7 @@ impl Session {
             file,
             gate_busy: Mutex::new(false),
             gate_free: Condvar::new(),
+            unlogged_warning,
         })
     }
 
@@ -115,6 +119,7 @@ impl Session {
         inner.stamp = loaded.stamp;
         if loaded.warning.is_some() {
             inner.warning = loaded.warning;
+            self.unlogged_warning.store(true, Ordering::Relaxed);
         }
     }
 
@@ -274,9 +279,13 @@ impl Session {
         }
     }
 
-    /// A warning about the state file to log once, if there is one.
+    /// A warning about the state file to log, once per warning. It stays in
+    /// the session view.
     pub fn take_warning(&self) -> Option<String> {
-        self.lock().warning.take()
+        if !self.unlogged_warning.swap(false, Ordering::Relaxed) {
+            return None;
+        }
+        self.lock().warning.clone()
     }
 
     fn has_identity(&self) -> bool {
