@@ -29,6 +29,25 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, for bindings and tests that map them all.
+    pub const ALL: [ErrorKind; 15] = [
+        ErrorKind::NullArgument,
+        ErrorKind::InvalidUtf8,
+        ErrorKind::InvalidJson,
+        ErrorKind::InvalidConfig,
+        ErrorKind::InvalidRequest,
+        ErrorKind::Transport,
+        ErrorKind::Timeout,
+        ErrorKind::Http,
+        ErrorKind::Auth,
+        ErrorKind::InvalidResponse,
+        ErrorKind::QueueFull,
+        ErrorKind::Closed,
+        ErrorKind::Storage,
+        ErrorKind::ConsentDenied,
+        ErrorKind::Panic,
+    ];
+
     /// The `aep_edge_status` number of this kind.
     pub fn status(self) -> u32 {
         match self {
@@ -190,6 +209,18 @@ mod tests {
         assert_eq!(body["kind"], "invalid_request");
         assert_eq!(body["status"], 5);
         assert_eq!(body["requestId"], Value::Null);
+    }
+
+    #[test]
+    fn numbers_and_names_are_unique() {
+        let mut numbers: Vec<u32> = ErrorKind::ALL.iter().map(|k| k.status()).collect();
+        let mut names: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.name()).collect();
+        numbers.sort();
+        numbers.dedup();
+        names.sort();
+        names.dedup();
+        assert_eq!(numbers.len(), 15);
+        assert_eq!(names.len(), 15);
     }
 
     #[test]

@@ -501,24 +501,7 @@ mod tests {
 
     #[test]
     fn every_kind_maps_to_its_status_number() {
-        use crate::ErrorKind::*;
-        for kind in [
-            NullArgument,
-            InvalidUtf8,
-            InvalidJson,
-            InvalidConfig,
-            InvalidRequest,
-            Transport,
-            Timeout,
-            Http,
-            Auth,
-            InvalidResponse,
-            QueueFull,
-            Closed,
-            Storage,
-            ConsentDenied,
-            Panic,
-        ] {
+        for kind in crate::ErrorKind::ALL {
             assert_eq!(boundary::status_of(kind) as u32, kind.status(), "{kind:?}");
         }
     }
