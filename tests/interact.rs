@@ -192,7 +192,7 @@ fn bad_requests_are_refused_before_anything_is_sent() {
 }
 
 #[test]
-fn one_client_serves_many_threads_over_pooled_connections() {
+fn one_client_serves_eight_threads() {
     let edge = emulator();
     let client = client(&edge.base_url(), json!({}));
     std::thread::scope(|s| {

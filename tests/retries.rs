@@ -36,6 +36,30 @@ fn five_hundred_and_other_client_errors_are_never_retried() {
         let edge = emulator();
         let client = client(&edge.base_url(), json!({}));
         edge.inject(Fault::status(status));
+        assert_not_retried(&edge, &client, status);
+    }
+}
+
+#[test]
+fn redirects_are_not_followed() {
+    let edge = emulator();
+    let client = client(&edge.base_url(), json!({}));
+    // A redirect-following client would chase the Location to the emulator
+    // itself, and a second request would be recorded.
+    edge.inject(Fault {
+        status: Some(307),
+        body: Some(String::new()),
+        location: Some(format!(
+            "{}/ee/v2/interact?dataStreamId=elsewhere",
+            edge.base_url()
+        )),
+        ..Fault::default()
+    });
+    assert_not_retried(&edge, &client, 307);
+}
+
+fn assert_not_retried(edge: &aep_edge_emulator::Emulator, client: &aep_edge::Client, status: u16) {
+    {
         let e = client.interact(source_request()).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Http, "status {status}");
         assert_eq!(e.http_status, Some(status));

@@ -63,15 +63,14 @@ fn a_bad_ca_file_is_a_config_error() {
 }
 
 #[test]
-fn system_roots_load() {
-    let client = aep_edge::Client::new(
-        aep_edge::Config::from_value(&json!({"datastreamId": "d", "tls": {"roots": "system"}}))
-            .unwrap(),
+fn system_roots_take_the_ca_file_too() {
+    let (edge, ca) = https_emulator();
+    let client = client(
+        &edge.base_url(),
+        json!({"tls": {"roots": "system", "caFile": ca.path()}}),
     );
-    // A machine without a CA bundle gets a clear config error, never a crash.
-    if let Err(e) = client {
-        assert_eq!(e.kind, ErrorKind::InvalidConfig);
-    }
+    let result = client.interact(source_request()).unwrap();
+    assert_eq!(result["client"]["httpStatus"], 200);
 }
 
 /// A file in a fresh temporary directory, removed on drop.

@@ -165,5 +165,8 @@ fn faulted(shared: &Shared, req: &Request, fault: Fault) -> Outcome {
     if let Some(retry_after) = &fault.retry_after {
         resp.set_header("retry-after", retry_after);
     }
+    if let Some(location) = &fault.location {
+        resp.set_header("location", location);
+    }
     Outcome::Respond(resp)
 }

@@ -22,6 +22,8 @@ pub struct Fault {
     pub retry_after: Option<String>,
     pub body: Option<String>,
     pub content_type: Option<String>,
+    /// `Location` header value, for redirect statuses.
+    pub location: Option<String>,
     /// Read the request, then drop the connection with a TCP RST and no response.
     pub reset: bool,
     /// 200 with a Content-Length larger than the bytes sent, then close.
@@ -125,6 +127,7 @@ impl Fault {
                     }
                 }
                 "contentType" => fault.content_type = opt_string(v).ok_or_else(bad)?,
+                "location" => fault.location = opt_string(v).ok_or_else(bad)?,
                 "reset" => fault.reset = v.as_bool().ok_or_else(bad)?,
                 "truncate" => fault.truncate = v.as_bool().ok_or_else(bad)?,
                 "malformed" => fault.malformed = v.as_bool().ok_or_else(bad)?,

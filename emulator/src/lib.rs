@@ -12,7 +12,7 @@
 //! Faults queue up FIFO; each Edge or IMS request takes the first one whose
 //! `path_contains` matches. `delay_ms` applies first; then `reset` drops the connection,
 //! `truncate` sends half of a 200 body, `malformed` sends a 200 that is not JSON, and
-//! `status` (or `body`) replaces the answer; `retry_after` and `content_type` set those
+//! `status` (or `body`) replaces the answer; `retry_after`, `content_type` and `location` set those
 //! headers on whatever is sent. A fault with only a delay answers normally after it.
 //!
 //! No async runtime: std threads and sockets, one thread per connection.
