@@ -300,11 +300,7 @@ impl Client {
         let mut counted: u32 = 0;
         let mut expired_token: Option<Secret> = None;
         let mut refreshed_token = false;
-        let stamp = |mut e: Error, attempts: u32| {
-            e.attempts = attempts;
-            e.request_id = Some(prepared.request_id.clone());
-            e
-        };
+        let stamp = |e: Error, attempts: u32| stamped(e, prepared, attempts);
 
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -451,11 +447,8 @@ impl Client {
         attempts: u32,
         started: Instant,
     ) -> Result<Value> {
-        let mut body = response::interpret(prepared.endpoint, raw).map_err(|mut e| {
-            e.attempts = attempts;
-            e.request_id = Some(prepared.request_id.clone());
-            e
-        })?;
+        let mut body = response::interpret(prepared.endpoint, raw)
+            .map_err(|e| stamped(e, prepared, attempts))?;
         body.insert(
             "client".into(),
             json!({
@@ -477,11 +470,16 @@ impl Client {
                 self.inner.config.timeouts.total.as_millis()
             ),
         );
-        e.attempts = attempts;
-        e.request_id = Some(prepared.request_id.clone());
         e.retryable = true;
-        e
+        stamped(e, prepared, attempts)
     }
+}
+
+/// An error of a call that was sent: its attempts and the `requestId` sent.
+fn stamped(mut error: Error, prepared: &Prepared, attempts: u32) -> Error {
+    error.attempts = attempts;
+    error.request_id = Some(prepared.request_id.clone());
+    error
 }
 
 /// The error for an attempt that got no HTTP response.
