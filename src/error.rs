@@ -28,26 +28,26 @@ pub enum ErrorKind {
     Panic,
 }
 
-impl ErrorKind {
-    /// Every kind, for bindings and tests that map them all.
-    pub const ALL: [ErrorKind; 15] = [
-        ErrorKind::NullArgument,
-        ErrorKind::InvalidUtf8,
-        ErrorKind::InvalidJson,
-        ErrorKind::InvalidConfig,
-        ErrorKind::InvalidRequest,
-        ErrorKind::Transport,
-        ErrorKind::Timeout,
-        ErrorKind::Http,
-        ErrorKind::Auth,
-        ErrorKind::InvalidResponse,
-        ErrorKind::QueueFull,
-        ErrorKind::Closed,
-        ErrorKind::Storage,
-        ErrorKind::ConsentDenied,
-        ErrorKind::Panic,
-    ];
+/// Every kind, for bindings and tests that map them all.
+pub const ERROR_KINDS: [ErrorKind; 15] = [
+    ErrorKind::NullArgument,
+    ErrorKind::InvalidUtf8,
+    ErrorKind::InvalidJson,
+    ErrorKind::InvalidConfig,
+    ErrorKind::InvalidRequest,
+    ErrorKind::Transport,
+    ErrorKind::Timeout,
+    ErrorKind::Http,
+    ErrorKind::Auth,
+    ErrorKind::InvalidResponse,
+    ErrorKind::QueueFull,
+    ErrorKind::Closed,
+    ErrorKind::Storage,
+    ErrorKind::ConsentDenied,
+    ErrorKind::Panic,
+];
 
+impl ErrorKind {
     /// The `aep_edge_status` number of this kind.
     pub fn status(self) -> u32 {
         match self {
@@ -213,8 +213,8 @@ mod tests {
 
     #[test]
     fn numbers_and_names_are_unique() {
-        let mut numbers: Vec<u32> = ErrorKind::ALL.iter().map(|k| k.status()).collect();
-        let mut names: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.name()).collect();
+        let mut numbers: Vec<u32> = ERROR_KINDS.iter().map(|k| k.status()).collect();
+        let mut names: Vec<&str> = ERROR_KINDS.iter().map(|k| k.name()).collect();
         numbers.sort();
         numbers.dedup();
         names.sort();

@@ -19,22 +19,37 @@
 //! `auth`, `transport`, `retry`, `lifecycle`, `log`; [`Client`]; and the C ABI
 //! in `ffi` (behind the default `capi` feature), which nothing else depends on.
 
+// cbindgen reads only src/ffi: every core module is marked `cbindgen:ignore`.
 // Errors are on the cold path; a flat struct keeps them easy to read and map.
 #![allow(clippy::result_large_err)]
 
+/// cbindgen:ignore
 mod auth;
+/// cbindgen:ignore
 mod client;
+/// cbindgen:ignore
 pub mod config;
+/// cbindgen:ignore
 mod error;
+/// cbindgen:ignore
 mod ids;
+/// cbindgen:ignore
 mod json_fields;
+/// cbindgen:ignore
 mod lifecycle;
+/// cbindgen:ignore
 pub mod log;
+/// cbindgen:ignore
 pub mod request;
+/// cbindgen:ignore
 pub mod response;
+/// cbindgen:ignore
 mod retry;
+/// cbindgen:ignore
 mod secret;
+/// cbindgen:ignore
 mod session;
+/// cbindgen:ignore
 mod transport;
 
 #[cfg(feature = "capi")]
@@ -42,11 +57,13 @@ pub mod ffi;
 
 pub use client::Client;
 pub use config::Config;
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Result, ERROR_KINDS};
 pub use lifecycle::CloseReport;
 pub use log::{Level, LogFn};
 pub use secret::Secret;
 pub use transport::USER_AGENT;
 
 /// The library version, `X.Y.Z`.
+///
+/// cbindgen:ignore
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
