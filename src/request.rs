@@ -180,6 +180,12 @@ impl Draft {
         })
     }
 
+    /// The validated body, for the durable queue: it stores the event and its
+    /// `meta` and sends them later in batches.
+    pub fn into_body(self) -> Map<String, Value> {
+        self.body
+    }
+
     /// Merges state entries into `meta.state.entries` (the caller's own entries
     /// there win, key by key) and encodes the body, enforcing the 64 KB limit.
     pub fn finish(mut self, client_state: &[StateEntry]) -> Result<Prepared> {

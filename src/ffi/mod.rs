@@ -13,13 +13,15 @@
 #![allow(clippy::missing_safety_doc)] // The safety rules are in each doc comment, for C readers.
 
 mod boundary;
+mod queue;
 
 pub use boundary::aep_edge_client;
+pub use queue::*;
 
 use crate::config::MAX_CONFIG_BYTES;
 use crate::request::MAX_REQUEST_JSON_BYTES;
 use crate::{Client, Config, ErrorKind, Level};
-use boundary::{client_ref, guard, null_argument, read_str, to_c_string, Reply};
+use boundary::{client_ref, guard, handle_ref, null_argument, read_str, to_c_string, Reply};
 use serde_json::json;
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
@@ -150,7 +152,8 @@ pub unsafe extern "C" fn aep_edge_client_new(
                 )
             }?;
             let client = Client::new(Config::from_json(text)?)?;
-            let handle = Box::into_raw(Box::new(aep_edge_client::new(client)));
+            let queue = crate::Queue::open(client.clone())?;
+            let handle = Box::into_raw(Box::new(aep_edge_client::new(client, queue)));
             // SAFETY: checked non-NULL above.
             unsafe { *client_out = handle };
             Ok(Reply::ok(None))
@@ -158,16 +161,22 @@ pub unsafe extern "C" fn aep_edge_client_new(
     )
 }
 
-/// Closes a client: new calls return `AEP_EDGE_CLOSED` at once, calls in flight
-/// make no further attempts, and this waits up to `timeout_ms` for them.
+/// Closes a client: new calls and `aep_edge_send_event` return
+/// `AEP_EDGE_CLOSED` at once, the durable queue delivers what it can until
+/// `timeout_ms` and keeps the rest stored (in the queue file for the next
+/// client on it; an in-memory queue loses it), calls in flight make no further
+/// attempts, and this waits for them within the same `timeout_ms`.
 ///
-/// Returns `AEP_EDGE_OK` when no call is left in flight, `AEP_EDGE_TIMEOUT` when
-/// `timeout_ms` passed first. `report_json_out` may be NULL; otherwise it is set
-/// to `{"inFlight": n, "waitedMs": m}` (with an `"error"` object on failure),
-/// released with `aep_edge_string_free`.
+/// Returns `AEP_EDGE_OK` when no call is left in flight and no queued event is
+/// undelivered, `AEP_EDGE_TIMEOUT` otherwise. `report_json_out` may be NULL;
+/// otherwise it is set to `{"inFlight": calls, "undelivered": events,
+/// "waitedMs": m, "queue": {stats as aep_edge_stats}}` (with an `"error"`
+/// object on failure), released with `aep_edge_string_free`.
 ///
 /// Thread-safe and idempotent: may be called from any thread, while other
-/// threads are in calls on the same client. Does not free the client.
+/// threads are in calls on the same client. From inside an outcome callback
+/// it does not wait for the queue (the dispatcher is the calling thread).
+/// Does not free the client.
 #[no_mangle]
 pub unsafe extern "C" fn aep_edge_client_close(
     client: *mut aep_edge_client,
@@ -176,24 +185,31 @@ pub unsafe extern "C" fn aep_edge_client_close(
 ) -> aep_edge_status {
     guard("aep_edge_client_close", client, report_json_out, || {
         // SAFETY: the caller promises a live handle or NULL.
-        let client = unsafe { client_ref(client) }?;
-        let report = client.close(Duration::from_millis(u64::from(timeout_ms)));
-        let waited_ms = report.waited.as_millis() as u64;
-        if report.in_flight == 0 {
-            return Ok(Reply::ok(Some(
-                json!({"inFlight": 0, "waitedMs": waited_ms}).to_string(),
-            )));
+        let handle = unsafe { handle_ref(client) }?;
+        let started = std::time::Instant::now();
+        let timeout = Duration::from_millis(u64::from(timeout_ms));
+        let queue = handle.queue.close(started + timeout);
+        let report = handle
+            .client
+            .close(timeout.saturating_sub(started.elapsed()));
+        let waited_ms = started.elapsed().as_millis() as u64;
+        let mut body = json!({
+            "inFlight": report.in_flight,
+            "undelivered": queue.undelivered,
+            "waitedMs": waited_ms,
+            "queue": queue.stats,
+        });
+        if report.in_flight == 0 && queue.undelivered == 0 {
+            return Ok(Reply::ok(Some(body.to_string())));
         }
         let error = crate::Error::new(
             ErrorKind::Timeout,
             format!(
-                "{} call(s) still in flight after {timeout_ms} ms",
-                report.in_flight
+                "{} call(s) still in flight and {} queued event(s) undelivered after {timeout_ms} ms",
+                report.in_flight, queue.undelivered
             ),
         );
-        let mut body = error.to_json();
-        body["inFlight"] = json!(report.in_flight);
-        body["waitedMs"] = json!(waited_ms);
+        body["error"] = error.to_json()["error"].clone();
         Ok(Reply {
             status: aep_edge_status::AEP_EDGE_TIMEOUT,
             json: Some(body.to_string()),
@@ -202,7 +218,11 @@ pub unsafe extern "C" fn aep_edge_client_close(
 }
 
 /// Frees a client. NULL-safe. Never does network I/O and never blocks on it:
-/// call `aep_edge_client_close` first to let calls finish.
+/// call `aep_edge_client_close` first to let calls finish and the queue
+/// deliver. Events still queued stay in the queue file (an in-memory queue
+/// loses them); a dispatcher inside a request finishes it on its own, and no
+/// outcome callback runs after this returns (it waits only for one running
+/// at that moment).
 ///
 /// Threading: must not race with any other call on the same client; the
 /// handle is invalid afterwards.
