@@ -12,7 +12,7 @@ use crate::faults::FaultQueue;
 use crate::http::{Request, Response};
 use crate::ims::{self, TokenStore};
 use crate::record::Recorder;
-use crate::{control, problem, Fault, Options};
+use crate::{control, problem, reject, Fault, Options};
 
 /// State shared by every connection of one emulator.
 pub(crate) struct Shared {
@@ -88,8 +88,13 @@ pub(crate) fn answer(shared: &Shared, req: &Request) -> Outcome {
     }
     // Recorded at arrival so the list keeps arrival order even when answers are delayed.
     let status_slot = shared.recorder.record(req);
-    let outcome = match shared.faults.take(&req.path) {
-        Some(fault) => faulted(shared, req, fault),
+    // Bodies are looked into only while a fault that rejects chosen events waits.
+    let event_ids = shared
+        .faults
+        .wants_event_ids()
+        .then(|| reject::event_ids(&req.body));
+    let outcome = match shared.faults.take(&req.path, event_ids.as_deref()) {
+        Some(fault) => faulted(shared, req, fault, event_ids.as_deref().unwrap_or(&[])),
         None => Outcome::Respond(serve(shared, req)),
     };
     let status = match &outcome {
@@ -118,7 +123,7 @@ fn serve(shared: &Shared, req: &Request) -> Response {
     }
 }
 
-fn faulted(shared: &Shared, req: &Request, fault: Fault) -> Outcome {
+fn faulted(shared: &Shared, req: &Request, fault: Fault, event_ids: &[Option<String>]) -> Outcome {
     if fault.delay_ms > 0 {
         shared.sleep(Duration::from_millis(fault.delay_ms));
     }
@@ -135,7 +140,16 @@ fn faulted(shared: &Shared, req: &Request, fault: Fault) -> Outcome {
         };
         return Outcome::Truncate(resp);
     }
-    let mut resp = if fault.malformed {
+    let mut resp = if !fault.reject_event_ids.is_empty() {
+        let request_id = edge::response_request_id(req);
+        reject::answer(
+            &fault,
+            event_ids,
+            &request_id,
+            &shared.options.org_id,
+            || serve(shared, req),
+        )
+    } else if fault.malformed {
         // Looks like the start of an Edge answer, then stops being JSON.
         let id = edge::response_request_id(req);
         let body =

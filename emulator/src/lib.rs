@@ -14,6 +14,9 @@
 //! `truncate` sends half of a 200 body, `malformed` sends a 200 that is not JSON, and
 //! `status` (or `body`) replaces the answer; `retry_after`, `content_type` and `location` set those
 //! headers on whatever is sent. A fault with only a delay answers normally after it.
+//! A rejection fault ([`Fault::reject_events`]) applies only to requests holding one of
+//! its events (by `xdm._id`) and refuses them with 400/413/422, or answers 207 with an
+//! error per named event (`report.eventIndex`).
 //!
 //! No async runtime: std threads and sockets, one thread per connection.
 
@@ -27,6 +30,7 @@ mod ids;
 mod ims;
 mod problem;
 mod record;
+mod reject;
 mod server;
 mod tls;
 
