@@ -119,6 +119,10 @@ compile_shared() {
   readelf -d "$OUT/abi_test_shared" | grep -q 'NEEDED.*\[libaep_edge\.so\.1\]' \
     || { echo "abi_test_shared does not need libaep_edge.so.1"; return 1; }
 }
+compile_queue() {
+  gcc "${CFLAGS[@]}" tests/c/queue_test.c -o "$OUT/queue_test" \
+    -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
+}
 compile_static() {
   gcc "${CFLAGS[@]}" tests/c/abi_test.c -o "$OUT/abi_test_static" \
     "$LIB/libaep_edge.a" -lpthread -ldl -lm -lrt -lutil || return 1
@@ -143,9 +147,15 @@ run_valgrind() {
     valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
     --show-leak-kinds=definite "$OUT/abi_test_shared"
 }
+run_valgrind_queue() {
+  valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+    --show-leak-kinds=definite "$OUT/queue_test" "$BASE_URL"
+}
 
 step "compile C (shared)" "$OUT/compile_shared.log" compile_shared &&
   step "run C (shared libaep_edge.so.1)" "$OUT/c_shared.log" "$OUT/abi_test_shared"
+step "compile C queue test (shared)" "$OUT/compile_queue.log" compile_queue &&
+  step "run C queue test (send_event, flush, stats, outcomes, close)" "$OUT/c_queue.log" "$OUT/queue_test" "$BASE_URL"
 step "compile C (static)" "$OUT/compile_static.log" compile_static &&
   step "run C (static libaep_edge.a)" "$OUT/c_static.log" "$OUT/abi_test_static"
 step "compile C++ (two translation units)" "$OUT/compile_cpp.log" compile_cpp &&
@@ -156,6 +166,9 @@ if [ "${AEP_EDGE_SKIP_VALGRIND:-0}" = 1 ]; then
   RESULTS+=("SKIP  valgrind (AEP_EDGE_SKIP_VALGRIND=1)")
 elif [ -x "$OUT/abi_test_shared" ]; then
   step "valgrind memcheck: C (shared)" "$OUT/valgrind.log" run_valgrind
+fi
+if [ "${AEP_EDGE_SKIP_VALGRIND:-0}" != 1 ] && [ -x "$OUT/queue_test" ]; then
+  step "valgrind memcheck: C queue test" "$OUT/valgrind_queue.log" run_valgrind_queue
 fi
 
 say "summary"
