@@ -10,6 +10,7 @@
 
 mod convert;
 mod errors;
+mod queue;
 
 use aep_edge::{Client, Config, Level};
 use errors::CoreError;
@@ -212,6 +213,7 @@ fn core_version() -> &'static str {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeClient>()?;
     m.add_class::<Json>()?;
+    m.add_class::<queue::NativeQueue>()?;
     m.add_function(wrap_pyfunction!(to_json, m)?)?;
     m.add_function(wrap_pyfunction!(core_version, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

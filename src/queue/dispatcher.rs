@@ -35,6 +35,7 @@ pub(super) fn run(shared: Arc<Shared>) {
     let mut state = shared.lock();
     state.dispatcher_running = false;
     state.in_flight = 0;
+    state.unreported = 0;
     if state.stop || shared.client.is_closed() {
         // Nothing will be sent any more: free the file for the next client.
         state.store = None;
@@ -342,7 +343,7 @@ impl Dispatcher {
                 }
                 outcomes.push(outcome);
             }
-            self.shared.changed.notify_all();
+            state.unreported += outcomes.len() as u64;
         }
         let rejected = settled.iter().filter(|(_, e)| e.is_some()).count();
         if rejected > 0 {

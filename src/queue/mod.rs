@@ -70,6 +70,9 @@ struct State {
     queued: u64,
     bytes: u64,
     in_flight: u64,
+    /// Outcomes of settled events whose callbacks have not run yet: flush
+    /// and close return only after them.
+    unreported: u64,
     delivered: u64,
     rejected: BTreeMap<String, u64>,
     retries: u64,
@@ -166,8 +169,12 @@ impl Queue {
                 return Err((e, self.stats()));
             }
         }
-        if state.dispatcher == Some(std::thread::current().id()) && state.queued > 0 {
+        if state.dispatcher == Some(std::thread::current().id()) {
+            let queued = state.queued;
             drop(state);
+            if queued == 0 {
+                return Ok(self.stats());
+            }
             let e = Error::new(
                 ErrorKind::Timeout,
                 "flush cannot wait inside an outcome callback: the dispatcher delivering the events is the calling thread",
@@ -176,7 +183,9 @@ impl Queue {
         }
         state.hurry += 1;
         shared.wake.notify_all();
-        let state = shared.wait_until(state, deadline, |s| s.queued == 0 || !s.dispatcher_running);
+        let state = shared.wait_until(state, deadline, |s| {
+            (s.queued == 0 && s.unreported == 0) || !s.dispatcher_running
+        });
         let empty = state.queued == 0;
         let left = state.queued;
         drop(state);
@@ -247,7 +256,9 @@ impl Queue {
         state.hurry += 1;
         shared.wake.notify_all();
         if !own_thread {
-            state = shared.wait_until(state, deadline, |s| s.queued == 0 || !s.dispatcher_running);
+            state = shared.wait_until(state, deadline, |s| {
+                (s.queued == 0 && s.unreported == 0) || !s.dispatcher_running
+            });
         }
         state.stop = true;
         shared.wake.notify_all();
@@ -409,22 +420,25 @@ impl Shared {
         }
     }
 
-    /// Runs the outcome callback for each outcome, outside every lock but `calling`.
+    /// Runs the outcome callback for each outcome, outside every lock but
+    /// `calling`, then lets `flush` and `close` waiting on them go.
     fn deliver_outcomes(&self, outcomes: &[Value]) {
-        if outcomes.is_empty() {
-            return;
-        }
-        let _calling = self.calling.lock().unwrap_or_else(|p| p.into_inner());
-        for outcome in outcomes {
-            let callback = self
-                .outcome
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone();
-            match callback {
-                Some(f) => f(outcome),
-                None => return,
+        {
+            let _calling = self.calling.lock().unwrap_or_else(|p| p.into_inner());
+            for outcome in outcomes {
+                let callback = self
+                    .outcome
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                match callback {
+                    Some(f) => f(outcome),
+                    None => break,
+                }
             }
         }
+        let mut state = self.lock();
+        state.unreported = state.unreported.saturating_sub(outcomes.len() as u64);
+        self.changed.notify_all();
     }
 }
