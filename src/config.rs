@@ -395,11 +395,14 @@ fn parse(value: &Value) -> std::result::Result<Config, String> {
 
 fn parse_queue(value: &Value) -> std::result::Result<QueueConfig, String> {
     let mut q = Fields::new("queue", value)?;
-    let mut queue = QueueConfig::default();
-    queue.path = match q.string("path")? {
+    let path = match q.string("path")? {
         None => None,
         Some("") => return Err("queue.path must not be empty".into()),
         Some(path) => Some(PathBuf::from(path)),
+    };
+    let mut queue = QueueConfig {
+        path,
+        ..QueueConfig::default()
     };
     if let Some(v) = q.integer("maxEvents", 1, 100_000_000)? {
         queue.max_events = v;
