@@ -5,7 +5,7 @@
 //! events, so one bad event never takes good ones with it.
 
 use super::batch;
-use super::store::Row;
+use super::store::{Reader, Row, Store};
 use super::{Shared, State};
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::Level;
@@ -20,10 +20,28 @@ use std::time::{Duration, Instant};
 const CONSENT_POLL: Duration = Duration::from_millis(50);
 /// The longest wait a `Retry-After` may impose on the queue.
 const MAX_SERVER_WAIT: Duration = Duration::from_secs(3600);
+/// How often the dispatcher copies the WAL into the queue file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 pub(super) fn run(shared: Arc<Shared>) {
+    let reader = {
+        let state = shared.lock();
+        state.store.as_ref().map(Store::reader)
+    };
+    let reader = match reader {
+        Some(Ok(reader)) => reader,
+        Some(Err(e)) => {
+            shared.client.log(Level::Warn, || {
+                format!("queue: {e}; reading through the writer")
+            });
+            None
+        }
+        None => None,
+    };
     let mut dispatcher = Dispatcher {
         shared,
+        reader,
+        last_checkpoint: Instant::now(),
         failures: 0,
         backoff_until: None,
         identity_asked: false,
@@ -31,6 +49,8 @@ pub(super) fn run(shared: Arc<Shared>) {
         hurrying: false,
     };
     dispatcher.run();
+    // Its connection closes before the writer and the file lock go.
+    drop(dispatcher.reader.take());
     let shared = &dispatcher.shared;
     let mut state = shared.lock();
     state.dispatcher_running = false;
@@ -45,6 +65,10 @@ pub(super) fn run(shared: Arc<Shared>) {
 
 struct Dispatcher {
     shared: Arc<Shared>,
+    /// Its own connection to a queue file: reads and checkpoints never hold
+    /// the lock that `send_event` takes.
+    reader: Option<Reader>,
+    last_checkpoint: Instant,
     /// Failed sends in a row, for the backoff.
     failures: u32,
     backoff_until: Option<Instant>,
@@ -141,7 +165,11 @@ impl Dispatcher {
     /// device session has no ECID yet, else a collect batch.
     fn send_next(&mut self) -> Next {
         let limit = self.shared.config.max_batch_events;
-        let mut rows = match self.with_store(|s| s.next_batch(limit)) {
+        let read = match &self.reader {
+            Some(reader) => reader.next_batch(limit),
+            None => self.with_store(|s| s.next_batch(limit)),
+        };
+        let mut rows = match read {
             Ok(rows) => rows,
             Err(e) => return self.failed(&e, None),
         };
@@ -251,6 +279,7 @@ impl Dispatcher {
     /// A send failed: wait (the server's `Retry-After`, else backoff) and go again.
     fn failed(&mut self, e: &Error, server_wait: Option<Duration>) -> Next {
         self.failures = self.failures.saturating_add(1);
+        self.checkpoint_now_and_then();
         let policy = &self.shared.client.config().retry;
         let wait = server_wait
             .map(|w| w.min(MAX_SERVER_WAIT))
@@ -296,7 +325,11 @@ impl Dispatcher {
 
     /// Consent is "n": every waiting event leaves as rejected.
     fn reject_everything_for_consent(&mut self) -> Next {
-        let rows = match self.with_store(|s| s.all()) {
+        let read = match &self.reader {
+            Some(reader) => reader.all(),
+            None => self.with_store(|s| s.all()),
+        };
+        let rows = match read {
             Ok(rows) => rows,
             Err(e) => return self.failed(&e, None),
         };
@@ -352,10 +385,24 @@ impl Dispatcher {
             });
         }
         self.shared.deliver_outcomes(&outcomes);
+        self.checkpoint_now_and_then();
         Next::Go
     }
 
-    fn with_store<T>(&self, f: impl FnOnce(&super::store::Store) -> Result<T>) -> Result<T> {
+    fn checkpoint_now_and_then(&mut self) {
+        let Some(reader) = &self.reader else { return };
+        if self.last_checkpoint.elapsed() < CHECKPOINT_EVERY {
+            return;
+        }
+        self.last_checkpoint = Instant::now();
+        if let Err(e) = reader.checkpoint() {
+            self.shared
+                .client
+                .log(Level::Warn, || format!("queue: {e}"));
+        }
+    }
+
+    fn with_store<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
         let state = self.shared.lock();
         match state.store.as_ref() {
             Some(store) => f(store),

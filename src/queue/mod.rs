@@ -9,6 +9,7 @@
 
 mod batch;
 mod dispatcher;
+mod lock;
 mod store;
 
 use crate::config::QueueConfig;

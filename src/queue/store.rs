@@ -1,14 +1,18 @@
 //! Where queued events live: one SQLite table, in a file (WAL) or in memory.
 //!
-//! The file is held with SQLite's exclusive locking mode from the moment it
-//! is opened, so a second client on it (in this process or another) is
-//! refused instead of sending the same events twice; the lock goes with the
-//! connection, and with the process when it dies.
+//! A file has two connections: the writer (inserts, removals; used under the
+//! queue's lock, so sends never wait on SQLite's own locking) and the
+//! dispatcher's reader (batches, checkpoints). Automatic checkpoints are off
+//! on the writer, so no `send_event` ever pays for copying the WAL into the
+//! database and its fsync; the dispatcher checkpoints on its own connection.
+//! The file belongs to one client at a time (see `lock`).
 
+use super::lock::QueueLock;
 use crate::config::QueueSync;
 use crate::error::{Error, ErrorKind, Result};
 use rusqlite::{params, Connection, OpenFlags};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// One stored event, as the dispatcher reads it back.
 #[derive(Clone, Debug)]
@@ -26,8 +30,17 @@ pub struct Row {
 pub struct Store {
     conn: Connection,
     path: Option<PathBuf>,
+    sync: QueueSync,
     /// The process that opened it: a forked child must never touch (or close)
     /// a connection that belongs to its parent.
+    owner_pid: u32,
+    _lock: Option<QueueLock>,
+}
+
+/// The dispatcher's own connection to a queue file.
+pub struct Reader {
+    conn: Connection,
+    path: PathBuf,
     owner_pid: u32,
 }
 
@@ -41,62 +54,51 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
     seq        INTEGER PRIMARY KEY AUTOINCREMENT,
     event_id   TEXT    NOT NULL,
+    grp_hash   INTEGER NOT NULL,
     grp        TEXT    NOT NULL,
     event      TEXT    NOT NULL,
     created_ms INTEGER NOT NULL,
     attempts   INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS events_by_group ON events (grp, seq);
+CREATE INDEX IF NOT EXISTS events_by_group ON events (grp_hash, seq);
+PRAGMA user_version = 1;
 ";
+
+const SELECT_BATCH: &str = "SELECT seq, event_id, grp, event, attempts FROM events
+     WHERE grp_hash = (SELECT grp_hash FROM events ORDER BY seq LIMIT 1)
+       AND grp = (SELECT grp FROM events ORDER BY seq LIMIT 1)
+     ORDER BY seq LIMIT ?1";
+
+const SELECT_AFTER: &str = "SELECT seq, event_id, grp, event, attempts FROM events
+     WHERE seq > ?1 ORDER BY seq LIMIT 1000";
 
 impl Store {
     /// Opens (creating when needed) the queue file and takes its lock, or an
     /// in-memory store when `path` is `None`.
     pub fn open(path: Option<&Path>, sync: QueueSync) -> Result<(Store, Contents)> {
+        let lock = path.map(QueueLock::acquire).transpose()?;
         let conn = match path {
-            Some(p) => Connection::open_with_flags(
-                p,
-                OpenFlags::SQLITE_OPEN_READ_WRITE
-                    | OpenFlags::SQLITE_OPEN_CREATE
-                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            ),
+            Some(p) => Connection::open_with_flags(p, flags()),
             None => Connection::open_in_memory(),
         }
         .map_err(|e| storage(path, "cannot be opened", &e))?;
         let store = Store {
             conn,
             path: path.map(Path::to_path_buf),
+            sync,
             owner_pid: std::process::id(),
+            _lock: lock,
         };
-        store.prepare(sync)?;
+        store.prepare()?;
         let contents = store.contents()?;
         Ok((store, contents))
     }
 
-    fn prepare(&self, sync: QueueSync) -> Result<()> {
-        let fail = |e: rusqlite::Error| {
-            if is_busy(&e) {
-                Error::new(
-                    ErrorKind::Storage,
-                    format!(
-                        "the queue file {} is in use by another client (in this or another process); \
-                         give each client its own queue.path",
-                        self.describe()
-                    ),
-                )
-            } else {
-                storage(self.path.as_deref(), "cannot be used", &e)
-            }
-        };
-        let synchronous = match sync {
-            QueueSync::Normal => "NORMAL",
-            QueueSync::Full => "FULL",
-        };
+    fn prepare(&self) -> Result<()> {
+        let fail = |e: rusqlite::Error| storage(self.path.as_deref(), "cannot be used", &e);
         if self.path.is_some() {
-            // Exclusive: no other connection may read or write while this one
-            // lives; WAL then needs no shared-memory file either.
             self.conn
-                .execute_batch("PRAGMA locking_mode = EXCLUSIVE;")
+                .busy_timeout(Duration::from_secs(5))
                 .map_err(fail)?;
             let mode: String = self
                 .conn
@@ -111,21 +113,22 @@ impl Store {
                     ),
                 ));
             }
+            self.conn
+                .execute_batch("PRAGMA wal_autocheckpoint = 0;")
+                .map_err(fail)?;
         }
         self.conn
-            .execute_batch(&format!("PRAGMA synchronous = {synchronous};"))
-            .map_err(fail)?;
-        // A write takes the exclusive lock now and keeps it.
-        self.conn
-            .execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))
-            .map_err(fail)?;
-        Ok(())
+            .execute_batch(&format!(
+                "PRAGMA synchronous = {}; BEGIN IMMEDIATE; {SCHEMA} COMMIT;",
+                synchronous(self.sync)
+            ))
+            .map_err(fail)
     }
 
     fn contents(&self) -> Result<Contents> {
         self.conn
             .query_row(
-                "SELECT COUNT(*), COALESCE(SUM(LENGTH(event) + LENGTH(grp)), 0) FROM events",
+                "SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(event AS BLOB)) + LENGTH(CAST(grp AS BLOB))), 0) FROM events",
                 [],
                 |r| {
                     Ok(Contents {
@@ -135,6 +138,27 @@ impl Store {
                 },
             )
             .map_err(|e| self.error("cannot be read", &e))
+    }
+
+    /// The dispatcher's connection for a file (`None` in memory, where the
+    /// dispatcher reads through the writer).
+    pub fn reader(&self) -> Result<Option<Reader>> {
+        let Some(path) = &self.path else {
+            return Ok(None);
+        };
+        let fail = |e: rusqlite::Error| storage(Some(path), "cannot be opened", &e);
+        let conn = Connection::open_with_flags(path, flags()).map_err(fail)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(fail)?;
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous = {}; PRAGMA wal_autocheckpoint = 0;",
+            synchronous(self.sync)
+        ))
+        .map_err(fail)?;
+        Ok(Some(Reader {
+            conn,
+            path: path.clone(),
+            owner_pid: self.owner_pid,
+        }))
     }
 
     /// The file's name for messages, or "(in memory)".
@@ -154,108 +178,65 @@ impl Store {
         storage(self.path.as_deref(), what, e)
     }
 
-    /// Stores one event; it is on disk (in the WAL) when this returns.
+    /// Stores one event; it is in the WAL (a process crash keeps it) when this returns.
     pub fn insert(&self, event_id: &str, group: &str, event: &str, created_ms: u64) -> Result<()> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "INSERT INTO events (event_id, grp, event, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO events (event_id, grp_hash, grp, event, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
             )
             .map_err(|e| self.error("cannot be written", &e))?;
-        stmt.execute(params![event_id, group, event, created_ms as i64])
-            .map_err(|e| self.error("cannot be written", &e))?;
+        stmt.execute(params![
+            event_id,
+            group_hash(group),
+            group,
+            event,
+            created_ms as i64
+        ])
+        .map_err(|e| self.error("cannot be written", &e))?;
         Ok(())
     }
 
     /// Up to `limit` events of the oldest event's group, oldest first.
     pub fn next_batch(&self, limit: usize) -> Result<Vec<Row>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT seq, event_id, grp, event, attempts FROM events
-                 WHERE grp = (SELECT grp FROM events ORDER BY seq LIMIT 1)
-                 ORDER BY seq LIMIT ?1",
-            )
-            .map_err(|e| self.error("cannot be read", &e))?;
-        let rows = stmt
-            .query_map([limit as i64], |r| {
-                let group: String = r.get(2)?;
-                let event: String = r.get(3)?;
-                Ok(Row {
-                    seq: r.get(0)?,
-                    event_id: r.get(1)?,
-                    bytes: (group.len() + event.len()) as u64,
-                    group,
-                    event,
-                    attempts: r.get::<_, i64>(4)?.clamp(0, u32::MAX as i64) as u32,
-                })
-            })
-            .map_err(|e| self.error("cannot be read", &e))?;
-        rows.collect::<rusqlite::Result<Vec<Row>>>()
+        query_rows(&self.conn, SELECT_BATCH, limit as i64)
             .map_err(|e| self.error("cannot be read", &e))
     }
 
     /// Every stored event, oldest first (to reject them all when consent is "n").
     pub fn all(&self) -> Result<Vec<Row>> {
-        let mut out = Vec::new();
-        let mut after = i64::MIN;
-        loop {
-            let mut stmt = self
-                .conn
-                .prepare_cached(
-                    "SELECT seq, event_id, grp, event, attempts FROM events
-                     WHERE seq > ?1 ORDER BY seq LIMIT 1000",
-                )
-                .map_err(|e| self.error("cannot be read", &e))?;
-            let rows = stmt
-                .query_map([after], |r| {
-                    let group: String = r.get(2)?;
-                    let event: String = r.get(3)?;
-                    Ok(Row {
-                        seq: r.get(0)?,
-                        event_id: r.get(1)?,
-                        bytes: (group.len() + event.len()) as u64,
-                        group,
-                        event,
-                        attempts: r.get::<_, i64>(4)?.clamp(0, u32::MAX as i64) as u32,
-                    })
-                })
-                .map_err(|e| self.error("cannot be read", &e))?
-                .collect::<rusqlite::Result<Vec<Row>>>()
-                .map_err(|e| self.error("cannot be read", &e))?;
-            let Some(last) = rows.last() else {
-                return Ok(out);
-            };
-            after = last.seq;
-            out.extend(rows);
-        }
+        all_rows(&self.conn).map_err(|e| self.error("cannot be read", &e))
     }
 
-    /// Removes delivered or rejected events, in one transaction.
+    /// Removes delivered or rejected events, in one transaction: one statement
+    /// per run of consecutive `seq`s (a batch is usually one run).
     pub fn remove(&self, seqs: &[i64]) -> Result<()> {
-        self.for_each_in_transaction("DELETE FROM events WHERE seq = ?1", seqs, None)
+        let fail = |e: rusqlite::Error| self.error("cannot be written", &e);
+        let tx = self.conn.unchecked_transaction().map_err(fail)?;
+        {
+            let mut stmt = tx
+                .prepare_cached("DELETE FROM events WHERE seq BETWEEN ?1 AND ?2")
+                .map_err(fail)?;
+            for (first, last) in runs(seqs) {
+                stmt.execute([first, last]).map_err(fail)?;
+            }
+        }
+        tx.commit().map_err(fail)
     }
 
     /// Records attempts made on events that stay queued.
     pub fn add_attempts(&self, seqs: &[i64], attempts: u32) -> Result<()> {
-        self.for_each_in_transaction(
-            "UPDATE events SET attempts = attempts + ?2 WHERE seq = ?1",
-            seqs,
-            Some(attempts),
-        )
-    }
-
-    fn for_each_in_transaction(&self, sql: &str, seqs: &[i64], extra: Option<u32>) -> Result<()> {
         let fail = |e: rusqlite::Error| self.error("cannot be written", &e);
         let tx = self.conn.unchecked_transaction().map_err(fail)?;
         {
-            let mut stmt = tx.prepare_cached(sql).map_err(fail)?;
-            for seq in seqs {
-                match extra {
-                    None => stmt.execute([seq]),
-                    Some(n) => stmt.execute(params![seq, n as i64]),
-                }
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE events SET attempts = attempts + ?3 WHERE seq BETWEEN ?1 AND ?2",
+                )
                 .map_err(fail)?;
+            for (first, last) in runs(seqs) {
+                stmt.execute(params![first, last, attempts as i64])
+                    .map_err(fail)?;
             }
         }
         tx.commit().map_err(fail)
@@ -277,25 +258,117 @@ impl Store {
     }
 }
 
+impl Reader {
+    pub fn next_batch(&self, limit: usize) -> Result<Vec<Row>> {
+        query_rows(&self.conn, SELECT_BATCH, limit as i64)
+            .map_err(|e| storage(Some(&self.path), "cannot be read", &e))
+    }
+
+    pub fn all(&self) -> Result<Vec<Row>> {
+        all_rows(&self.conn).map_err(|e| storage(Some(&self.path), "cannot be read", &e))
+    }
+
+    /// Copies what the WAL holds into the database, without blocking writers.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .map_err(|e| storage(Some(&self.path), "cannot be checkpointed", &e))
+    }
+}
+
 impl Drop for Store {
     fn drop(&mut self) {
         if !self.owned_here() {
-            // Closing would checkpoint and delete the parent's WAL: leave the
-            // inherited connection alone (the child's copy is just memory).
-            let conn = std::mem::replace(
-                &mut self.conn,
-                Connection::open_in_memory().expect("an in-memory database opens"),
-            );
-            std::mem::forget(conn);
+            forget_connection(&mut self.conn);
         }
     }
 }
 
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
+impl Drop for Reader {
+    fn drop(&mut self) {
+        if self.owner_pid != std::process::id() {
+            forget_connection(&mut self.conn);
+        }
+    }
+}
+
+/// Closing a connection inherited through `fork()` would checkpoint and
+/// delete the parent's WAL: leave it alone (the child's copy is just memory).
+fn forget_connection(conn: &mut Connection) {
+    let inherited = std::mem::replace(
+        conn,
+        Connection::open_in_memory().expect("an in-memory database opens"),
+    );
+    std::mem::forget(inherited);
+}
+
+fn flags() -> OpenFlags {
+    OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+}
+
+fn synchronous(sync: QueueSync) -> &'static str {
+    match sync {
+        QueueSync::Normal => "NORMAL",
+        QueueSync::Full => "FULL",
+    }
+}
+
+/// FNV-1a: a small stable key for the group index (the text is compared too).
+fn group_hash(group: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in group.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h as i64
+}
+
+/// Sorted `seqs` as runs of consecutive numbers, `(first, last)`.
+fn runs(seqs: &[i64]) -> Vec<(i64, i64)> {
+    let mut sorted = seqs.to_vec();
+    sorted.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for seq in sorted {
+        match out.last_mut() {
+            Some((_, last)) if seq == *last + 1 || seq == *last => *last = seq,
+            _ => out.push((seq, seq)),
+        }
+    }
+    out
+}
+
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    let group: String = r.get(2)?;
+    let event: String = r.get(3)?;
+    Ok(Row {
+        seq: r.get(0)?,
+        event_id: r.get(1)?,
+        bytes: (group.len() + event.len()) as u64,
+        group,
+        event,
+        attempts: r.get::<_, i64>(4)?.clamp(0, u32::MAX as i64) as u32,
+    })
+}
+
+fn query_rows(conn: &Connection, sql: &str, arg: i64) -> rusqlite::Result<Vec<Row>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map([arg], read_row)?;
+    rows.collect()
+}
+
+fn all_rows(conn: &Connection) -> rusqlite::Result<Vec<Row>> {
+    let mut out = Vec::new();
+    let mut after = i64::MIN;
+    loop {
+        let rows = query_rows(conn, SELECT_AFTER, after)?;
+        let Some(last) = rows.last() else {
+            return Ok(out);
+        };
+        after = last.seq;
+        out.extend(rows);
+    }
 }
 
 fn storage(path: Option<&Path>, what: &str, e: &rusqlite::Error) -> Error {
@@ -336,6 +409,7 @@ mod tests {
         let ids: Vec<&str> = batch.iter().map(|r| r.event_id.as_str()).collect();
         assert_eq!(ids, ["a", "c"]);
         store.add_attempts(&[batch[0].seq], 2).unwrap();
+        assert_eq!(runs(&[5, 3, 4, 9, 9, 1]), [(1, 1), (3, 5), (9, 9)]);
         assert_eq!(store.next_batch(1).unwrap()[0].attempts, 2);
         store.remove(&[batch[0].seq, batch[1].seq]).unwrap();
         assert_eq!(store.next_batch(10).unwrap()[0].event_id, "b");
