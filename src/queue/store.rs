@@ -60,10 +60,11 @@ CREATE TABLE IF NOT EXISTS events (
     created_ms INTEGER NOT NULL,
     attempts   INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS events_by_group ON events (grp_hash, seq);
 PRAGMA user_version = 1;
 ";
 
+// No index on the group: every insert would write one more page. Events of one
+// group are usually all of them, so a scan in `seq` order finds a batch at once.
 const SELECT_BATCH: &str = "SELECT seq, event_id, grp, event, attempts FROM events
      WHERE grp_hash = (SELECT grp_hash FROM events ORDER BY seq LIMIT 1)
        AND grp = (SELECT grp FROM events ORDER BY seq LIMIT 1)
