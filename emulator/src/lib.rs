@@ -22,17 +22,21 @@
 
 mod consent;
 mod control;
+mod decisions;
 mod dispatch;
 mod edge;
 mod faults;
 mod http;
 mod ids;
 mod ims;
+mod live_view;
 mod problem;
+mod ratelimit;
 mod record;
 mod reject;
 mod server;
 mod tls;
+mod visitor;
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -77,6 +81,15 @@ pub struct Options {
     /// How many requests [`Emulator::requests`] keeps, the oldest dropped first, so a long
     /// benchmark cannot grow memory without bound; 0 records nothing. Default 50 000.
     pub max_recorded: usize,
+    /// Serve events that carry no identity at all. Off by default: like a server
+    /// datastream, the emulator answers such an event with 400 EXEG-0306-400.
+    pub lenient_identity: bool,
+    /// Content per decision scope or surface (`--decisions FILE`): a value that is an
+    /// object with `items` is the whole proposition; `null` means no proposition for that
+    /// scope; anything else is the content of the one item of the canned proposition.
+    pub decisions: serde_json::Map<String, serde_json::Value>,
+    /// Edge requests allowed per second; beyond that 429 with `Retry-After`. None: no limit.
+    pub rate_limit_per_sec: Option<u32>,
 }
 
 impl Default for Options {
@@ -95,6 +108,9 @@ impl Default for Options {
             token_ttl_secs: 86_399,
             ims_clients: Vec::new(),
             max_recorded: 50_000,
+            lenient_identity: false,
+            decisions: serde_json::Map::new(),
+            rate_limit_per_sec: None,
         }
     }
 }

@@ -12,6 +12,20 @@ use serde_json::Value;
 
 pub const DS: &str = "ds-test";
 
+/// A v2 interact body whose event has an identity (an FPID), so the identity rule passes.
+pub const EVENT: &str =
+    r#"{"event":{"xdm":{"identityMap":{"FPID":[{"id":"emulator-test-visitor","primary":true}]}}}}"#;
+/// A collect body with one such event.
+pub const BATCH: &str = r#"{"events":[{"xdm":{"identityMap":{"FPID":[{"id":"emulator-test-visitor","primary":true}]}}}]}"#;
+
+/// Options for a test that is not about identity: events without one are served.
+pub fn lenient() -> Options {
+    Options {
+        lenient_identity: true,
+        ..Options::default()
+    }
+}
+
 pub fn start(options: Options) -> Emulator {
     Emulator::start(options).expect("emulator starts")
 }
