@@ -23,6 +23,9 @@ cargo test --quiet >"$log" 2>&1 || { cat "$log"; exit 1; }
 grep -E "^test result:" "$log"
 rust_passed=$(grep -oE "^test result: ok\. [0-9]+ passed" "$log" | awk '{s+=$4} END {print s+0}')
 
+say "Emulator live view in headless chromium"
+bash emulator/tests/live-view/run.sh
+
 say "C and C++ programs against the C ABI"
 bash tests/c/run.sh
 
