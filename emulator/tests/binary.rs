@@ -81,6 +81,36 @@ fn prints_the_base_url_first_and_serves() {
 }
 
 #[test]
+fn fidelity_flags() {
+    let decisions =
+        std::env::temp_dir().join(format!("emu-bin-decisions-{}.json", std::process::id()));
+    std::fs::write(&decisions, r#"{"hero": {"heroImageName": "b.png"}}"#).unwrap();
+    let (_server, url) = spawn(&[
+        "--lenient-identity",
+        "--rate-limit",
+        "50/s",
+        "--decisions",
+        decisions.to_str().unwrap(),
+    ]);
+    std::fs::remove_file(&decisions).unwrap();
+    let interact = format!("{url}/ee/v2/interact?dataStreamId=d");
+    let body = r#"{"event":{},"query":{"personalization":{"decisionScopes":["hero"]}}}"#;
+    let r = post(&interact, body);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.header("x-rate-limit-remaining"), Some("49"));
+    let decisions = r.handle("personalization:decisions");
+    assert_eq!(
+        decisions[0]["items"][0]["data"]["content"]["heroImageName"],
+        "b.png"
+    );
+
+    // Strict by default.
+    let (_strict, url) = spawn(&[]);
+    let r = post(&format!("{url}/ee/v2/interact?dataStreamId=d"), body);
+    assert_eq!(r.exeg(), "EXEG-0306-400");
+}
+
+#[test]
 fn auth_flags() {
     let (_server, url) = spawn(&[
         "--require-auth",
