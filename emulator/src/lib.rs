@@ -5,9 +5,19 @@
 //! `/v1/collect`, `/v1/privacy/set-consent` — plus an IMS token stand-in at
 //! `POST /ims/token/v3`, with the real EXEG problem bodies for what it rejects.
 //!
+//! Like the real Edge Network it routes a hint given in the path or as the host
+//! (`{hint}.server.adobedc.net`), serves `/ee-pre-prd/` like `/ee/`, refuses events without
+//! an identity (EXEG-0306-400, unless [`Options::lenient_identity`]) and media types it does
+//! not read (EXEG-0111-415), answers each decision scope in its owner's shape (Target,
+//! Offer Decisioning, Journey Optimizer; content from [`Options::decisions`]), ignores an
+//! opted-out visitor with the EXEG-0301-200 warning, and sends `x-request-id` and
+//! `x-rate-limit-remaining` (429 past [`Options::rate_limit_per_sec`]).
+//!
 //! Tests steer it through the library ([`Emulator::inject`], [`Emulator::requests`],
 //! [`Emulator::reset`]) or, from other languages, through the control endpoints under
 //! `/__emulator/` (`health`, `requests`, `faults`, `reset`) on the same port.
+//! `GET /__emulator/` is a live view: a web page listing requests and answers as they
+//! arrive.
 //!
 //! Faults queue up FIFO; each Edge or IMS request takes the first one whose
 //! `path_contains` matches. `delay_ms` applies first; then `reset` drops the connection,
