@@ -128,9 +128,15 @@ pub(crate) fn answer(shared: &Shared, req: &Request) -> Outcome {
                 resp.set_header("x-rate-limit-remaining", &remaining.to_string());
             }
             // Stored before the answer is written, so a client holding it sees it.
-            slot.answered(resp);
+            if let Some(slot) = &slot {
+                slot.answered(resp);
+            }
         }
-        Outcome::Reset => slot.reset(),
+        Outcome::Reset => {
+            if let Some(slot) = &slot {
+                slot.reset();
+            }
+        }
     }
     outcome
 }

@@ -158,11 +158,13 @@ impl Recorder {
         }
     }
 
-    pub fn record(&self, req: &Request) -> Arc<AnswerSlot> {
-        let slot = Arc::new(AnswerSlot::default());
+    /// Records a request at arrival; `None` when nothing is recorded (`max_recorded` 0), so
+    /// the answer need not be copied either.
+    pub fn record(&self, req: &Request) -> Option<Arc<AnswerSlot>> {
         if self.limit == 0 {
-            return slot;
+            return None;
         }
+        let slot = Arc::new(AnswerSlot::default());
         let received_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
@@ -189,7 +191,7 @@ impl Recorder {
         if let Some(old) = inner.list.len().checked_sub(KEEP_ANSWERS + 1) {
             inner.list[old].1.forget_content();
         }
-        slot
+        Some(slot)
     }
 
     pub fn snapshot(&self) -> Vec<RecordedRequest> {
