@@ -23,7 +23,7 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
             .with_header("allow", expected);
     }
     match name {
-        "" => live_view::page(&shared.recorder.since(0)),
+        "" => live_view::page(&shared.recorder),
         "health" => ok(),
         "requests" => {
             // `?since=N`: only the records after sequence number N (the live view polls so).

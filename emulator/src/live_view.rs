@@ -6,20 +6,20 @@
 //! `/__emulator/requests?since=N` and append what is new without a reload.
 
 use crate::http::Response;
-use crate::record::RecordedRequest;
+use crate::record::{RecordedRequest, Recorder};
 
 /// Rows rendered into the page itself; the page stays small however long the emulator
 /// has run. (The script adds every later row.)
 const ROWS_IN_PAGE: usize = 200;
 
-pub(crate) fn page(records: &[RecordedRequest]) -> Response {
-    let shown = &records[records.len().saturating_sub(ROWS_IN_PAGE)..];
+pub(crate) fn page(recorder: &Recorder) -> Response {
+    let (shown, total) = recorder.latest(ROWS_IN_PAGE);
     let mut rows = String::new();
-    for r in shown {
+    for r in &shown {
         rows.push_str(&row(r));
     }
     let html = TEMPLATE
-        .replace("{{count}}", &records.len().to_string())
+        .replace("{{count}}", &total.to_string())
         .replace("{{rows}}", &rows);
     Response::new(200)
         .with_body("text/html; charset=utf-8", html.into_bytes())

@@ -202,6 +202,17 @@ impl Recorder {
     pub fn since(&self, seq: u64) -> Vec<RecordedRequest> {
         let inner = self.lock();
         let start = inner.list.partition_point(|(r, _)| r.seq <= seq);
+        Self::copy(&inner, start)
+    }
+
+    /// The latest `n` records and how many are recorded, copying no more than those.
+    pub fn latest(&self, n: usize) -> (Vec<RecordedRequest>, usize) {
+        let inner = self.lock();
+        let total = inner.list.len();
+        (Self::copy(&inner, total.saturating_sub(n)), total)
+    }
+
+    fn copy(inner: &Entries, start: usize) -> Vec<RecordedRequest> {
         inner
             .list
             .range(start..)
