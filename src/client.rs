@@ -177,9 +177,44 @@ impl Client {
         self.inner.logger.log(level, message);
     }
 
+    /// What an async call does before it is queued (design.md §3.6): refuses
+    /// at once what the blocking call would refuse before sending (a closed
+    /// client, an invalid or oversized request, collect consent "n") and
+    /// returns the draft for [`Client::run_draft`].
+    pub(crate) fn check_async(
+        &self,
+        endpoint: Endpoint,
+        draft: impl FnOnce() -> Result<Draft>,
+    ) -> Result<Draft> {
+        self.inner.lifecycle.check_open()?;
+        let draft = draft()?;
+        draft.check_body_size()?;
+        if endpoint != Endpoint::Consent
+            && matches!(self.inner.session.consent_gate(), ConsentGate::Deny)
+        {
+            return Err(consent_denied());
+        }
+        Ok(draft)
+    }
+
+    /// Runs a draft that [`Client::check_async`] accepted as the blocking call
+    /// would. Its `timeouts.totalMs` counts from `accepted`: the wait for a
+    /// worker is part of the call (design.md §3.10).
+    pub(crate) fn run_draft(&self, draft: Draft, accepted: Instant) -> Result<Value> {
+        self.call_from(draft.endpoint, accepted, || Ok(draft))
+    }
+
     fn call(&self, endpoint: Endpoint, draft: impl FnOnce() -> Result<Draft>) -> Result<Value> {
+        self.call_from(endpoint, Instant::now(), draft)
+    }
+
+    fn call_from(
+        &self,
+        endpoint: Endpoint,
+        started: Instant,
+        draft: impl FnOnce() -> Result<Draft>,
+    ) -> Result<Value> {
         let _in_flight = self.inner.lifecycle.enter()?;
-        let started = Instant::now();
         let deadline = started + self.inner.config.timeouts.total;
         if let Some(warning) = self.inner.session.take_warning() {
             self.log(Level::Warn, || warning);
@@ -237,12 +272,7 @@ impl Client {
         loop {
             match self.inner.session.consent_gate() {
                 ConsentGate::Allow => return Ok(()),
-                ConsentGate::Deny => {
-                    return Err(Error::new(
-                        ErrorKind::ConsentDenied,
-                        "the visitor's collect consent is \"n\": nothing was sent",
-                    ));
-                }
+                ConsentGate::Deny => return Err(consent_denied()),
                 ConsentGate::Pending => {
                     let remaining = deadline.saturating_duration_since(Instant::now());
                     if remaining.is_zero() {
@@ -473,6 +503,13 @@ impl Client {
         e.retryable = true;
         stamped(e, prepared, attempts)
     }
+}
+
+fn consent_denied() -> Error {
+    Error::new(
+        ErrorKind::ConsentDenied,
+        "the visitor's collect consent is \"n\": nothing was sent",
+    )
 }
 
 /// An error of a call that was sent: its attempts and the `requestId` sent.
