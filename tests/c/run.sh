@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds libaep_edge and the emulator, starts two emulators, then compiles and runs
 # the C ABI tests: C (shared library), C (static library), C++ (two translation
-# units), and C (shared) under valgrind memcheck. Exits non-zero on any failure.
+# units), the async-call tests (tests/c/async_test.c), and both C programs under
+# valgrind memcheck. Exits non-zero on any failure.
 #
 #   bash tests/c/run.sh
 #
@@ -138,6 +139,15 @@ compile_wrapper() {
     g++ "$OUT/wrapper_test.o" "$OUT/wrapper_second_tu.o" -o "$OUT/wrapper_test" \
       -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
 }
+compile_async() {
+  gcc "${CFLAGS[@]}" tests/c/async_test.c -o "$OUT/async_test" \
+    -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
+}
+run_valgrind_async() {
+  AEP_EDGE_TEST_TIME_SCALE=${AEP_EDGE_VALGRIND_TIME_SCALE:-10} \
+    valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+    --show-leak-kinds=definite "$OUT/async_test"
+}
 run_valgrind() {
   AEP_EDGE_TEST_TIME_SCALE=${AEP_EDGE_VALGRIND_TIME_SCALE:-10} \
     valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
@@ -152,10 +162,14 @@ step "compile C++ (two translation units)" "$OUT/compile_cpp.log" compile_cpp &&
   step "run C++" "$OUT/cpp.log" "$OUT/abi_test_cpp"
 step "compile C++ wrapper (bindings/cpp/aep_edge.hpp, two translation units)" "$OUT/compile_wrapper.log" compile_wrapper &&
   step "run C++ wrapper" "$OUT/wrapper.log" "$OUT/wrapper_test"
+step "compile C async calls (tests/c/async_test.c)" "$OUT/compile_async.log" compile_async &&
+  step "run C async calls" "$OUT/async.log" "$OUT/async_test"
 if [ "${AEP_EDGE_SKIP_VALGRIND:-0}" = 1 ]; then
   RESULTS+=("SKIP  valgrind (AEP_EDGE_SKIP_VALGRIND=1)")
 elif [ -x "$OUT/abi_test_shared" ]; then
   step "valgrind memcheck: C (shared)" "$OUT/valgrind.log" run_valgrind
+  [ -x "$OUT/async_test" ] &&
+    step "valgrind memcheck: C async calls" "$OUT/valgrind_async.log" run_valgrind_async
 fi
 
 say "summary"
