@@ -2,13 +2,24 @@
 
 from typing import Any, Callable, Dict, Optional, Tuple, Union, final
 
-__all__ = ["NativeClient", "Json", "to_json", "core_version", "__version__"]
+__all__ = ["NativeClient", "Json", "to_json", "start_call", "core_version", "__version__"]
 
 __version__: str
 
 def core_version() -> str: ...
 def to_json(obj: Any, root: str = "") -> Json:
     """Converts obj strictly to JSON; TypeError names the path of a bad value."""
+
+def start_call(
+    client: NativeClient,
+    endpoint: str,
+    request: Union[Json, Dict[str, Any]],
+    event_loop: Any,
+    future: Any,
+    resolve: Callable[[Any, Optional[BaseException], Optional[Json]], None],
+) -> int:
+    """Starts an async call on the core's workers; its completion runs
+    event_loop.call_soon_threadsafe(resolve, future, error, value)."""
 
 @final
 class Json:
