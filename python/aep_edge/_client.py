@@ -61,16 +61,18 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _resolve(future: "asyncio.Future[Dict[str, Any]]", error: Optional[BaseException], value: Any) -> None:
-    """Completes an async call's future, on its event loop (a core worker
-    schedules it with ``call_soon_threadsafe``). A cancelled future is left
-    alone: cancelling abandons the result."""
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(value.to_python())
+# One inbox per event loop: the core's workers leave finished async calls
+# there, and it completes their futures on the loop (call_soon_threadsafe).
+_inboxes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _native.Inbox]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _inbox(loop: asyncio.AbstractEventLoop) -> "_native.Inbox":
+    inbox = _inboxes.get(loop)
+    if inbox is None:
+        inbox = _inboxes[loop] = _native.Inbox(weakref.ref(loop))
+    return inbox
 
 
 def _milliseconds(name: str, seconds: Any) -> int:
@@ -121,6 +123,7 @@ class EdgeClient:
         tls_roots: Optional[str] = None,
         max_connections: Optional[int] = None,
         workers: Optional[int] = None,
+        max_pending: Optional[int] = None,
     ) -> None:
         config: Dict[str, Any] = {"datastreamId": datastream_id, "session": session}
         if org_id is not None:
@@ -153,9 +156,11 @@ class EdgeClient:
             config["tls"] = tls
         if max_connections is not None:
             config["maxConnections"] = max_connections
-        if workers is not None:
-            # The core's threads behind the *_async methods (1 to 256, default 4).
-            config["async"] = {"workers": workers}
+        # The core's threads behind the *_async methods (1 to 256, default 4),
+        # and how many async calls may be pending (default 1024; beyond: QueueFullError).
+        async_config = {"workers": workers, "maxPending": max_pending}
+        if any(v is not None for v in async_config.values()):
+            config["async"] = {k: v for k, v in async_config.items() if v is not None}
         self._start(config)
 
     @classmethod
@@ -289,7 +294,7 @@ class EdgeClient:
         blocking call would refuse raises here, before anything is queued."""
         loop = asyncio.get_running_loop()
         future: "asyncio.Future[Dict[str, Any]]" = loop.create_future()
-        _native.start_call(self._native, endpoint, request, loop, future, _resolve)
+        _native.start_call(self._native, endpoint, request, _inbox(loop), future)
         return future
 
     # -- lifecycle -----------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from typing import Any, Callable, Dict, Optional, Tuple, Union, final
 
-__all__ = ["NativeClient", "Json", "to_json", "start_call", "core_version", "__version__"]
+__all__ = ["NativeClient", "Json", "Inbox", "to_json", "start_call", "core_version", "__version__"]
 
 __version__: str
 
@@ -14,12 +14,18 @@ def start_call(
     client: NativeClient,
     endpoint: str,
     request: Union[Json, Dict[str, Any]],
-    event_loop: Any,
+    inbox: Inbox,
     future: Any,
-    resolve: Callable[[Any, Optional[BaseException], Optional[Json]], None],
 ) -> int:
-    """Starts an async call on the core's workers; its completion runs
-    event_loop.call_soon_threadsafe(resolve, future, error, value)."""
+    """Starts an async call on the core's workers; its result or exception
+    completes future on the inbox's event loop."""
+
+@final
+class Inbox:
+    """Finished async calls waiting to complete their futures on one event loop."""
+
+    def __new__(cls, loop_ref: Callable[[], Any]) -> Inbox: ...
+    def drain(self) -> None: ...
 
 @final
 class Json:

@@ -226,6 +226,7 @@ fn core_version() -> &'static str {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeClient>()?;
     m.add_class::<Json>()?;
+    m.add_class::<async_calls::Inbox>()?;
     m.add_function(wrap_pyfunction!(to_json, m)?)?;
     m.add_function(wrap_pyfunction!(async_calls::start_call, m)?)?;
     m.add_function(wrap_pyfunction!(core_version, m)?)?;
