@@ -73,9 +73,9 @@ struct State {
     poll_outstanding: usize,
     /// Callbacks running on worker threads now.
     callbacks_running: usize,
-    /// Threads inside one of those callbacks that are waiting in `close`:
-    /// close does not wait for the callback that called it.
-    closing_in_callback: usize,
+    /// Worker threads waiting in `close` (called from a callback of their
+    /// job, completion or log): close does not wait for the calling thread's own call.
+    closing_on_workers: usize,
     threads: usize,
     idle: usize,
     closed: bool,
@@ -90,8 +90,9 @@ struct Job {
 }
 
 thread_local! {
-    /// The pool (its `Shared` address) whose callback this worker thread is running; 0 for none.
-    static IN_CALLBACK: Cell<usize> = const { Cell::new(0) };
+    /// On a worker thread: the pool (its `Shared` address, 0 for none) whose
+    /// job it is running, and whether it is inside the job's completion callback.
+    static WORKER: Cell<(usize, bool)> = const { Cell::new((0, false)) };
 }
 
 impl Workers {
@@ -184,7 +185,7 @@ impl Workers {
     pub fn close(&self, timeout: Duration) -> CloseReport {
         let started = Instant::now();
         let shared = &self.shared;
-        let own_callback = shared.is_running_callback_here();
+        let own_job = shared.is_worker_here();
         let ended: Vec<Job> = {
             let mut state = shared.lock();
             state.closed = true;
@@ -201,11 +202,11 @@ impl Workers {
             .close(timeout.saturating_sub(started.elapsed()));
 
         let mut state = shared.lock();
-        if own_callback {
-            state.closing_in_callback += 1;
+        if own_job {
+            state.closing_on_workers += 1;
         }
         let left = loop {
-            let left = state.undelivered - state.closing_in_callback;
+            let left = state.undelivered - state.closing_on_workers;
             let remaining = timeout.saturating_sub(started.elapsed());
             if left == 0 || remaining.is_zero() {
                 break left;
@@ -216,8 +217,8 @@ impl Workers {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         };
-        if own_callback {
-            state.closing_in_callback -= 1;
+        if own_job {
+            state.closing_on_workers -= 1;
         }
         CloseReport {
             in_flight: report.in_flight.max(left),
@@ -236,7 +237,7 @@ impl Workers {
     /// callbacks running now. No network I/O, no join. Idempotent.
     fn release(&self) {
         let shared = &self.shared;
-        let own_callback = usize::from(shared.is_running_callback_here());
+        let own_callback = usize::from(shared.is_in_callback_here());
         let (queued, ready) = {
             let mut state = shared.lock();
             state.freed = true;
@@ -349,8 +350,12 @@ impl Shared {
         self as *const Shared as usize
     }
 
-    fn is_running_callback_here(&self) -> bool {
-        IN_CALLBACK.with(|c| c.get() == self.key())
+    fn is_worker_here(&self) -> bool {
+        WORKER.with(|w| w.get().0 == self.key())
+    }
+
+    fn is_in_callback_here(&self) -> bool {
+        WORKER.with(|w| w.get() == (self.key(), true))
     }
 
     /// A worker thread: takes jobs until the client is closed and the queue is empty.
@@ -371,6 +376,7 @@ impl Shared {
                     state.idle -= 1;
                 }
             };
+            let _marker = WorkerMarker::enter(self.key(), false);
             let result = self.run(job.draft, job.accepted);
             self.deliver(job.id, result, job.completion, true);
         }
@@ -429,7 +435,7 @@ impl Shared {
         }
         drop(state);
 
-        let marker = by_worker.then(|| CallbackMarker::enter(self.key()));
+        let marker = by_worker.then(|| WorkerMarker::enter(self.key(), true));
         if catch_unwind(AssertUnwindSafe(|| callback(id, result))).is_err() {
             self.panicked.store(true, Ordering::Release);
         }
@@ -444,19 +450,19 @@ impl Shared {
     }
 }
 
-/// Marks this thread as running a callback of one pool, restoring what was
-/// there before (a callback may close another client, whose callbacks run here).
-struct CallbackMarker(usize);
+/// Marks this thread as running a job (or its callback) of one pool, and
+/// restores what was there before when dropped.
+struct WorkerMarker((usize, bool));
 
-impl CallbackMarker {
-    fn enter(key: usize) -> CallbackMarker {
-        CallbackMarker(IN_CALLBACK.with(|c| c.replace(key)))
+impl WorkerMarker {
+    fn enter(key: usize, in_callback: bool) -> WorkerMarker {
+        WorkerMarker(WORKER.with(|w| w.replace((key, in_callback))))
     }
 }
 
-impl Drop for CallbackMarker {
+impl Drop for WorkerMarker {
     fn drop(&mut self) {
-        IN_CALLBACK.with(|c| c.set(self.0));
+        WORKER.with(|w| w.set(self.0));
     }
 }
 
@@ -584,5 +590,35 @@ mod tests {
         let report = rx.recv_timeout(Duration::from_secs(10)).unwrap();
         assert_eq!(report.in_flight, 0);
         assert!(report.waited < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn close_from_a_log_callback_of_a_running_call_does_not_wait_for_it() {
+        let w = Arc::new(workers(""));
+        let (tx, rx) = mpsc::channel();
+        let inner = Arc::downgrade(&w);
+        let once = AtomicBool::new(false);
+        let sink: crate::LogFn = Arc::new(move |_, message: &str| {
+            if message.starts_with("POST") && !once.swap(true, Ordering::SeqCst) {
+                if let Some(w) = inner.upgrade() {
+                    tx.send(w.close(Duration::from_secs(30))).unwrap();
+                }
+            }
+        });
+        w.client().set_logger(5, Some(sink));
+        let (done_tx, done_rx) = mpsc::channel();
+        w.submit_json(
+            Endpoint::Interact,
+            EVENT,
+            Completion::Callback(Box::new(move |_, r| done_tx.send(r.is_err()).unwrap())),
+        )
+        .unwrap();
+        let report = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(
+            report.in_flight, 0,
+            "close did not wait for its own thread's call"
+        );
+        assert!(report.waited < Duration::from_secs(5));
+        assert!(done_rx.recv_timeout(Duration::from_secs(10)).unwrap());
     }
 }
