@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds libaep_edge and the emulator, starts two emulators, then compiles and runs
 # the C ABI tests: C (shared library), C (static library), C++ (two translation
-# units), C under ASan + UBSan and under TSan, and C (shared) under valgrind
-# memcheck. Exits non-zero on any failure.
+# units), C under ASan + UBSan and under TSan, the async-call tests
+# (tests/c/async_test.c), and both C programs (shared) under valgrind memcheck.
+# Exits non-zero on any failure.
 #
 #   bash tests/c/run.sh
 #
@@ -162,6 +163,15 @@ run_tsan() {
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$ROOT/tests/c/tsan.supp" \
     "$OUT/abi_test_tsan"
 }
+compile_async() {
+  gcc "${CFLAGS[@]}" tests/c/async_test.c -o "$OUT/async_test" \
+    -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
+}
+run_valgrind_async() {
+  AEP_EDGE_TEST_TIME_SCALE=${AEP_EDGE_VALGRIND_TIME_SCALE:-10} \
+    valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+    --show-leak-kinds=definite "$OUT/async_test"
+}
 run_valgrind() {
   AEP_EDGE_TEST_TIME_SCALE=${AEP_EDGE_VALGRIND_TIME_SCALE:-10} \
     valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
@@ -180,10 +190,14 @@ step "compile C (ASan + UBSan)" "$OUT/compile_asan.log" compile_sanitized asan &
   step "run C under ASan + UBSan" "$OUT/asan.log" run_asan
 step "compile C (TSan)" "$OUT/compile_tsan.log" compile_sanitized tsan &&
   step "run C under TSan" "$OUT/tsan.log" run_tsan
+step "compile C async calls (tests/c/async_test.c)" "$OUT/compile_async.log" compile_async &&
+  step "run C async calls" "$OUT/async.log" "$OUT/async_test"
 if [ "${AEP_EDGE_SKIP_VALGRIND:-0}" = 1 ]; then
   RESULTS+=("SKIP  valgrind (AEP_EDGE_SKIP_VALGRIND=1)")
 elif [ -x "$OUT/abi_test_shared" ]; then
   step "valgrind memcheck: C (shared)" "$OUT/valgrind.log" run_valgrind
+  [ -x "$OUT/async_test" ] &&
+    step "valgrind memcheck: C async calls" "$OUT/valgrind_async.log" run_valgrind_async
 fi
 
 say "summary"
