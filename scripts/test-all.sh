@@ -26,6 +26,9 @@ rust_passed=$(grep -oE "^test result: ok\. [0-9]+ passed" "$log" | awk '{s+=$4} 
 say "C and C++ programs against the C ABI"
 bash tests/c/run.sh
 
+say "C/C++ package: scripts/install.sh, CMake and pkg-config consumers (shared and static)"
+bash tests/consumers/run.sh
+
 say "Python package"
 bash python/run-tests.sh
 
