@@ -29,6 +29,9 @@ bash tests/c/run.sh
 say "C/C++ package: scripts/install.sh, CMake and pkg-config consumers (shared and static)"
 bash tests/consumers/run.sh
 
+say "Runtime bindings over the C ABI: LuaJIT, Go, Node.js, Java (FFM), C# on Mono"
+bash bindings/test-all.sh
+
 say "Python package"
 bash python/run-tests.sh
 
