@@ -8,6 +8,11 @@
 //	var e *aepedge.Error
 //	if errors.As(err, &e) { fmt.Println(e.Kind, e.HTTPStatus, e.Code) }
 //
+//	select {
+//	case r := <-client.InteractAsync(request): use(r.JSON, r.Err)
+//	case <-ctx.Done():
+//	}
+//
 // JSON stays text. A Client is safe for concurrent use. Close it when done; a
 // finalizer frees a forgotten one, as a safety net only.
 //
@@ -184,6 +189,38 @@ func (c *Client) SetConsent(requestJSON string) (string, error) {
 	return c.request(func(h *C.aep_edge_client, r *C.char, o **C.char) C.aep_edge_status {
 		return C.aep_edge_set_consent(h, r, o)
 	}, requestJSON)
+}
+
+// Result is what an async call delivers on its channel: the result JSON, or the error.
+type Result struct {
+	JSON string
+	Err  error
+}
+
+// async runs call on a goroutine and delivers its one Result on a buffered
+// channel, so a caller that stops listening leaks nothing.
+func async(call func() (string, error)) <-chan Result {
+	done := make(chan Result, 1)
+	go func() {
+		json, err := call()
+		done <- Result{JSON: json, Err: err}
+	}()
+	return done
+}
+
+// InteractAsync is Interact without waiting: one Result arrives on the channel.
+func (c *Client) InteractAsync(requestJSON string) <-chan Result {
+	return async(func() (string, error) { return c.Interact(requestJSON) })
+}
+
+// CollectAsync is Collect without waiting.
+func (c *Client) CollectAsync(requestJSON string) <-chan Result {
+	return async(func() (string, error) { return c.Collect(requestJSON) })
+}
+
+// SetConsentAsync is SetConsent without waiting.
+func (c *Client) SetConsentAsync(requestJSON string) <-chan Result {
+	return async(func() (string, error) { return c.SetConsent(requestJSON) })
 }
 
 // SetAccessToken replaces the static token of token auth.

@@ -76,6 +76,27 @@ func TestUnknownDatastreamIsTypedHTTPError(t *testing.T) {
 	}
 }
 
+func TestAsyncChannels(t *testing.T) {
+	c := newClient(t, "known-ds")
+	unknown := newClient(t, "no-such-datastream")
+	chans := []<-chan Result{c.InteractAsync(event), c.InteractAsync(event), unknown.InteractAsync(event)}
+	for i, ch := range chans[:2] {
+		select {
+		case r := <-ch:
+			if r.Err != nil || !strings.Contains(r.JSON, `"httpStatus":200`) {
+				t.Errorf("call %d: %v %s", i, r.Err, r.JSON)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("no result within 30 s")
+		}
+	}
+	r := <-chans[2]
+	var e *Error
+	if !errors.As(r.Err, &e) || e.Code != "EXEG-0003-400" {
+		t.Fatalf("got %v", r.Err)
+	}
+}
+
 func TestRefusedConfigAndRequest(t *testing.T) {
 	_, err := New(`{"datastreamId":"d","colour":1}`)
 	if !errors.Is(err, InvalidConfig) || !strings.Contains(err.Error(), "colour") {
