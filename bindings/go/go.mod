@@ -1,3 +1,3 @@
 module aepedge
 
-go 1.21
+go 1.19
