@@ -262,8 +262,10 @@ type CloseReport struct {
 }
 
 // Close refuses new calls, stops retries, waits up to timeout for calls in
-// flight, then frees the client. It may run while other goroutines are inside
-// calls. Idempotent: a second Close returns a zero report.
+// flight, then frees the client (after the last call using it has returned,
+// also when that is past the timeout). It may run while other goroutines are
+// inside calls and returns within timeout. Idempotent: a second Close returns
+// a zero report.
 func (c *Client) Close(timeout time.Duration) (CloseReport, error) {
 	c.mu.RLock()
 	handle := c.handle
@@ -285,7 +287,13 @@ func (c *Client) Close(timeout time.Duration) (CloseReport, error) {
 	if handle == nil {
 		return report, nil
 	}
-	c.free()
+	if status == Timeout {
+		// Calls still on the wire hold the read lock: free after them,
+		// without holding Close past its timeout.
+		go c.free()
+	} else {
+		c.free()
+	}
 	if status != OK && status != Timeout {
 		return report, newError(status, text)
 	}

@@ -2,6 +2,7 @@ package aepedge
 
 import (
 	"errors"
+	"net/http"
 	"os"
 	"runtime"
 	"strings"
@@ -146,6 +147,34 @@ func TestConcurrentCallsAndClose(t *testing.T) {
 	}
 	if _, err := c.Close(time.Second); err != nil {
 		t.Fatal("Close is idempotent")
+	}
+}
+
+func TestCloseIsBoundedWhileACallIsSlow(t *testing.T) {
+	// The emulator answers the next request after 1.5 s.
+	resp, err := http.Post(os.Getenv("AEP_EDGE_BASE_URL")+"/__emulator/faults", "application/json",
+		strings.NewReader(`{"delayMs":1500,"count":1}`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("fault: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	c, err := New(config(t, "known-ds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := c.InteractAsync(event)
+	time.Sleep(200 * time.Millisecond)
+	started := time.Now()
+	report, err := c.Close(100 * time.Millisecond)
+	if err != nil || !report.TimedOut || report.InFlight != 1 {
+		t.Fatalf("close: %+v %v", report, err)
+	}
+	if waited := time.Since(started); waited > time.Second {
+		t.Fatalf("close took %v", waited)
+	}
+	r := <-slow
+	if r.Err != nil && !errors.Is(r.Err, Closed) {
+		t.Fatalf("the slow call ended with %v", r.Err)
 	}
 }
 

@@ -152,24 +152,35 @@ class Client {
 
   /**
    * Refuses new calls, stops retries, waits up to timeoutMs for calls in
-   * flight, then frees the client. Resolves to {inFlight, waitedMs, timedOut}.
-   * Idempotent.
+   * flight, then frees the client (once the last of them has returned, even
+   * after a timeout). Never blocks the event loop. Resolves to
+   * {inFlight, waitedMs, timedOut}. Idempotent.
    */
   async close(timeoutMs = 5000) {
     if (!this._handle) return { inFlight: 0, waitedMs: 0, timedOut: false };
     const handle = this._handle;
+    const started = Date.now();
+    // With timeout 0 the library refuses new calls and ends waits and retries
+    // at once, without blocking: the calls in flight are ours to wait for.
     const out = [null];
-    const status = await new Promise((resolve, reject) => {
-      c.clientClose.async(handle, timeoutMs, out, (err, s) => (err ? reject(err) : resolve(s)));
-    });
-    const report = out[0] ? JSON.parse(out[0]) : {};
+    const status = c.clientClose(handle, 0, out);
     this._handle = null;
     finalizer.unregister(this);
-    // Calls that close ended have returned or are about to: free only after them.
-    await Promise.allSettled([...this._pending]);
-    c.clientFree(handle);
-    if (status !== Status.OK && status !== Status.TIMEOUT) throw new EdgeError(status, out[0]);
-    return { inFlight: report.inFlight ?? 0, waitedMs: report.waitedMs ?? 0, timedOut: status === Status.TIMEOUT };
+    if (status !== Status.OK && status !== Status.TIMEOUT) {
+      Promise.allSettled([...this._pending]).then(() => c.clientFree(handle));
+      throw new EdgeError(status, out[0]);
+    }
+    const calls = Promise.allSettled([...this._pending]);
+    let timer;
+    const finished = await Promise.race([
+      calls.then(() => true),
+      new Promise((resolve) => { timer = setTimeout(resolve, Math.max(0, timeoutMs), false); }),
+    ]);
+    clearTimeout(timer);
+    const inFlight = finished ? 0 : this._pending.size;
+    // Free only after every call using the handle has returned.
+    calls.then(() => c.clientFree(handle));
+    return { inFlight, waitedMs: Date.now() - started, timedOut: !finished };
   }
 
   get closed() { return !this._handle; }

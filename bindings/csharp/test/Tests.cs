@@ -76,6 +76,25 @@ public static class Tests
         Check(closed != null && closed.Status == Status.Closed, "a closed client refuses calls");
         Check(!unknown.Close(TimeSpan.FromSeconds(1)).TimedOut, "close is idempotent");
 
+        // Close is bounded while a call waits on a slow answer (the emulator delays the next one 1.5 s).
+        using (var web = new System.Net.WebClient())
+        {
+            web.Headers.Add("content-type", "application/json");
+            web.UploadString(baseUrl + "/__emulator/faults", "{\"delayMs\":1500,\"count\":1}");
+        }
+        var slowClient = new EdgeClient(Config("known-ds"));
+        var slow = slowClient.InteractAsync(Event);
+        System.Threading.Thread.Sleep(200);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var bounded = slowClient.Close(TimeSpan.FromMilliseconds(100));
+        Check(watch.ElapsedMilliseconds < 1000, "close returned within its timeout");
+        Check(bounded.TimedOut && bounded.InFlight == 1, "the report names the call in flight");
+        try { Check(slow.Result.Contains("\"httpStatus\":200"), "the slow call finished"); }
+        catch (AggregateException e) when (e.InnerException is EdgeException)
+        {
+            Check(((EdgeException)e.InnerException).Status == Status.Closed, "the slow call ended closed");
+        }
+
         // Forgotten clients are released by their SafeHandle's finalizer.
         for (int i = 0; i < 50; i++) new EdgeClient(Config("known-ds"));
         GC.Collect();

@@ -70,3 +70,22 @@ test('concurrent promises, then close refuses new calls', async () => {
   assert.throws(() => client.session(), { kind: 'closed' });
   assert.deepEqual(await client.close(), { inFlight: 0, waitedMs: 0, timedOut: false });
 });
+
+test('close is bounded while a call waits on a slow answer, and frees after it', async () => {
+  // The emulator answers the next request after 1.5 s.
+  const fault = await fetch(`${base}/__emulator/faults`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ delayMs: 1500, count: 1 }),
+  });
+  assert.ok(fault.ok, await fault.text());
+  const client = new Client(config('known-ds'));
+  const slow = client.interact(EVENT).then((r) => r, (e) => e);
+  await new Promise((r) => setTimeout(r, 200));
+  const before = Date.now();
+  const report = await client.close(100);
+  assert.ok(Date.now() - before < 1000, 'close returned within its timeout');
+  assert.equal(report.timedOut, true);
+  assert.equal(report.inFlight, 1);
+  const outcome = await slow;
+  assert.ok(outcome instanceof EdgeError ? outcome.status === Status.CLOSED : outcome.client.httpStatus === 200);
+});

@@ -152,8 +152,9 @@ public final class EdgeClient implements AutoCloseable {
 
     /**
      * Refuses new calls, stops retries, waits up to {@code timeout} for calls in
-     * flight, then frees the client. May run while other threads are in calls.
-     * Idempotent.
+     * flight, then frees the client (after the last call using it returned, also
+     * when that is past the timeout). May run while other threads are in calls;
+     * returns within the timeout. Idempotent.
      */
     public CloseReport close(Duration timeout) {
         long ms = Math.max(0, Math.min(timeout.toMillis(), 0xFFFFFFFFL));
@@ -173,15 +174,25 @@ public final class EdgeClient implements AutoCloseable {
         } finally {
             lock.readLock().unlock();
         }
+        if (status == Status.TIMEOUT) {
+            // Calls still on the wire hold the read lock: free after them,
+            // without holding close past its timeout.
+            ASYNC.execute(this::free);
+        } else {
+            free();
+        }
+        if (status != Status.OK && status != Status.TIMEOUT) throw new EdgeException(status, report);
+        String json = report == null ? "{}" : report;
+        return new CloseReport(Math.max(0, Json.integer(json, "inFlight")), status == Status.TIMEOUT, json);
+    }
+
+    private void free() {
         lock.writeLock().lock();
         try {
             cleanable.clean();
         } finally {
             lock.writeLock().unlock();
         }
-        if (status != Status.OK && status != Status.TIMEOUT) throw new EdgeException(status, report);
-        String json = report == null ? "{}" : report;
-        return new CloseReport(Math.max(0, Json.integer(json, "inFlight")), status == Status.TIMEOUT, json);
     }
 
     /** close with a 5 second timeout. */

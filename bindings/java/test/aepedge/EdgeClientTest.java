@@ -79,6 +79,26 @@ public final class EdgeClientTest {
         check(raises(() -> unknown.interact(EVENT)).status() == Status.CLOSED, "a closed client refuses calls");
         check(!unknown.close(Duration.ofSeconds(1)).timedOut(), "close is idempotent");
 
+        // close is bounded while a call waits on a slow answer (the emulator delays the next one 1.5 s).
+        var http11 = java.net.http.HttpClient.newHttpClient();
+        var fault = http11.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/__emulator/faults"))
+                        .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"delayMs\":1500,\"count\":1}"))
+                        .header("content-type", "application/json").build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        check(fault.statusCode() == 200, "fault accepted");
+        EdgeClient slowClient = new EdgeClient(config.apply("known-ds"));
+        CompletableFuture<String> slow = slowClient.interactAsync(EVENT);
+        Thread.sleep(200);
+        long started = System.nanoTime();
+        EdgeClient.CloseReport bounded = slowClient.close(Duration.ofMillis(100));
+        check(System.nanoTime() - started < 1_000_000_000L, "close returned within its timeout");
+        check(bounded.timedOut() && bounded.inFlight() == 1, "the report names the call in flight");
+        try {
+            check(slow.join().contains("\"httpStatus\":200"), "the slow call finished");
+        } catch (CompletionException e) {
+            check(e.getCause() instanceof EdgeException edge && edge.status() == Status.CLOSED, "the slow call ended closed");
+        }
+
         // Forgotten clients are freed by the cleaner.
         for (int i = 0; i < 50; i++) new EdgeClient(config.apply("known-ds"));
         System.gc();
