@@ -44,9 +44,12 @@ done
 [[ -n $prefix ]] || usage
 [[ $profile == release || $profile == debug ]] || die "--profile must be release or debug, not '$profile'"
 [[ $libdir_rel != /* && $libdir_rel != *..* ]] || die "--libdir is relative to the prefix (e.g. lib or lib/x86_64-linux-gnu)"
-mkdir -p "$destdir$prefix"
-prefix=$(cd "$destdir$prefix" && pwd) && prefix=${prefix#"$destdir"}
-[[ -z $destdir ]] || destdir=$(cd "$destdir" && pwd)
+if [[ -n $destdir ]]; then
+    [[ $prefix == /* ]] || die "with --destdir the prefix must be absolute"
+    mkdir -p "$destdir" && destdir=$(cd "$destdir" && pwd)
+else
+    mkdir -p "$prefix" && prefix=$(cd "$prefix" && pwd)
+fi
 
 ensure_rust
 header=include/aep_edge.h
