@@ -20,8 +20,8 @@
 # these few lines do; the header is committed (cbindgen, tests/header.rs), and
 # the CMake package, which cargo-c does not write, would be templated anyway.
 set -euo pipefail
+caller_dir=$PWD
 source "$(dirname "$0")/lib.sh"
-cd "$ROOT"
 
 usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "install.sh: $*" >&2; exit 1; }
@@ -44,6 +44,10 @@ done
 [[ -n $prefix ]] || usage
 [[ $profile == release || $profile == debug ]] || die "--profile must be release or debug, not '$profile'"
 [[ $libdir_rel != /* && $libdir_rel != *..* ]] || die "--libdir is relative to the prefix (e.g. lib or lib/x86_64-linux-gnu)"
+# Relative paths are the caller's; from here on the script works in the repository.
+[[ $prefix == /* || -n $destdir ]] || prefix="$caller_dir/$prefix"
+[[ -z $destdir || $destdir == /* ]] || destdir="$caller_dir/$destdir"
+cd "$ROOT"
 if [[ -n $destdir ]]; then
     [[ $prefix == /* ]] || die "with --destdir the prefix must be absolute"
     mkdir -p "$destdir" && destdir=$(cd "$destdir" && pwd)
