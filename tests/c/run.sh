@@ -140,6 +140,13 @@ compile_wrapper() {
     g++ "$OUT/wrapper_test.o" "$OUT/wrapper_second_tu.o" -o "$OUT/wrapper_test" \
       -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
 }
+NOEXCEPT_FLAGS=(-fno-exceptions -DAEP_EDGE_NO_EXCEPTIONS)
+compile_wrapper_noexcept() {
+  g++ "${CXXFLAGS[@]}" "${NOEXCEPT_FLAGS[@]}" -Ibindings/cpp -c tests/cpp/wrapper_noexcept_test.cpp -o "$OUT/wrapper_noexcept_test.o" &&
+    g++ "${CXXFLAGS[@]}" "${NOEXCEPT_FLAGS[@]}" -Ibindings/cpp -c tests/cpp/wrapper_noexcept_second_tu.cpp -o "$OUT/wrapper_noexcept_second_tu.o" &&
+    g++ -fno-exceptions "$OUT/wrapper_noexcept_test.o" "$OUT/wrapper_noexcept_second_tu.o" -o "$OUT/wrapper_noexcept_test" \
+      -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
+}
 # Sanitizer builds of the C test program. ASan + UBSan instrument the C side and
 # intercept every malloc/free, the library's included: they catch a host-side
 # overflow, a use after free, a string freed with the wrong allocator, and leaks
@@ -186,6 +193,8 @@ step "compile C++ (two translation units)" "$OUT/compile_cpp.log" compile_cpp &&
   step "run C++" "$OUT/cpp.log" "$OUT/abi_test_cpp"
 step "compile C++ wrapper (bindings/cpp/aep_edge.hpp, two translation units)" "$OUT/compile_wrapper.log" compile_wrapper &&
   step "run C++ wrapper" "$OUT/wrapper.log" "$OUT/wrapper_test"
+step "compile C++ wrapper with -fno-exceptions (AEP_EDGE_NO_EXCEPTIONS, two translation units)" "$OUT/compile_wrapper_noexcept.log" compile_wrapper_noexcept &&
+  step "run C++ wrapper (no exceptions)" "$OUT/wrapper_noexcept.log" "$OUT/wrapper_noexcept_test"
 step "compile C (ASan + UBSan)" "$OUT/compile_asan.log" compile_sanitized asan &&
   step "run C under ASan + UBSan" "$OUT/asan.log" run_asan
 step "compile C (TSan)" "$OUT/compile_tsan.log" compile_sanitized tsan &&
