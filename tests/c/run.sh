@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds libaep_edge and the emulator, starts two emulators, then compiles and runs
-# the C ABI tests: C (shared library), C (static library), C++ (two translation
-# units), and C (shared) under valgrind memcheck. Exits non-zero on any failure.
+# the C ABI tests: C (shared library), the C robustness tests (robust_test.c),
+# C (static library), C++ (two translation units), and C (shared) under valgrind
+# memcheck. Exits non-zero on any failure.
 #
 #   bash tests/c/run.sh
 #
@@ -119,6 +120,10 @@ compile_shared() {
   readelf -d "$OUT/abi_test_shared" | grep -q 'NEEDED.*\[libaep_edge\.so\.1\]' \
     || { echo "abi_test_shared does not need libaep_edge.so.1"; return 1; }
 }
+compile_robust() {
+  gcc "${CFLAGS[@]}" tests/c/robust_test.c -o "$OUT/robust_test" \
+    -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
+}
 compile_static() {
   gcc "${CFLAGS[@]}" tests/c/abi_test.c -o "$OUT/abi_test_static" \
     "$LIB/libaep_edge.a" -lpthread -ldl -lm -lrt -lutil || return 1
@@ -146,6 +151,10 @@ run_valgrind() {
 
 step "compile C (shared)" "$OUT/compile_shared.log" compile_shared &&
   step "run C (shared libaep_edge.so.1)" "$OUT/c_shared.log" "$OUT/abi_test_shared"
+# Lifecycle and robustness (design.md §3.10): every wait ends at close, callbacks
+# re-enter, a poisoned client closes, absurd numbers from the emulator, the proxy rule.
+step "compile C robustness tests" "$OUT/compile_robust.log" compile_robust &&
+  step "run C robustness tests (lifecycle, re-entrant callbacks, absurd values)" "$OUT/robust.log" "$OUT/robust_test"
 step "compile C (static)" "$OUT/compile_static.log" compile_static &&
   step "run C (static libaep_edge.a)" "$OUT/c_static.log" "$OUT/abi_test_static"
 step "compile C++ (two translation units)" "$OUT/compile_cpp.log" compile_cpp &&
