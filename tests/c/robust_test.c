@@ -9,7 +9,8 @@
  *
  * What it covers: every kind of wait inside a call ends at close (8 threads
  * stuck in each, then close returns within its timeout + 100 ms and nothing is
- * sent afterwards); a failed identity mint releases its waiters at once;
+ * sent afterwards); a failed identity mint releases its waiters at once; a
+ * fork while another thread mints the identity does not hold up the child;
  * callbacks re-entering the library (interact, session_get, set_log_callback,
  * close); a poisoned client answers close; strings modified before free;
  * absurd numbers from the network; the proxy rule; a cut body; token fetches
@@ -30,7 +31,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -534,6 +538,112 @@ static void test_failed_mint_releases_waiters(void) {
     aep_edge_client_free(c);
 }
 
+/* ------------------------------------------------------------------ 2: fork */
+
+/* In the child: one interact on `c`; exit 0 when it succeeded within `limit_ms`. */
+static void child_interacts(aep_edge_client *c, long limit_ms) {
+    char *out = NULL;
+    double t0 = now_ms();
+    aep_edge_status s = aep_edge_interact(c, EVENT_REQUEST, &out);
+    double took = now_ms() - t0;
+    if (s != AEP_EDGE_OK || took > (double)limit_ms) {
+        fprintf(stderr, "child: status %u after %.0f ms: %.300s\n", (unsigned)s, took,
+                out ? out : "");
+        _exit(1);
+    }
+    _exit(0);
+}
+
+/* Waits up to 10 s for `pid`; its exit status, or -1 (killed) when it hung. */
+static int wait_child(pid_t pid) {
+    double deadline = now_ms() + (double)ms(10000);
+    int status = 0;
+    while (now_ms() < deadline) {
+        pid_t got = waitpid(pid, &status, WNOHANG);
+        if (got == pid) {
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        }
+        sleep_ms(10);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+static void test_fork_while_a_thread_mints(void) {
+    struct call call;
+    aep_edge_client *c, *fresh;
+    char dir[64], path[128], extra[200], fault[128];
+    pid_t pid;
+    int status;
+    static const char *const names[] = {"state.json", "state.json.lock", "state.json.identity-lock",
+                                        "state.json.tmp"};
+    size_t i;
+    current_test = "fork while another thread mints the identity";
+    snprintf(dir, sizeof dir, "/tmp/aep-edge-robust-%ld", (long)getpid());
+    mkdir(dir, 0700);
+    snprintf(path, sizeof path, "%s/state.json", dir);
+    snprintf(extra, sizeof extra, ",\"statePath\":\"%s\"", path);
+
+    /* 1. The child keeps using the client: the gate its parent's thread held is free there. */
+    emu_reset(BASE_URL);
+    snprintf(fault, sizeof fault, "{\"delayMs\":%ld,\"pathContains\":\"/interact\"}", ms(3000));
+    emu_fault(BASE_URL, fault);
+    c = client_with(BASE_URL, "");
+    memset(&call, 0, sizeof call);
+    call.client = c;
+    call.request = EVENT_REQUEST;
+    pthread_create(&call.tid, NULL, call_main, &call);
+    CHECK(emu_wait_for(BASE_URL, "\"method\":", 1, ms(3000)), "the parent's thread is minting", NULL);
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        child_interacts(c, ms(1500)); /* it used to wait out the 2 s identity wait */
+    }
+    status = wait_child(pid);
+    CHECK(status == 0, "the child's call went out at once and succeeded", NULL);
+    pthread_join(call.tid, NULL);
+    CHECK_STATUS(call.status, AEP_EDGE_OK, call.json);
+    aep_edge_string_free(call.json);
+    aep_edge_client_free(c);
+
+    /* 2. A new client in the child on the same state file: bounded, never hangs. */
+    emu_reset(BASE_URL);
+    snprintf(fault, sizeof fault, "{\"delayMs\":%ld,\"pathContains\":\"/interact\"}", ms(1000));
+    emu_fault(BASE_URL, fault);
+    c = client_with(BASE_URL, extra);
+    memset(&call, 0, sizeof call);
+    call.client = c;
+    call.request = EVENT_REQUEST;
+    pthread_create(&call.tid, NULL, call_main, &call);
+    CHECK(emu_wait_for(BASE_URL, "\"method\":", 1, ms(3000)), "the parent's thread is minting", NULL);
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        char cfg[512];
+        char *err = NULL;
+        fresh = NULL;
+        snprintf(cfg, sizeof cfg, "{\"datastreamId\":\"" DATASTREAM "\",\"baseUrl\":\"%s\"%s}",
+                 BASE_URL, extra);
+        if (aep_edge_client_new(cfg, &fresh, &err) != AEP_EDGE_OK) {
+            _exit(2);
+        }
+        child_interacts(fresh, ms(3500));
+    }
+    status = wait_child(pid);
+    CHECK(status == 0, "a new client in the child answered within the identity wait", NULL);
+    pthread_join(call.tid, NULL);
+    CHECK_STATUS(call.status, AEP_EDGE_OK, call.json);
+    aep_edge_string_free(call.json);
+    aep_edge_client_free(c);
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char p[160];
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
 /* ------------------------------------------------------------------ 5/6: callbacks re-enter */
 
 struct reentry {
@@ -929,6 +1039,7 @@ int main(int argc, char **argv) {
     test_close_ends_token_refresh_resend();
     test_close_ends_pending_consent_waits();
     test_failed_mint_releases_waiters();
+    test_fork_while_a_thread_mints();
     test_callbacks_reenter();
     test_poisoned_client_answers_close();
     test_modified_strings_free();
