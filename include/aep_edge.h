@@ -145,6 +145,10 @@ enum aep_edge_status
    */
   AEP_EDGE_CONSENT_DENIED = 14,
   /**
+   * `aep_edge_poll` found no finished call within its timeout. Not a failure.
+   */
+  AEP_EDGE_NOT_READY = 15,
+  /**
    * An internal bug; the panic did not cross into the host and the client is now unusable.
    */
   AEP_EDGE_PANIC = 99,
@@ -166,9 +170,27 @@ typedef struct aep_edge_client aep_edge_client;
  * A log callback: `level` is 1 error, 2 warn, 3 info, 4 debug, 5 trace;
  * `message` is valid only during the call and never contains a secret.
  * It runs on whichever thread logs, possibly on several threads at once; it
- * must not throw, longjmp, or call `aep_edge_set_log_callback`.
+ * must not throw or longjmp. It may call any function of the library (on any
+ * client), except `aep_edge_client_free` of the client that is logging.
  */
 typedef void (*aep_edge_log_fn)(void *user_data, uint32_t level, const char *message);
+
+/**
+ * A completion callback: `call_id` is the id the async call wrote to
+ * `*call_id_out`; `status` and `result_json` are what the blocking call would
+ * have returned (the result JSON, or an error object). `result_json` is
+ * borrowed for the duration of the callback; copy it to keep it.
+ *
+ * It runs once per accepted call, on one of the client's worker threads (or,
+ * for a call that `aep_edge_client_close` ended before it started, on the
+ * thread calling close), possibly on several threads at once. It may call any
+ * function of this library except `aep_edge_client_free` of its own client; it
+ * must not throw or longjmp.
+ */
+typedef void (*aep_edge_completion_fn)(void *user_data,
+                                       uint64_t call_id,
+                                       aep_edge_status status,
+                                       const char *result_json);
 
 /**
  * An outcome callback: `outcome_json` is `{"eventId": "...", "outcome":
@@ -225,16 +247,28 @@ aep_edge_status aep_edge_client_new(const char *config_json,
  * client on it; an in-memory queue loses it), calls in flight make no further
  * attempts, and this waits for them within the same `timeout_ms`.
  *
+ * Calls waiting for something (a retry's backoff, the identity of a first
+ * call, an access token, pending consent) are woken and end with
+ * `AEP_EDGE_CLOSED`; a call whose attempt is on the wire ends with its own
+ * outcome. No attempt starts after close has begun.
+ *
  * Returns `AEP_EDGE_OK` when no call is left in flight and no queued event is
- * undelivered, `AEP_EDGE_TIMEOUT` otherwise. `report_json_out` may be NULL;
- * otherwise it is set to `{"inFlight": calls, "undelivered": events,
- * "waitedMs": m, "queue": {stats as aep_edge_stats}}` (with an `"error"`
- * object on failure), released with `aep_edge_string_free`.
+ * undelivered, `AEP_EDGE_TIMEOUT` otherwise; it returns within `timeout_ms`.
+ * `report_json_out` may be NULL; otherwise it is set to `{"inFlight": calls,
+ * "undelivered": events, "waitedMs": m, "queue": {stats as aep_edge_stats}}`
+ * (with an `"error"` object on failure, and `"poisoned": true` for a client
+ * that had an internal panic), released with `aep_edge_string_free`.
+ *
+ * Async calls: queued ones end with `AEP_EDGE_CLOSED` (their callbacks run on
+ * this thread), running ones end as blocking calls do, and `AEP_EDGE_OK` means
+ * every completion has been delivered (callbacks returned, poll-mode
+ * completions queued; they stay pollable after close).
  *
  * Thread-safe and idempotent: may be called from any thread, while other
- * threads are in calls on the same client. From inside an outcome callback
- * it does not wait for the queue (the dispatcher is the calling thread).
- * Does not free the client.
+ * threads are in calls on the same client, and from inside a callback, where
+ * it does not wait for the calling thread's own call (from an outcome
+ * callback: not for the queue). A poisoned client answers it too (it waits
+ * for the calls in flight). Does not free the client.
  */
 aep_edge_status aep_edge_client_close(struct aep_edge_client *client,
                                       uint32_t timeout_ms,
@@ -248,8 +282,13 @@ aep_edge_status aep_edge_client_close(struct aep_edge_client *client,
  * outcome callback runs after this returns (it waits only for one running
  * at that moment).
  *
- * Threading: must not race with any other call on the same client; the
- * handle is invalid afterwards.
+ * Async calls: queued calls and unpolled completions are dropped without a
+ * callback, running calls make no further attempts, and this waits only for
+ * completion callbacks running at this moment; after it returns no callback
+ * of this client runs.
+ *
+ * Threading: must not race with any other call on the same client, nor be
+ * called from a callback of this client; the handle is invalid afterwards.
  */
 void aep_edge_client_free(struct aep_edge_client *client);
 
@@ -331,7 +370,7 @@ aep_edge_status aep_edge_session_reset(const struct aep_edge_client *client, cha
  * - `access_token`: borrowed; NUL-terminated; never logged.
  * - `error_json_out`: may be NULL; otherwise NULL on success and an error
  *   object on failure (`AEP_EDGE_INVALID_REQUEST` for another auth type or a
- *   token with spaces or control characters).
+ *   token with spaces or control characters, `AEP_EDGE_CLOSED` after close).
  *
  * Thread-safe.
  */
@@ -345,10 +384,14 @@ aep_edge_status aep_edge_client_set_access_token(const struct aep_edge_client *c
  *
  * `user_data` is passed back unchanged and must stay valid until the callback
  * is replaced or removed, or the client freed. When this function returns,
- * the previous callback is no longer running on any thread.
+ * the previous callback is no longer running on any thread; called from
+ * inside a log callback it does not wait (the previous callback may still be
+ * running on other threads for a moment).
  *
  * The callback runs on whichever thread logs, possibly on several at once; it
- * must not throw, longjmp, or call this function. Thread-safe otherwise.
+ * must not throw or longjmp, and may call any function of the library except
+ * `aep_edge_client_free` of this client. Thread-safe; allowed after close
+ * (to remove a callback before freeing what it uses).
  */
 aep_edge_status aep_edge_set_log_callback(const struct aep_edge_client *client,
                                           uint32_t min_level,
@@ -358,10 +401,95 @@ aep_edge_status aep_edge_set_log_callback(const struct aep_edge_client *client,
 /**
  * Frees a string this library returned through a `char **..._out`. NULL-safe.
  *
- * Never pass a string from anywhere else, and never release these with `free()`.
- * Thread-safe.
+ * The caller may have modified the string's bytes (strtok, in-place
+ * parsing) before freeing it. Never pass a string from anywhere else, and
+ * never release these with `free()`. Thread-safe.
  */
 void aep_edge_string_free(char *s);
+
+/**
+ * Starts `aep_edge_interact` without waiting on the network.
+ *
+ * The request is validated at once, exactly as `aep_edge_interact` does: a
+ * request it would refuse before sending (NULL, invalid UTF-8 or JSON, over
+ * 1 MiB or 64 KB encoded, unknown keys, a closed client, collect consent "n")
+ * is refused here with the same status and error object, and no completion
+ * follows. `AEP_EDGE_QUEUE_FULL` means `async.maxPending` calls are already
+ * waiting, running, or finished but not yet polled. The first async call of a
+ * client starts its worker threads (`async.workers`).
+ *
+ * - `client`: required.
+ * - `request_json`: borrowed for the call; the same JSON as `aep_edge_interact`.
+ * - `callback`: receives the one completion of the call on a worker thread (see
+ *   `aep_edge_completion_fn`). NULL keeps the completion in the client until
+ *   `aep_edge_poll` hands it out.
+ * - `user_data`: passed back to `callback` unchanged; it must stay valid until
+ *   the callback ran, or until `aep_edge_client_free` returned.
+ * - `call_id_out`: may be NULL; otherwise set to the call's unique, non-zero id
+ *   on `AEP_EDGE_OK` and to 0 on failure.
+ * - `error_json_out`: may be NULL; otherwise NULL on `AEP_EDGE_OK` and an error
+ *   object on failure, released with `aep_edge_string_free`.
+ *
+ * Exactly one completion follows every `AEP_EDGE_OK`, also when the client is
+ * closed meanwhile (`AEP_EDGE_CLOSED` for a call that had not started).
+ * Thread-safe; never blocks on the network.
+ */
+aep_edge_status aep_edge_interact_async(const struct aep_edge_client *client,
+                                        const char *request_json,
+                                        aep_edge_completion_fn callback,
+                                        void *user_data,
+                                        uint64_t *call_id_out,
+                                        char **error_json_out);
+
+/**
+ * Starts `aep_edge_collect` without waiting on the network; the request JSON
+ * is `aep_edge_collect`'s.
+ *
+ * Validation, completion, ownership, NULL behaviour and threading as
+ * `aep_edge_interact_async`.
+ */
+aep_edge_status aep_edge_collect_async(const struct aep_edge_client *client,
+                                       const char *request_json,
+                                       aep_edge_completion_fn callback,
+                                       void *user_data,
+                                       uint64_t *call_id_out,
+                                       char **error_json_out);
+
+/**
+ * Starts `aep_edge_set_consent` without waiting on the network; the request
+ * JSON is `aep_edge_set_consent`'s. The consent it sets gates the calls that
+ * start after it completed.
+ *
+ * Validation, completion, ownership, NULL behaviour and threading as
+ * `aep_edge_interact_async`.
+ */
+aep_edge_status aep_edge_set_consent_async(const struct aep_edge_client *client,
+                                           const char *request_json,
+                                           aep_edge_completion_fn callback,
+                                           void *user_data,
+                                           uint64_t *call_id_out,
+                                           char **error_json_out);
+
+/**
+ * Hands out the oldest finished async call started with a NULL callback,
+ * waiting up to `timeout_ms` for one (a game loop polls once per frame with 0).
+ *
+ * Returns `AEP_EDGE_OK` with `*completion_json_out` set to `{"callId": N,
+ * "status": S, "result": {...}}`, where `S` and `result` are the status and
+ * JSON the blocking call would have returned; or `AEP_EDGE_NOT_READY` with
+ * `*completion_json_out` NULL when none finished in time (at once when the
+ * client is closed and no poll-mode call is left). Completions stay pollable
+ * after `aep_edge_client_close`.
+ *
+ * - `client`: required.
+ * - `completion_json_out`: required (NULL is `AEP_EDGE_NULL_ARGUMENT`);
+ *   released with `aep_edge_string_free`.
+ *
+ * Thread-safe: any thread may poll; each completion is handed out once.
+ */
+aep_edge_status aep_edge_poll(const struct aep_edge_client *client,
+                              uint32_t timeout_ms,
+                              char **completion_json_out);
 
 /**
  * Queues one event for delivery and returns at once; never does network I/O.

@@ -8,8 +8,6 @@ use std::time::{Duration, Instant};
 use aep_edge_emulator::{Fault, Options};
 use common::*;
 
-const EVENT: &str = r#"{"event":{}}"#;
-
 #[test]
 fn status_with_retry_after_then_normal() {
     let emu = start(Options::default());
@@ -56,7 +54,7 @@ fn count_and_path_filter() {
     let emu = start(Options::default());
     emu.inject(Fault::status(502).times(2).on_path("/collect"));
     let collect = format!("{}/ee/v2/collect?dataStreamId={DS}", emu.base_url());
-    let batch = r#"{"events":[{}]}"#;
+    let batch = BATCH;
     assert_eq!(post(&interact_url(&emu), EVENT).status, 200);
     assert_eq!(post(&collect, batch).status, 502);
     assert_eq!(post(&collect, batch).status, 502);
@@ -256,7 +254,7 @@ fn collect_url(emu: &aep_edge_emulator::Emulator) -> String {
 
 #[test]
 fn rejection_refuses_batches_naming_the_event_and_survives_splits() {
-    let emu = start(Options::default());
+    let emu = start(lenient());
     emu.inject(Fault::reject_events(&["bad"], 422).times(100));
     // A batch holding the event is refused whole, as often as it is re-sent or split.
     for ids in [
@@ -292,7 +290,7 @@ fn rejection_refuses_batches_naming_the_event_and_survives_splits() {
 
 #[test]
 fn rejection_count_runs_out() {
-    let emu = start(Options::default());
+    let emu = start(lenient());
     emu.inject(Fault::reject_events(&["x"], 400).times(2));
     let r = post(&collect_url(&emu), &batch(&["a", "x"]));
     assert_eq!((r.status, r.exeg()), (400, "EXEG-0102-400".to_string()));
@@ -304,7 +302,7 @@ fn rejection_count_runs_out() {
 
 #[test]
 fn rejection_413_and_interact() {
-    let emu = start(Options::default());
+    let emu = start(lenient());
     emu.inject(Fault::reject_events(&["big"], 413));
     let r = post(&collect_url(&emu), &batch(&["big"]));
     assert_eq!((r.status, r.exeg()), (413, "EXEG-0112-413".to_string()));
@@ -319,7 +317,7 @@ fn rejection_413_and_interact() {
 
 #[test]
 fn rejection_207_names_each_event_by_index() {
-    let emu = start(Options::default());
+    let emu = start(lenient());
     emu.inject(Fault::reject_events(&["p", "r"], 207).times(2));
     let r = post(&collect_url(&emu), &batch(&["o", "p", "q", "r"]));
     assert_eq!(r.status, 207);
@@ -353,7 +351,7 @@ fn rejection_207_names_each_event_by_index() {
 
 #[test]
 fn rejection_through_the_control_endpoint() {
-    let emu = start(Options::default());
+    let emu = start(lenient());
     let faults = format!("{}/__emulator/faults", emu.base_url());
     let r = post(
         &faults,

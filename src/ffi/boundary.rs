@@ -6,6 +6,7 @@
 //! released by `aep_edge_string_free`) and come in only through [`read_str`].
 
 use super::aep_edge_status;
+use crate::workers::Workers;
 use crate::{Client, Error, ErrorKind, Queue};
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -13,6 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// An opaque client handle. Shared by many threads through `const` pointers.
 pub struct aep_edge_client {
+    /// The async calls. Declared first so that it is dropped first: `free`
+    /// waits there for running callbacks, which may still use `client`.
+    pub(super) workers: Workers,
     pub(super) client: Client,
     /// The durable event queue of `aep_edge_send_event`.
     pub(super) queue: Queue,
@@ -24,10 +28,16 @@ pub struct aep_edge_client {
 impl aep_edge_client {
     pub(super) fn new(client: Client, queue: Queue) -> aep_edge_client {
         aep_edge_client {
+            workers: Workers::new(client.clone()),
             client,
             queue,
             poisoned: AtomicBool::new(false),
         }
+    }
+
+    /// Poisoned by a panic in a call on the host's thread or on a worker.
+    pub(super) fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire) || self.workers.has_panicked()
     }
 }
 
@@ -83,11 +93,30 @@ pub(super) fn guard(
     out: *mut *mut c_char,
     body: impl FnOnce() -> Result<Reply, Error>,
 ) -> aep_edge_status {
+    guard_with(function, client, out, Poison::Refuse, body)
+}
+
+/// Whether a function refuses a poisoned client (all but close, which must
+/// still let a host wait for the calls in flight before `free`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Poison {
+    Refuse,
+    Allow,
+}
+
+/// [`guard`], saying what to do with a poisoned client.
+pub(super) fn guard_with(
+    function: &'static str,
+    client: *const aep_edge_client,
+    out: *mut *mut c_char,
+    poison: Poison,
+    body: impl FnOnce() -> Result<Reply, Error>,
+) -> aep_edge_status {
     // SAFETY: the caller promises `out` is NULL or valid for a write.
     unsafe { set_out(out, None) };
     // SAFETY: the caller promises `client` is NULL or a live handle.
     let handle = unsafe { client.as_ref() };
-    if handle.is_some_and(|h| h.poisoned.load(Ordering::Acquire)) {
+    if poison == Poison::Refuse && handle.is_some_and(aep_edge_client::is_poisoned) {
         let e = Error::new(
             ErrorKind::Panic,
             "the client is unusable after an internal panic; free it and create a new one",
@@ -109,11 +138,7 @@ pub(super) fn guard(
             if let Some(h) = handle {
                 h.poisoned.store(true, Ordering::Release);
             }
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
+            let what = panic_message(panic.as_ref());
             fail(
                 out,
                 Error::new(
@@ -141,10 +166,41 @@ pub(super) unsafe fn set_out(out: *mut *mut c_char, value: Option<String>) {
     }
     let ptr = match value {
         None => std::ptr::null_mut(),
-        Some(s) => to_c_string(s).into_raw(),
+        Some(s) => host_string(&s),
     };
     // SAFETY: the caller promises `out` is valid for a write.
     unsafe { *out = ptr };
+}
+
+/// A NUL-terminated copy of `s` in memory from the C library's `malloc`, so
+/// that [`free_host_string`] needs nothing from its contents: a host may write
+/// into it (strtok) before freeing it. Interior NULs become spaces. Aborts
+/// like any Rust allocation when memory runs out.
+pub(super) fn host_string(s: &str) -> *mut c_char {
+    let bytes = s.as_bytes();
+    // SAFETY: malloc with a non-zero size; checked for NULL below.
+    let ptr = unsafe { libc::malloc(bytes.len() + 1) }.cast::<u8>();
+    if ptr.is_null() {
+        std::alloc::handle_alloc_error(
+            std::alloc::Layout::array::<u8>(bytes.len() + 1).expect("a string's size"),
+        );
+    }
+    for (i, b) in bytes.iter().enumerate() {
+        // SAFETY: i < len + 1, inside the allocation.
+        unsafe { *ptr.add(i) = if *b == 0 { b' ' } else { *b } };
+    }
+    // SAFETY: the last byte of the allocation.
+    unsafe { *ptr.add(bytes.len()) = 0 };
+    ptr.cast()
+}
+
+/// Frees a string made by [`host_string`].
+///
+/// # Safety
+/// `s` must be NULL or a pointer returned by `host_string`, not yet freed.
+pub(super) unsafe fn free_host_string(s: *mut c_char) {
+    // SAFETY: the caller promises it came from libc::malloc in host_string.
+    unsafe { libc::free(s.cast()) };
 }
 
 /// A C string for any Rust string: interior NULs (impossible in JSON made by
@@ -218,14 +274,60 @@ pub(super) unsafe fn handle_ref<'a>(
     unsafe { ptr.as_ref() }.ok_or_else(|| null_argument("client"))
 }
 
+/// Borrows a live handle's async calls, or fails with `NULL_ARGUMENT`.
+///
+/// # Safety
+/// As [`client_ref`].
+pub(super) unsafe fn workers_ref<'a>(ptr: *const aep_edge_client) -> Result<&'a Workers, Error> {
+    // SAFETY: the caller promises the handle is live.
+    unsafe { ptr.as_ref() }
+        .map(|h| &h.workers)
+        .ok_or_else(|| null_argument("client"))
+}
+
 /// A debug-build hook for the panic-boundary tests: when the environment
 /// variable `AEP_EDGE_TEST_PANIC` names the running function, it panics inside
 /// the boundary. Release builds compile it away.
 fn test_hook(function: &str) {
     #[cfg(debug_assertions)]
     if std::env::var_os("AEP_EDGE_TEST_PANIC").is_some_and(|v| v == function) {
-        panic!("test hook AEP_EDGE_TEST_PANIC={function}");
+        quiet_test_hook_panics();
+        std::panic::panic_any(TestHookPanic(format!(
+            "test hook AEP_EDGE_TEST_PANIC={function}"
+        )));
     }
     #[cfg(not(debug_assertions))]
     let _ = function;
+}
+
+/// The payload of a deliberate test-hook panic: the panic hook stays silent
+/// for it (a test watching its output must not read it as a failure), and
+/// prints every other panic as before.
+#[cfg(debug_assertions)]
+struct TestHookPanic(String);
+
+#[cfg(debug_assertions)]
+fn quiet_test_hook_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info.payload().downcast_ref::<TestHookPanic>().is_none() {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// The message of a caught panic's payload.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    #[cfg(debug_assertions)]
+    if let Some(TestHookPanic(what)) = panic.downcast_ref::<TestHookPanic>() {
+        return what.clone();
+    }
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }

@@ -13,15 +13,20 @@
 #![allow(clippy::missing_safety_doc)] // The safety rules are in each doc comment, for C readers.
 
 mod boundary;
+mod calls_async;
 mod queue;
 
 pub use boundary::aep_edge_client;
+pub use calls_async::*;
 pub use queue::*;
 
 use crate::config::MAX_CONFIG_BYTES;
 use crate::request::MAX_REQUEST_JSON_BYTES;
 use crate::{Client, Config, ErrorKind, Level};
-use boundary::{client_ref, guard, handle_ref, null_argument, read_str, to_c_string, Reply};
+use boundary::{
+    client_ref, free_host_string, guard, guard_with, handle_ref, null_argument, read_str,
+    to_c_string, Poison, Reply,
+};
 use serde_json::json;
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
@@ -87,6 +92,8 @@ pub enum aep_edge_status {
     AEP_EDGE_STORAGE_ERROR = 13,
     /// Collect consent is "n": nothing was sent.
     AEP_EDGE_CONSENT_DENIED = 14,
+    /// `aep_edge_poll` found no finished call within its timeout. Not a failure.
+    AEP_EDGE_NOT_READY = 15,
     /// An internal bug; the panic did not cross into the host and the client is now unusable.
     AEP_EDGE_PANIC = 99,
 }
@@ -94,7 +101,8 @@ pub enum aep_edge_status {
 /// A log callback: `level` is 1 error, 2 warn, 3 info, 4 debug, 5 trace;
 /// `message` is valid only during the call and never contains a secret.
 /// It runs on whichever thread logs, possibly on several threads at once; it
-/// must not throw, longjmp, or call `aep_edge_set_log_callback`.
+/// must not throw or longjmp. It may call any function of the library (on any
+/// client), except `aep_edge_client_free` of the client that is logging.
 pub type aep_edge_log_fn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, level: u32, message: *const c_char)>;
 
@@ -167,38 +175,58 @@ pub unsafe extern "C" fn aep_edge_client_new(
 /// client on it; an in-memory queue loses it), calls in flight make no further
 /// attempts, and this waits for them within the same `timeout_ms`.
 ///
+/// Calls waiting for something (a retry's backoff, the identity of a first
+/// call, an access token, pending consent) are woken and end with
+/// `AEP_EDGE_CLOSED`; a call whose attempt is on the wire ends with its own
+/// outcome. No attempt starts after close has begun.
+///
 /// Returns `AEP_EDGE_OK` when no call is left in flight and no queued event is
-/// undelivered, `AEP_EDGE_TIMEOUT` otherwise. `report_json_out` may be NULL;
-/// otherwise it is set to `{"inFlight": calls, "undelivered": events,
-/// "waitedMs": m, "queue": {stats as aep_edge_stats}}` (with an `"error"`
-/// object on failure), released with `aep_edge_string_free`.
+/// undelivered, `AEP_EDGE_TIMEOUT` otherwise; it returns within `timeout_ms`.
+/// `report_json_out` may be NULL; otherwise it is set to `{"inFlight": calls,
+/// "undelivered": events, "waitedMs": m, "queue": {stats as aep_edge_stats}}`
+/// (with an `"error"` object on failure, and `"poisoned": true` for a client
+/// that had an internal panic), released with `aep_edge_string_free`.
+///
+/// Async calls: queued ones end with `AEP_EDGE_CLOSED` (their callbacks run on
+/// this thread), running ones end as blocking calls do, and `AEP_EDGE_OK` means
+/// every completion has been delivered (callbacks returned, poll-mode
+/// completions queued; they stay pollable after close).
 ///
 /// Thread-safe and idempotent: may be called from any thread, while other
-/// threads are in calls on the same client. From inside an outcome callback
-/// it does not wait for the queue (the dispatcher is the calling thread).
-/// Does not free the client.
+/// threads are in calls on the same client, and from inside a callback, where
+/// it does not wait for the calling thread's own call (from an outcome
+/// callback: not for the queue). A poisoned client answers it too (it waits
+/// for the calls in flight). Does not free the client.
 #[no_mangle]
 pub unsafe extern "C" fn aep_edge_client_close(
     client: *mut aep_edge_client,
     timeout_ms: u32,
     report_json_out: *mut *mut c_char,
 ) -> aep_edge_status {
-    guard("aep_edge_client_close", client, report_json_out, || {
+    let handle = client;
+    let started = std::time::Instant::now();
+    let timeout = Duration::from_millis(u64::from(timeout_ms));
+    let body = move || {
         // SAFETY: the caller promises a live handle or NULL.
-        let handle = unsafe { handle_ref(client) }?;
-        let started = std::time::Instant::now();
-        let timeout = Duration::from_millis(u64::from(timeout_ms));
-        let queue = handle.queue.close(started + timeout);
-        let report = handle
-            .client
-            .close(timeout.saturating_sub(started.elapsed()));
-        let waited_ms = started.elapsed().as_millis() as u64;
+        let poisoned = unsafe { handle.as_ref() }.is_some_and(aep_edge_client::is_poisoned);
+        // SAFETY: as above.
+        let queue = unsafe { handle_ref(handle) }?
+            .queue
+            .close(started + timeout);
+        // SAFETY: as above.
+        let workers = unsafe { boundary::workers_ref(handle) }?;
+        // Ends the async calls too, and waits until their completions are delivered.
+        let report = workers.close(timeout.saturating_sub(started.elapsed()));
+        let waited_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let mut body = json!({
             "inFlight": report.in_flight,
             "undelivered": queue.undelivered,
             "waitedMs": waited_ms,
             "queue": queue.stats,
         });
+        if poisoned {
+            body["poisoned"] = json!(true);
+        }
         if report.in_flight == 0 && queue.undelivered == 0 {
             return Ok(Reply::ok(Some(body.to_string())));
         }
@@ -214,7 +242,14 @@ pub unsafe extern "C" fn aep_edge_client_close(
             status: aep_edge_status::AEP_EDGE_TIMEOUT,
             json: Some(body.to_string()),
         })
-    })
+    };
+    guard_with(
+        "aep_edge_client_close",
+        client,
+        report_json_out,
+        Poison::Allow,
+        body,
+    )
 }
 
 /// Frees a client. NULL-safe. Never does network I/O and never blocks on it:
@@ -224,8 +259,13 @@ pub unsafe extern "C" fn aep_edge_client_close(
 /// outcome callback runs after this returns (it waits only for one running
 /// at that moment).
 ///
-/// Threading: must not race with any other call on the same client; the
-/// handle is invalid afterwards.
+/// Async calls: queued calls and unpolled completions are dropped without a
+/// callback, running calls make no further attempts, and this waits only for
+/// completion callbacks running at this moment; after it returns no callback
+/// of this client runs.
+///
+/// Threading: must not race with any other call on the same client, nor be
+/// called from a callback of this client; the handle is invalid afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn aep_edge_client_free(client: *mut aep_edge_client) {
     guard(
@@ -376,7 +416,7 @@ pub unsafe extern "C" fn aep_edge_session_reset(
 /// - `access_token`: borrowed; NUL-terminated; never logged.
 /// - `error_json_out`: may be NULL; otherwise NULL on success and an error
 ///   object on failure (`AEP_EDGE_INVALID_REQUEST` for another auth type or a
-///   token with spaces or control characters).
+///   token with spaces or control characters, `AEP_EDGE_CLOSED` after close).
 ///
 /// Thread-safe.
 #[no_mangle]
@@ -412,10 +452,14 @@ pub unsafe extern "C" fn aep_edge_client_set_access_token(
 ///
 /// `user_data` is passed back unchanged and must stay valid until the callback
 /// is replaced or removed, or the client freed. When this function returns,
-/// the previous callback is no longer running on any thread.
+/// the previous callback is no longer running on any thread; called from
+/// inside a log callback it does not wait (the previous callback may still be
+/// running on other threads for a moment).
 ///
 /// The callback runs on whichever thread logs, possibly on several at once; it
-/// must not throw, longjmp, or call this function. Thread-safe otherwise.
+/// must not throw or longjmp, and may call any function of the library except
+/// `aep_edge_client_free` of this client. Thread-safe; allowed after close
+/// (to remove a callback before freeing what it uses).
 #[no_mangle]
 pub unsafe extern "C" fn aep_edge_set_log_callback(
     client: *const aep_edge_client,
@@ -443,8 +487,9 @@ pub unsafe extern "C" fn aep_edge_set_log_callback(
 
 /// Frees a string this library returned through a `char **..._out`. NULL-safe.
 ///
-/// Never pass a string from anywhere else, and never release these with `free()`.
-/// Thread-safe.
+/// The caller may have modified the string's bytes (strtok, in-place
+/// parsing) before freeing it. Never pass a string from anywhere else, and
+/// never release these with `free()`. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn aep_edge_string_free(s: *mut c_char) {
     guard(
@@ -452,10 +497,8 @@ pub unsafe extern "C" fn aep_edge_string_free(s: *mut c_char) {
         std::ptr::null(),
         std::ptr::null_mut(),
         || {
-            if !s.is_null() {
-                // SAFETY: the caller promises `s` came from CString::into_raw here.
-                drop(unsafe { std::ffi::CString::from_raw(s) });
-            }
+            // SAFETY: the caller promises `s` is NULL or came from this library.
+            unsafe { free_host_string(s) };
             Ok(Reply::ok(None))
         },
     );
