@@ -517,8 +517,11 @@ aep_edge_status aep_edge_poll(const struct aep_edge_client *client,
  * is pending, events are stored and held), `AEP_EDGE_CLOSED`,
  * `AEP_EDGE_STORAGE_ERROR`.
  *
- * Thread-safe. After `fork()`, a child must not use a client created by its
- * parent (create a new one; Python does this for you, with an in-memory queue).
+ * Thread-safe. After `fork()`, this function answers `AEP_EDGE_STORAGE_ERROR`
+ * in the child for a client the parent created with a queue file, or whose
+ * in-memory queue the parent had used: that queue stays the parent's.
+ * Create a new client in the child, with another `queue.path` or none (an
+ * in-memory queue); the Python package does this for you, in memory.
  */
 aep_edge_status aep_edge_send_event(const struct aep_edge_client *client,
                                     const char *request_json,

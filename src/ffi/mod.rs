@@ -237,10 +237,14 @@ pub unsafe extern "C" fn aep_edge_client_close(
                 report.in_flight, queue.undelivered
             ),
         );
-        body["error"] = error.to_json()["error"].clone();
+        // The error object first, as every failure's JSON reads.
+        let mut failure = error.to_json();
+        if let (Some(failure), Some(report)) = (failure.as_object_mut(), body.as_object()) {
+            failure.extend(report.clone());
+        }
         Ok(Reply {
             status: aep_edge_status::AEP_EDGE_TIMEOUT,
-            json: Some(body.to_string()),
+            json: Some(failure.to_string()),
         })
     };
     guard_with(
