@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -353,6 +354,37 @@ static void test_consent_denied(void) {
     aep_edge_client_free(c);
 }
 
+static void test_fork_keeps_the_file_the_parents(void) {
+    current_test = "fork: the queue file stays the parent's";
+    char dir[256], file[300];
+    temp_queue(dir, sizeof dir, file, sizeof file);
+    aep_edge_client *c = client_for(BASE_URL, file, NULL);
+    char *out = NULL;
+    aep_edge_send_event(c, EVENT, &out);
+    aep_edge_string_free(out);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *child_out = NULL;
+        aep_edge_status s = aep_edge_send_event(c, EVENT, &child_out);
+        int ok = s == AEP_EDGE_STORAGE_ERROR && has(child_out, "parent");
+        _exit(ok ? 0 : 3);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "in the child, send_event on the parent's file client is STORAGE_ERROR", NULL);
+    out = NULL;
+    CHECK(aep_edge_send_event(c, EVENT, &out) == AEP_EDGE_OK, "the parent goes on", out);
+    aep_edge_string_free(out);
+    out = NULL;
+    CHECK(aep_edge_flush(c, 20000, &out) == AEP_EDGE_OK && has(out, "\"delivered\":2"),
+          "and delivers both", out);
+    aep_edge_string_free(out);
+    aep_edge_client_close(c, 1000, NULL);
+    aep_edge_client_free(c);
+    remove_queue(dir, file);
+}
+
 int main(int argc, char **argv) {
     BASE_URL = argc > 1 ? argv[1] : getenv("AEP_EDGE_BASE_URL");
     if (BASE_URL == NULL) {
@@ -365,6 +397,7 @@ int main(int argc, char **argv) {
     test_unreachable_then_delivered();
     test_no_outcome_after_free();
     test_consent_denied();
+    test_fork_keeps_the_file_the_parents();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
