@@ -216,9 +216,8 @@ pub(crate) fn handle(
         Err(resp) => return resp,
     };
     let mut resp = match endpoint {
-        Endpoint::InteractV2 | Endpoint::InteractV1 => interact(&ctx, &body, endpoint),
-        Endpoint::CollectV2 | Endpoint::CollectV1 => collect(&ctx, req, &body, endpoint),
         Endpoint::SetConsent => consent::set_consent(&ctx, &body),
+        _ => serve_events(&ctx, req, &body, endpoint),
     };
     if (200..300).contains(&resp.status) {
         resp.set_header("x-adobe-edge", &format!("{cluster};{REGION_ID}"));
@@ -416,7 +415,13 @@ fn no_consent_warning() -> Value {
     })
 }
 
-fn interact(ctx: &Ctx, body: &Map<String, Value>, endpoint: Endpoint) -> Response {
+/// Interact and collect: their events, the identity rule, then the endpoint's answer.
+fn serve_events(
+    ctx: &Ctx,
+    req: &Request,
+    body: &Map<String, Value>,
+    endpoint: Endpoint,
+) -> Response {
     let events = match request_events(ctx, body, endpoint) {
         Ok(events) => events,
         Err(resp) => return resp,
@@ -425,6 +430,18 @@ fn interact(ctx: &Ctx, body: &Map<String, Value>, endpoint: Endpoint) -> Respons
     if let Some(resp) = check_events(ctx, &visitor) {
         return resp;
     }
+    match endpoint {
+        Endpoint::InteractV2 | Endpoint::InteractV1 => interact(ctx, body, &events, &visitor),
+        _ => collect(ctx, req, endpoint, &visitor),
+    }
+}
+
+fn interact(
+    ctx: &Ctx,
+    body: &Map<String, Value>,
+    events: &[&Map<String, Value>],
+    visitor: &Visitor,
+) -> Response {
     if visitor.opted_out() {
         // Ignored: no decisions, no identity; routing and the cluster still come back.
         let handle = json!([
@@ -525,15 +542,7 @@ fn requested_scopes<'a>(
     Ok(requested)
 }
 
-fn collect(ctx: &Ctx, req: &Request, body: &Map<String, Value>, endpoint: Endpoint) -> Response {
-    let events = match request_events(ctx, body, endpoint) {
-        Ok(events) => events,
-        Err(resp) => return resp,
-    };
-    let visitor = Visitor::new(ctx, body, &events);
-    if let Some(resp) = check_events(ctx, &visitor) {
-        return resp;
-    }
+fn collect(ctx: &Ctx, req: &Request, endpoint: Endpoint, visitor: &Visitor) -> Response {
     let silent = req
         .query_param("silent")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
