@@ -31,7 +31,9 @@ pub type OutcomeFn = Arc<dyn Fn(&Value) + Send + Sync>;
 
 /// The queue of one client. Dropping it (the C ABI's free) stops the
 /// dispatcher without waiting for it and without network I/O; what is stored
-/// stays stored.
+/// stays stored. When the dispatcher is running, dropping it also closes the
+/// client it was opened with, so that the dispatcher's retry waits end at
+/// once (`close` first to let it deliver).
 pub struct Queue {
     shared: Arc<Shared>,
 }
