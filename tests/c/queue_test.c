@@ -371,6 +371,7 @@ static void test_fork_keeps_the_file_the_parents(void) {
     }
     pid_t pid = fork();
     if (pid == 0) {
+        alarm(30); /* a child that blocks fails the test instead of hanging it */
         char *child_out = NULL;
         aep_edge_status s = aep_edge_send_event(c, EVENT, &child_out);
         char verdict = (s == AEP_EDGE_STORAGE_ERROR && has(child_out, "parent")) ? 'y' : 'n';
