@@ -51,6 +51,8 @@ mod secret;
 mod session;
 /// cbindgen:ignore
 mod transport;
+/// cbindgen:ignore
+pub mod visitor;
 
 #[cfg(feature = "capi")]
 pub mod ffi;

@@ -123,6 +123,10 @@ impl Transport {
         };
         let retry_after = header("retry-after");
         let region = header("x-adobe-edge");
+        let facts = crate::visitor::FACT_HEADERS
+            .iter()
+            .filter_map(|name| header(name).map(|v| (*name, v)))
+            .collect();
         let status = response.status().as_u16();
         let body = response
             .body_mut()
@@ -135,6 +139,7 @@ impl Transport {
             body,
             retry_after,
             region,
+            facts,
         })
     }
 }
