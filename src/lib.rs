@@ -40,6 +40,8 @@ mod lifecycle;
 /// cbindgen:ignore
 pub mod log;
 /// cbindgen:ignore
+pub mod propositions;
+/// cbindgen:ignore
 pub mod request;
 /// cbindgen:ignore
 pub mod response;
