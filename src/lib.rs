@@ -42,6 +42,8 @@ pub mod log;
 /// cbindgen:ignore
 pub mod request;
 /// cbindgen:ignore
+mod resolver;
+/// cbindgen:ignore
 pub mod response;
 /// cbindgen:ignore
 mod retry;
