@@ -44,6 +44,8 @@ pub mod propositions;
 /// cbindgen:ignore
 pub mod request;
 /// cbindgen:ignore
+mod resolver;
+/// cbindgen:ignore
 pub mod response;
 /// cbindgen:ignore
 mod retry;

@@ -4,6 +4,7 @@
 
 use crate::config::{Config, ProxySetting, RootStore};
 use crate::error::{Error, Result};
+use crate::resolver::CachingResolver;
 use crate::response::RawResponse;
 use std::io;
 use std::time::Duration;
@@ -73,7 +74,7 @@ impl Transport {
             // An unset or unparsable environment means no proxy, as with curl.
             ProxySetting::FromEnv => ureq::Proxy::try_from_env(),
         };
-        let agent: Agent = Agent::config_builder()
+        let agent_config = Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .proxy(proxy)
@@ -84,8 +85,16 @@ impl Transport {
             .max_idle_connections_per_host(config.max_connections)
             .timeout_connect(Some(config.timeouts.connect))
             .timeout_per_call(Some(config.timeouts.request))
-            .build()
-            .into();
+            .build();
+        let resolver = CachingResolver::new(
+            config.resolve.clone().into_iter().collect(),
+            config.timeouts.connect,
+        );
+        let agent = Agent::with_parts(
+            agent_config,
+            ureq::unversioned::transport::DefaultConnector::new(),
+            resolver,
+        );
         Ok(Transport {
             agent,
             connect_timeout: config.timeouts.connect,

@@ -384,7 +384,10 @@ pub(crate) fn hint_form(
         Some("off") => Ok(HintForm::Off),
         Some("host") => {
             let ip = origin.authority.starts_with('[') || host.parse::<IpAddr>().is_ok();
-            if ip {
+            if origin.scheme == "http" {
+                // `{hint}.localhost` is not sure to stay on loopback.
+                Err("hintRouting \"host\" needs https: plain http may only reach loopback".into())
+            } else if ip {
                 Err(format!(
                     "hintRouting \"host\" needs a host name to prefix with the hint, not the address {}",
                     origin.authority
@@ -599,6 +602,13 @@ mod tests {
         assert!(hint_form(Some("host"), &origin("127.0.0.1:8080"), true)
             .unwrap_err()
             .contains("host name"));
+        let local = Origin {
+            scheme: "http".into(),
+            authority: "localhost:8080".into(),
+        };
+        assert!(hint_form(Some("host"), &local, true)
+            .unwrap_err()
+            .contains("https"));
         assert!(hint_form(Some("sideways"), &edge, false)
             .unwrap_err()
             .contains("hintRouting"));
