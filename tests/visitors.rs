@@ -312,3 +312,77 @@ fn the_staging_base_path_is_used_for_every_call() {
         .unwrap_err();
     assert!(e.message.contains("edgeBasePath"), "{}", e.message);
 }
+
+/// The hint as a host, `{hint}.server.adobedc.net`, over HTTPS on loopback:
+/// `resolve` pins each name to the emulator and TLS verifies it against a
+/// test CA.
+#[test]
+fn on_the_server_host_a_hint_routes_as_a_sub_domain_and_its_404_falls_back() {
+    use aep_edge_emulator::{Fault, TlsIdentity};
+    let names = [
+        "server.adobedc.net",
+        "or2.server.adobedc.net",
+        "irl1.server.adobedc.net",
+    ];
+    let (ca, chain, key) = test_pki_for(&names);
+    let edge = emulator_with(Options {
+        tls: Some(TlsIdentity {
+            cert_chain_pem: chain,
+            key_pem: key,
+        }),
+        ..Options::default()
+    });
+    let dir = std::env::temp_dir().join(format!("aep-edge-visitors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_path = dir.join("ca.pem");
+    std::fs::write(&ca_path, ca).unwrap();
+    let address = edge.base_url().trim_start_matches("https://").to_string();
+    let resolve: serde_json::Map<String, Value> = names
+        .iter()
+        .map(|n| (n.to_string(), json!(address)))
+        .collect();
+    let mut c = config("https://unused.example", json!({}));
+    c.as_object_mut().unwrap().remove("baseUrl");
+    c["edgeDomain"] = json!("server.adobedc.net");
+    c["tls"] = json!({"caFile": ca_path});
+    c["resolve"] = Value::Object(resolve);
+    c["retry"]["maxAttempts"] = json!(1);
+    let client = aep_edge::Client::new(aep_edge::Config::from_value(&c).unwrap()).unwrap();
+
+    client.interact(source_request()).unwrap(); // learns or2
+    client.interact(source_request()).unwrap();
+    client
+        .interact(json!({"event": source_event(), "options": {"locationHint": "irl1"}}))
+        .unwrap();
+    // The session's hint answered 404 with an empty body: sent again to the
+    // plain host at once, and hints stay off for this client.
+    edge.inject(Fault {
+        status: Some(404),
+        body: Some(String::new()),
+        ..Fault::default()
+    });
+    let fell_back = client.interact(source_request()).unwrap();
+    assert_eq!(fell_back["client"]["attempts"], 2);
+    client.collect(json!({"events": [source_event()]})).unwrap();
+
+    let seen: Vec<(String, String)> = edge
+        .requests()
+        .iter()
+        .map(|r| (r.header("host").unwrap_or_default().to_string(), r.path.clone()))
+        .collect();
+    let expected = [
+        ("server.adobedc.net", "/ee/v2/interact"),
+        ("or2.server.adobedc.net", "/ee/v2/interact"),
+        ("irl1.server.adobedc.net", "/ee/v2/interact"),
+        ("or2.server.adobedc.net", "/ee/v2/interact"),
+        ("server.adobedc.net", "/ee/v2/interact"),
+        ("server.adobedc.net", "/ee/v2/collect"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(h, p)| (h.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(seen, expected);
+    assert_eq!(client.session()["hintRouting"], false);
+    let _ = std::fs::remove_dir_all(&dir);
+}
