@@ -126,6 +126,10 @@ compile_static() {
     echo "abi_test_static depends on the shared library"; return 1
   fi
 }
+compile_server() {
+  gcc "${CFLAGS[@]}" tests/c/server_test.c -o "$OUT/server_test" \
+    -L"$LIB" -laep_edge -Wl,-rpath,"$LIB"
+}
 compile_cpp() {
   g++ "${CXXFLAGS[@]}" -c tests/cpp/abi_test.cpp -o "$OUT/abi_test_cpp.o" &&
     g++ "${CXXFLAGS[@]}" -c tests/cpp/second_tu.cpp -o "$OUT/second_tu.o" &&
@@ -148,6 +152,8 @@ step "compile C (shared)" "$OUT/compile_shared.log" compile_shared &&
   step "run C (shared libaep_edge.so.1)" "$OUT/c_shared.log" "$OUT/abi_test_shared"
 step "compile C (static)" "$OUT/compile_static.log" compile_static &&
   step "run C (static libaep_edge.a)" "$OUT/c_static.log" "$OUT/abi_test_static"
+step "compile C server-side test (tests/c/server_test.c)" "$OUT/compile_server.log" compile_server &&
+  step "run C server-side test" "$OUT/server.log" "$OUT/server_test" "$BASE_URL"
 step "compile C++ (two translation units)" "$OUT/compile_cpp.log" compile_cpp &&
   step "run C++" "$OUT/cpp.log" "$OUT/abi_test_cpp"
 step "compile C++ wrapper (bindings/cpp/aep_edge.hpp, two translation units)" "$OUT/compile_wrapper.log" compile_wrapper &&
