@@ -368,7 +368,12 @@ fn on_the_server_host_a_hint_routes_as_a_sub_domain_and_its_404_falls_back() {
     let seen: Vec<(String, String)> = edge
         .requests()
         .iter()
-        .map(|r| (r.header("host").unwrap_or_default().to_string(), r.path.clone()))
+        .map(|r| {
+            (
+                r.header("host").unwrap_or_default().to_string(),
+                r.path.clone(),
+            )
+        })
         .collect();
     let expected = [
         ("server.adobedc.net", "/ee/v2/interact"),
