@@ -24,6 +24,7 @@ from ._errors import (
 )
 from ._native import __version__, core_version
 from ._types import CloseReport, CollectResponse, Handle, InteractResponse, OAuth, TokenAuth
+from ._visitor import Proposition, StateEntry, display_event, interact_event
 
 __all__ = [
     "__version__",
@@ -35,6 +36,10 @@ __all__ = [
     "InteractResponse",
     "CollectResponse",
     "CloseReport",
+    "Proposition",
+    "StateEntry",
+    "display_event",
+    "interact_event",
     "EdgeError",
     "ConfigError",
     "RequestError",

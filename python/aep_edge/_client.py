@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 from . import _native
 from ._errors import ConfigError
 from ._types import CloseReport, CollectResponse, InteractResponse, OAuth, TokenAuth
+from ._visitor import display_event
 
 __all__ = ["EdgeClient", "AuthSetting", "ProxySetting", "StateEntries"]
 
@@ -177,13 +178,19 @@ class EdgeClient:
         request_id: Optional[str] = None,
         state: Optional[StateEntries] = None,
         datastream_id: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        location_hint: Optional[str] = None,
     ) -> InteractResponse:
         """Sends one event to ``/ee/v2/interact`` and returns the response.
 
-        ``state`` (a list of ``{"key", "value"}`` dicts, e.g. a previous
-        response's ``state_entries``) is sent instead of the client's own.
+        A server acting for a visitor passes the visitor's ``state`` (the
+        previous response's ``next_state``; sent instead of the client's own),
+        its context ``headers`` (``User-Agent``, ``Accept-Language``,
+        ``Referer``, ``X-Forwarded-For`` ...) and, to pin its region,
+        ``location_hint``.
         """
-        request = _request("event", event, query, meta, request_id, state, datastream_id)
+        request = _request("event", event, query, meta, request_id, state, datastream_id,
+                           headers, location_hint)
         return InteractResponse(self._native.interact(request))
 
     def collect(
@@ -195,9 +202,12 @@ class EdgeClient:
         request_id: Optional[str] = None,
         state: Optional[StateEntries] = None,
         datastream_id: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        location_hint: Optional[str] = None,
     ) -> CollectResponse:
         """Posts a batch of events to ``/ee/v2/collect`` at once."""
-        request = _request("events", events, query, meta, request_id, state, datastream_id)
+        request = _request("events", events, query, meta, request_id, state, datastream_id,
+                           headers, location_hint)
         return CollectResponse(self._native.collect(request))
 
     async def interact_async(
@@ -209,10 +219,13 @@ class EdgeClient:
         request_id: Optional[str] = None,
         state: Optional[StateEntries] = None,
         datastream_id: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        location_hint: Optional[str] = None,
     ) -> InteractResponse:
         """:meth:`interact` without blocking the event loop. Cancelling the
         awaited call abandons its result."""
-        request = _request("event", event, query, meta, request_id, state, datastream_id)
+        request = _request("event", event, query, meta, request_id, state, datastream_id,
+                           headers, location_hint)
         prepared = _native.to_json(request)
         raw = await self._in_executor(self._native.interact, prepared)
         return InteractResponse(raw)
@@ -226,9 +239,12 @@ class EdgeClient:
         request_id: Optional[str] = None,
         state: Optional[StateEntries] = None,
         datastream_id: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        location_hint: Optional[str] = None,
     ) -> CollectResponse:
         """:meth:`collect` without blocking the event loop."""
-        request = _request("events", events, query, meta, request_id, state, datastream_id)
+        request = _request("events", events, query, meta, request_id, state, datastream_id,
+                           headers, location_hint)
         prepared = _native.to_json(request)
         raw = await self._in_executor(self._native.collect, prepared)
         return CollectResponse(raw)
@@ -247,10 +263,28 @@ class EdgeClient:
         list of them) to ``/ee/v1/privacy/set-consent``; the client keeps the
         collect consent it returns, which gates :meth:`interact` and :meth:`collect`."""
         entries = [consent] if isinstance(consent, Mapping) else consent
-        request = _request("consent", entries, query, meta, request_id, None, datastream_id)
+        request = _request("consent", entries, query, meta, request_id, None, datastream_id, None, None)
         if identity_map is not None:
             request["identityMap"] = identity_map
         return CollectResponse(self._native.set_consent(request))
+
+    def notify_display(
+        self,
+        response: InteractResponse,
+        *,
+        headers: Optional[Mapping[str, str]] = None,
+        state: Optional[StateEntries] = None,
+    ) -> CollectResponse:
+        """Reports the propositions of ``response`` as shown (so Target and
+        Journey Optimizer count them), through :meth:`collect`, for the same
+        visitor: ``state`` defaults to ``response.next_state`` when it has one,
+        and the hint to ``response.location_hint``. Raises ``RequestError``
+        when the response has no propositions."""
+        event = display_event(response.propositions)
+        if state is None and "state" in response._client:
+            state = response.next_state
+        return self.collect([event], state=state, headers=headers,
+                            location_hint=response.location_hint)
 
     @property
     def session(self) -> Dict[str, Any]:
@@ -361,6 +395,8 @@ def _request(
     request_id: Optional[str],
     state: Optional[StateEntries],
     datastream_id: Optional[str],
+    headers: Optional[Mapping[str, str]],
+    location_hint: Optional[str],
 ) -> Dict[str, Any]:
     request: Dict[str, Any] = {name: body}
     if query is not None:
@@ -374,6 +410,10 @@ def _request(
         options["datastreamId"] = datastream_id
     if state is not None:
         options["state"] = state if isinstance(state, (list, tuple)) else list(state)
+    if headers is not None:
+        options["headers"] = headers
+    if location_hint is not None:
+        options["locationHint"] = location_hint
     if options:
         request["options"] = options
     return request
