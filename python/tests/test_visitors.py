@@ -4,6 +4,7 @@ the installed wheel against the emulator."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Dict, List
 
 import pytest
@@ -150,3 +151,28 @@ def test_notify_display_reports_what_was_shown_for_the_same_visitor(
 def test_the_names_are_exported() -> None:
     for name in ("Proposition", "StateEntry", "display_event", "interact_event"):
         assert name in aep_edge.__all__ and hasattr(aep_edge, name)
+
+
+def test_the_root_readme_server_example_runs(emulator: Emulator) -> None:
+    readme = (SOURCE_TREE.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Server-side use", 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    code = code.replace('EdgeClient("YOUR_DATASTREAM_ID",', f'EdgeClient("ds", base_url="{emulator.base_url}",')
+    code = code.replace("YOUR_ORG_ID@AdobeOrg", ORG_ID)
+    namespace: Dict[str, Any] = {}
+    exec(compile(code, "README.md Server-side use", "exec"), namespace)
+    visitor: Dict[str, Any] = {}
+    browser = {"User-Agent": "Mozilla/5.0 (Visitor)", "Accept-Language": "en-GB", "Cookie": "not forwarded"}
+    pages = [namespace["render_home"](visitor, browser, "198.51.100.23") for _ in range(3)]
+    namespace["client"].close()
+    assert pages == ["<h1>emulated offer for home-hero</h1>"] * 3
+    assert IDENTITY_KEY in {e["key"] for e in visitor["edge_state"]}
+    sent = emulator.requests()
+    assert [s["path"].rsplit("/", 1)[1] for s in sent] == ["interact", "collect"] * 3
+    identities = {
+        e["value"] for s in sent[1:] for e in s["body"]["meta"]["state"]["entries"] if e["key"] == IDENTITY_KEY
+    }
+    assert len(identities) == 1, "one visitor throughout"
+    assert all(s["headers"]["user-agent"] == "Mozilla/5.0 (Visitor)" for s in sent)
+    assert all(s["headers"]["x-forwarded-for"] == "198.51.100.23" for s in sent)
+    assert all("cookie" not in s["headers"] for s in sent)
