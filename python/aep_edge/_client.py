@@ -111,6 +111,9 @@ class EdgeClient:
         ca_file: Union[None, str, "os.PathLike[str]"] = None,
         tls_roots: Optional[str] = None,
         max_connections: Optional[int] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        hint_routing: Optional[str] = None,
+        edge_base_path: Optional[str] = None,
     ) -> None:
         config: Dict[str, Any] = {"datastreamId": datastream_id, "session": session}
         if org_id is not None:
@@ -143,6 +146,14 @@ class EdgeClient:
             config["tls"] = tls
         if max_connections is not None:
             config["maxConnections"] = max_connections
+        # Server-side visitors: context headers on every call, where a hint
+        # goes ("auto", "path", "host", "off"), and "ee" or "ee-pre-prd".
+        if headers is not None:
+            config["headers"] = dict(headers)
+        if hint_routing is not None:
+            config["hintRouting"] = hint_routing
+        if edge_base_path is not None:
+            config["edgeBasePath"] = edge_base_path
         self._start(config)
 
     @classmethod

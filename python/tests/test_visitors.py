@@ -176,3 +176,19 @@ def test_the_root_readme_server_example_runs(emulator: Emulator) -> None:
     assert all(s["headers"]["user-agent"] == "Mozilla/5.0 (Visitor)" for s in sent)
     assert all(s["headers"]["x-forwarded-for"] == "198.51.100.23" for s in sent)
     assert all("cookie" not in s["headers"] for s in sent)
+
+
+def test_constructor_keywords_for_servers(emulator: Emulator) -> None:
+    with EdgeClient("ds", base_url=emulator.base_url, session="none", headers={"Accept-Language": "nl-NL"},
+                    hint_routing="off", edge_base_path="ee-pre-prd") as c:
+        try:
+            c.interact({"xdm": {}}, location_hint="irl1")
+        except aep_edge.HttpError:
+            pass  # an emulator without a staging path answers 404; the path sent is what counts
+    (sent,) = emulator._call("GET", "/__emulator/requests")  # requests() lists /ee/ paths only
+    assert sent["path"] == "/ee-pre-prd/v2/interact"
+    assert sent["headers"]["accept-language"] == "nl-NL"
+    with pytest.raises(aep_edge.ConfigError, match=r"headers\.Authorization"):
+        EdgeClient("ds", headers={"Authorization": "Bearer x"})
+    with pytest.raises(aep_edge.ConfigError, match="hintRouting"):
+        EdgeClient("ds", hint_routing="sideways")
