@@ -11,7 +11,7 @@ import pytest
 
 import aep_edge
 from aep_edge import EdgeClient, InteractResponse, Proposition, RequestError, display_event, interact_event
-from conftest import ORG_ID, SOURCE_TREE, Emulator
+from conftest import ORG_ID, SOURCE_TREE, Emulator, event
 
 FIXTURES = SOURCE_TREE.parent / "tests" / "fixtures"
 IDENTITY_KEY = "kndctr_" + ORG_ID.replace("@", "_") + "_identity"
@@ -70,17 +70,17 @@ def test_state_entries_alone_lose_the_identity_that_next_state_keeps(server: Edg
 
 
 def test_location_hint_and_headers_keywords(server: EdgeClient, emulator: Emulator) -> None:
-    r = server.interact({"xdm": {}}, location_hint="irl1", headers={"Accept-Language": "ga-IE"})
+    r = server.interact(event(), location_hint="irl1", headers={"Accept-Language": "ga-IE"})
     assert r.location_hint == "irl1"
-    c = server.collect([{"xdm": {}}], location_hint="va6")
+    c = server.collect([event()], location_hint="va6")
     assert c.location_hint is None
     sent = emulator.requests()
     assert [s["path"] for s in sent] == ["/ee/irl1/v2/interact", "/ee/va6/v2/collect"]
     assert sent[0]["headers"]["accept-language"] == "ga-IE"
     with pytest.raises(RequestError, match=r"options\.headers\.Cookie"):
-        server.interact({"xdm": {}}, headers={"Cookie": "a=b"})
+        server.interact(event(), headers={"Cookie": "a=b"})
     with pytest.raises(RequestError, match=r"options\.locationHint"):
-        server.interact({"xdm": {}}, location_hint="or2.evil.example")
+        server.interact(event(), location_hint="or2.evil.example")
     assert len(emulator.requests()) == 2, "refused calls send nothing"
 
 
@@ -182,7 +182,7 @@ def test_constructor_keywords_for_servers(emulator: Emulator) -> None:
     with EdgeClient("ds", base_url=emulator.base_url, session="none", headers={"Accept-Language": "nl-NL"},
                     hint_routing="off", edge_base_path="ee-pre-prd") as c:
         try:
-            c.interact({"xdm": {}}, location_hint="irl1")
+            c.interact(event(), location_hint="irl1")
         except aep_edge.HttpError:
             pass  # an emulator without a staging path answers 404; the path sent is what counts
     (sent,) = emulator._call("GET", "/__emulator/requests")  # requests() lists /ee/ paths only
