@@ -403,3 +403,29 @@ fn on_the_server_host_a_hint_routes_as_a_sub_domain_and_its_404_falls_back() {
     assert_eq!(client.session()["hintRouting"], false);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn client_headers_report_the_response_facts_present() {
+    let edge = emulator();
+    let client = client(&edge.base_url(), json!({}));
+    edge.inject(aep_edge_emulator::Fault {
+        retry_after: Some("7".into()),
+        ..aep_edge_emulator::Fault::default()
+    });
+    let r = client.interact(source_request()).unwrap();
+    let headers = r["client"]["headers"].as_object().unwrap();
+    assert_eq!(headers["retry-after"], "7");
+    assert_eq!(headers["x-adobe-edge"], r["client"]["region"]);
+    let allowed = [
+        "x-request-id",
+        "x-rate-limit-remaining",
+        "retry-after",
+        "x-adobe-edge",
+    ];
+    assert!(
+        headers.keys().all(|k| allowed.contains(&k.as_str())),
+        "{headers:?}"
+    );
+    let r = client.interact(source_request()).unwrap();
+    assert!(r["client"]["headers"].get("retry-after").is_none());
+}
