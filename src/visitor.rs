@@ -186,21 +186,29 @@ impl CallOptions {
     }
 
     /// The hint this call routes by: `options.locationHint`, else the value of
-    /// the visitor's `kndctr_<org>_cluster` entry (what the Web SDK reads from
-    /// the same cookie). A cluster value that is not a hint is ignored.
+    /// the visitor's `kndctr_<org>_cluster` entry, else Target's legacy
+    /// `mboxEdgeCluster` as `t<value>` (what the Web SDK reads from the same
+    /// cookies, alloy `injectGetLocationHint.js`). A value that is not a hint
+    /// is ignored.
     pub fn hint(&self, org_id: Option<&str>) -> Option<String> {
         if let Some(hint) = &self.location_hint {
             return Some(hint.clone());
         }
         let wanted = org_id.map(cluster_key);
-        self.state
-            .iter()
-            .flatten()
+        let entries = || self.state.iter().flatten();
+        entries()
             .filter(|e| match &wanted {
                 Some(key) => e.key == *key,
                 None => e.key.starts_with("kndctr_") && e.key.ends_with("_cluster"),
             })
             .find_map(|e| e.value.as_deref().and_then(hint_of_cluster_value))
+            .or_else(|| {
+                entries()
+                    .filter(|e| e.key == "mboxEdgeCluster")
+                    .filter_map(|e| e.value.as_deref())
+                    .map(|v| format!("t{}", v.trim()))
+                    .find(|h| valid_hint(h))
+            })
     }
 }
 
@@ -586,6 +594,13 @@ mod tests {
         assert_eq!(o.hint(Some("ORG@AdobeOrg")).as_deref(), Some("or2"));
         o.state = Some(vec![entry("kndctr_ORG_AdobeOrg_cluster", "../x")]);
         assert_eq!(o.hint(Some("ORG@AdobeOrg")), None);
+        o.state = Some(vec![entry("mboxEdgeCluster", "35")]);
+        assert_eq!(o.hint(Some("ORG@AdobeOrg")).as_deref(), Some("t35"));
+        o.state = Some(vec![
+            entry("mboxEdgeCluster", "35"),
+            entry("kndctr_ORG_AdobeOrg_cluster", "va6"),
+        ]);
+        assert_eq!(o.hint(Some("ORG@AdobeOrg")).as_deref(), Some("va6"));
         o.location_hint = Some("jpn3".into());
         assert_eq!(o.hint(Some("ORG@AdobeOrg")).as_deref(), Some("jpn3"));
     }
