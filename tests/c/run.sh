@@ -206,6 +206,11 @@ if [ "${AEP_EDGE_SKIP_VALGRIND:-0}" = 1 ]; then
 elif [ -x "$OUT/abi_test_shared" ]; then
   step "valgrind memcheck: C (shared)" "$OUT/valgrind.log" run_valgrind
 fi
+if [ "${AEP_EDGE_SKIP_VALGRIND:-0}" != 1 ] && [ -x "$OUT/server_test" ]; then
+  step "valgrind memcheck: C server-side test" "$OUT/valgrind_server.log" \
+    valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+    --show-leak-kinds=definite "$OUT/server_test" "$BASE_URL"
+fi
 
 say "summary"
 printf '%s\n' "${RESULTS[@]}"
