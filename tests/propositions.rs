@@ -150,3 +150,50 @@ fn the_event_is_a_request_the_edge_network_takes() {
         assert!(event["xdm"]["_id"].is_string(), "the client filled _id");
     }
 }
+
+#[test]
+fn any_bytes_get_a_known_status_and_an_error_object() {
+    let call = |bytes: &[u8]| -> (aep_edge_status, Value) {
+        let text = CString::new(bytes.to_vec()).unwrap();
+        let mut out: *mut c_char = std::ptr::null_mut();
+        // SAFETY: a NUL-terminated input and a valid out pointer.
+        let status = unsafe { aep_edge_proposition_event(text.as_ptr(), &mut out) };
+        // SAFETY: the library returned a NUL-terminated string.
+        let json = unsafe { CStr::from_ptr(out) }.to_str().unwrap().to_string();
+        // SAFETY: returned by the library, freed once.
+        unsafe { aep_edge_string_free(out) };
+        (status, serde_json::from_str(&json).unwrap())
+    };
+    use aep_edge_status::*;
+    let huge = format!(
+        "{{\"kind\":\"display\",\"propositions\":[{{\"id\":\"{}\",\"scope\":\"s\"}}]}}",
+        "x".repeat(1024 * 1024)
+    );
+    for (input, want) in [
+        (&b"\xff\xfe"[..], AEP_EDGE_INVALID_UTF8),
+        (b"", AEP_EDGE_INVALID_JSON),
+        (b"null", AEP_EDGE_INVALID_REQUEST),
+        (b"[1,2]", AEP_EDGE_INVALID_REQUEST),
+        (b"{\"kind\":1}", AEP_EDGE_INVALID_REQUEST),
+        (
+            b"{\"kind\":\"display\",\"propositions\":[null]}",
+            AEP_EDGE_INVALID_REQUEST,
+        ),
+        (huge.as_bytes(), AEP_EDGE_INVALID_REQUEST),
+    ] {
+        let (status, out) = call(input);
+        assert_eq!(status, want, "{out}");
+        assert_eq!(out["error"]["status"], want as u32);
+        assert_eq!(out["error"]["attempts"], 0);
+    }
+    let mut out: *mut c_char = std::ptr::null_mut();
+    // SAFETY: NULL input is allowed and refused.
+    let status = unsafe { aep_edge_proposition_event(std::ptr::null(), &mut out) };
+    assert_eq!(status, AEP_EDGE_NULL_ARGUMENT);
+    assert!(!out.is_null());
+    // SAFETY: returned by the library.
+    unsafe { aep_edge_string_free(out) };
+    // SAFETY: a NULL out pointer is refused without a write.
+    let status = unsafe { aep_edge_proposition_event(c"{}".as_ptr(), std::ptr::null_mut()) };
+    assert_eq!(status, AEP_EDGE_NULL_ARGUMENT);
+}
