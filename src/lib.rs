@@ -16,8 +16,9 @@
 //! ```
 //!
 //! The layers, bottom to top: `config`, `request`, `response`, `error`;
-//! `auth`, `transport`, `retry`, `lifecycle`, `log`; [`Client`]; and the C ABI
-//! in `ffi` (behind the default `capi` feature), which nothing else depends on.
+//! `auth`, `transport`, `retry`, `lifecycle`, `log`; [`Client`]; beside it
+//! `workers` (async calls, using the client); and the C ABI in `ffi` (behind
+//! the default `capi` feature), which nothing else depends on.
 
 // cbindgen reads only src/ffi: every core module is marked `cbindgen:ignore`.
 // Errors are on the cold path; a flat struct keeps them easy to read and map.
@@ -41,6 +42,7 @@ mod lifecycle;
 pub mod log;
 /// cbindgen:ignore
 pub mod propositions;
+pub mod queue;
 /// cbindgen:ignore
 pub mod request;
 /// cbindgen:ignore
@@ -57,6 +59,7 @@ mod session;
 mod transport;
 /// cbindgen:ignore
 pub mod visitor;
+pub mod workers;
 
 #[cfg(feature = "capi")]
 pub mod ffi;
@@ -66,6 +69,7 @@ pub use config::Config;
 pub use error::{Error, ErrorKind, Result, ERROR_KINDS};
 pub use lifecycle::CloseReport;
 pub use log::{Level, LogFn};
+pub use queue::{OutcomeFn, Queue, QueueCloseReport};
 pub use secret::Secret;
 pub use transport::USER_AGENT;
 

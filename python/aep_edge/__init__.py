@@ -23,7 +23,16 @@ from ._errors import (
     TransportError,
 )
 from ._native import __version__, core_version
-from ._types import CloseReport, CollectResponse, Handle, InteractResponse, OAuth, TokenAuth
+from ._types import (
+    CloseReport,
+    CollectResponse,
+    Handle,
+    InteractResponse,
+    OAuth,
+    Outcome,
+    QueueStats,
+    TokenAuth,
+)
 from ._visitor import Proposition, StateEntry, display_event, interact_event
 
 __all__ = [
@@ -36,6 +45,8 @@ __all__ = [
     "InteractResponse",
     "CollectResponse",
     "CloseReport",
+    "QueueStats",
+    "Outcome",
     "Proposition",
     "StateEntry",
     "display_event",

@@ -2,7 +2,7 @@
 
 from typing import Any, Callable, Dict, Optional, Tuple, Union, final
 
-__all__ = ["NativeClient", "Json", "to_json", "core_version", "proposition_event", "__version__"]
+__all__ = ["NativeClient", "NativeQueue", "Json", "Inbox", "to_json", "start_call", "core_version", "proposition_event", "__version__"]
 
 __version__: str
 
@@ -12,6 +12,23 @@ def proposition_event(request: Any) -> Dict[str, Any]:
 
 def to_json(obj: Any, root: str = "") -> Json:
     """Converts obj strictly to JSON; TypeError names the path of a bad value."""
+
+def start_call(
+    client: NativeClient,
+    endpoint: str,
+    request: Union[Json, Dict[str, Any]],
+    inbox: Inbox,
+    future: Any,
+) -> int:
+    """Starts an async call on the core's workers; its result or exception
+    completes future on the inbox's event loop."""
+
+@final
+class Inbox:
+    """Finished async calls waiting to complete their futures on one event loop."""
+
+    def __new__(cls, loop_ref: Callable[[], Any]) -> Inbox: ...
+    def drain(self) -> None: ...
 
 @final
 class Json:
@@ -34,3 +51,14 @@ class NativeClient:
     def set_logger(
         self, min_level: int, callback: Optional[Callable[[int, str], Any]]
     ) -> None: ...
+
+@final
+class NativeQueue:
+    def __new__(cls, client: NativeClient, in_memory: bool = False) -> NativeQueue: ...
+    def send(self, request: Union[Json, Dict[str, Any]]) -> str: ...
+    def flush(self, timeout: float) -> Tuple[bool, Dict[str, Any]]: ...
+    def stats(self) -> Dict[str, Any]: ...
+    def set_outcome_callback(
+        self, callback: Optional[Callable[[Dict[str, Any]], Any]]
+    ) -> None: ...
+    def close(self, timeout: float) -> Tuple[int, int, Dict[str, Any]]: ...

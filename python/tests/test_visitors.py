@@ -136,11 +136,14 @@ def test_notify_display_reports_what_was_shown_for_the_same_visitor(
         query={"identity": {"fetch": ["ECID"]}, "personalization": {"decisionScopes": ["hero"]}},
     )
     assert r.propositions and r.propositions[0].scope == "hero"
-    result = server.notify_display(r, headers={"User-Agent": "Visitor/1"})
-    assert result.status == 202
+    event_id = server.notify_display(r, headers={"User-Agent": "Visitor/1"})
+    assert isinstance(event_id, str) and event_id
+    server.flush(timeout=10)  # notify_display queues the event (send); flush delivers it
+    assert server.stats().delivered == 1
     sent = emulator.requests()[-1]
     assert sent["path"] == f"/ee/{r.location_hint}/v2/collect"
     (event,) = sent["body"]["events"]
+    assert event["xdm"]["_id"] == event_id
     assert event["xdm"]["eventType"] == "decisioning.propositionDisplay"
     assert event["xdm"]["_experience"]["decisioning"]["propositions"][0]["id"] == r.propositions[0].id
     keys = {e["key"] for e in sent["body"]["meta"]["state"]["entries"]}
@@ -164,11 +167,15 @@ def test_the_root_readme_server_example_runs(emulator: Emulator) -> None:
     visitor: Dict[str, Any] = {}
     browser = {"User-Agent": "Mozilla/5.0 (Visitor)", "Accept-Language": "en-GB", "Cookie": "not forwarded"}
     pages = [namespace["render_home"](visitor, browser, "198.51.100.23") for _ in range(3)]
-    namespace["client"].close()
+    namespace["client"].close(timeout=10)  # delivers the queued display events
     assert pages == ["<h1>emulated offer for home-hero</h1>"] * 3
     assert IDENTITY_KEY in {e["key"] for e in visitor["edge_state"]}
     sent = emulator.requests()
-    assert [s["path"].rsplit("/", 1)[1] for s in sent] == ["interact", "collect"] * 3
+    interacts = [s for s in sent if s["path"].endswith("/interact")]
+    collects = [s for s in sent if s["path"].endswith("/collect")]
+    assert len(interacts) == 3 and len(interacts) + len(collects) == len(sent)
+    shown = [e for s in collects for e in s["body"]["events"]]
+    assert [e["xdm"]["eventType"] for e in shown] == ["decisioning.propositionDisplay"] * 3
     identities = {
         e["value"] for s in sent[1:] for e in s["body"]["meta"]["state"]["entries"] if e["key"] == IDENTITY_KEY
     }
