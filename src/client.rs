@@ -140,7 +140,12 @@ impl Client {
     /// Refuses new calls, stops retries in flight, and waits up to `timeout`
     /// for running calls. Idempotent and safe from any thread.
     pub fn close(&self, timeout: Duration) -> CloseReport {
+        let close_by = Instant::now() + timeout;
         let report = self.inner.lifecycle.close(timeout);
+        // Expiries refreshed since the last write reach the state file now.
+        if let Some(warning) = self.inner.session.flush(close_by) {
+            self.log(Level::Error, || warning);
+        }
         self.log(Level::Info, || {
             format!(
                 "client closed after {} ms with {} call(s) in flight",
@@ -205,12 +210,13 @@ impl Client {
         let result = self.send(&prepared, snapshot.hint, started, deadline);
         match &result {
             Ok(value) => {
-                let mut warning = session.apply(value, snapshot.generation);
+                let mut warning = session.apply(value, snapshot.generation, deadline);
                 let answered_consent = value["handle"]
                     .as_array()
                     .is_some_and(|h| h.iter().any(|h| h["type"] == "consent:preferences"));
                 if let (Some(consent), false) = (requested_consent, answered_consent) {
-                    warning = warning.or(session.set_consent(&consent, snapshot.generation));
+                    warning =
+                        warning.or(session.set_consent(&consent, snapshot.generation, deadline));
                 }
                 if let Some(w) = warning {
                     self.log(Level::Error, || w);
