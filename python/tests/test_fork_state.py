@@ -76,7 +76,7 @@ def test_fork_while_threads_write_the_state_file(emulator: Emulator, tmp_path: P
                 try:
                     # The at-fork handler reopened the client: it reads the
                     # state file and makes a call of its own.
-                    client.session()
+                    assert client.session is not None
                     code = 0 if client.interact(EVENT).status == 200 else 3
                 except BaseException as e:  # noqa: BLE001 - reported, then leave
                     print(f"child failed: {e!r}", file=sys.stderr, flush=True)
