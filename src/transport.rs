@@ -6,7 +6,7 @@ use crate::config::{Config, ProxySetting, RootStore};
 use crate::error::{Error, Result};
 use crate::resolver::CachingResolver;
 use crate::response::RawResponse;
-use std::io;
+use std::io::{self, Read};
 use std::time::Duration;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use ureq::Agent;
@@ -59,6 +59,8 @@ impl Failure {
 pub struct Transport {
     agent: Agent,
     connect_timeout: Duration,
+    /// The agent's own per-attempt timeout (`timeouts.requestMs`).
+    request_timeout: Duration,
     max_response_bytes: u64,
 }
 
@@ -98,6 +100,7 @@ impl Transport {
         Ok(Transport {
             agent,
             connect_timeout: config.timeouts.connect,
+            request_timeout: config.timeouts.request,
             max_response_bytes: config.max_response_bytes,
         })
     }
@@ -111,14 +114,17 @@ impl Transport {
         body: &[u8],
         timeout: Duration,
     ) -> std::result::Result<RawResponse, Failure> {
-        let mut request = self
-            .agent
-            .post(url)
-            .config()
-            .timeout_per_call(Some(timeout))
-            .timeout_connect(Some(self.connect_timeout.min(timeout)))
-            .build()
-            .header("content-type", content_type);
+        let mut request = self.agent.post(url);
+        // A request-level config copies the agent's whole config: only when
+        // the call's deadline cuts this attempt short of the configured timeouts.
+        if timeout < self.request_timeout {
+            request = request
+                .config()
+                .timeout_per_call(Some(timeout))
+                .timeout_connect(Some(self.connect_timeout.min(timeout)))
+                .build();
+        }
+        let mut request = request.header("content-type", content_type);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -133,12 +139,24 @@ impl Transport {
         let retry_after = header("retry-after");
         let region = header("x-adobe-edge");
         let status = response.status().as_u16();
-        let body = response
+        // Sized from Content-Length (within the cap) instead of grown from
+        // nothing by probing reads.
+        let expected = response
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            .min(self.max_response_bytes)
+            .min(1024 * 1024);
+        let mut body = Vec::with_capacity(expected as usize + 1);
+        response
             .body_mut()
             .with_config()
             .limit(self.max_response_bytes)
-            .read_to_vec()
-            .map_err(classify)?;
+            .reader()
+            .read_to_end(&mut body)
+            .map_err(|e| classify(ureq::Error::from(e)))?;
         Ok(RawResponse {
             status,
             body,
