@@ -52,6 +52,8 @@ mod secret;
 /// cbindgen:ignore
 mod session;
 /// cbindgen:ignore
+mod tcp;
+/// cbindgen:ignore
 mod transport;
 
 #[cfg(feature = "capi")]

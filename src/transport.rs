@@ -6,6 +6,7 @@ use crate::config::{Config, ProxySetting, RootStore};
 use crate::error::{Error, Result};
 use crate::resolver::CachingResolver;
 use crate::response::RawResponse;
+use crate::tcp::DirectTcpConnector;
 use std::io::{self, Read};
 use std::time::Duration;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
@@ -92,11 +93,7 @@ impl Transport {
             config.resolve.clone().into_iter().collect(),
             config.timeouts.connect,
         );
-        let agent = Agent::with_parts(
-            agent_config,
-            ureq::unversioned::transport::DefaultConnector::new(),
-            resolver,
-        );
+        let agent = Agent::with_parts(agent_config, connectors(), resolver);
         Ok(Transport {
             agent,
             connect_timeout: config.timeouts.connect,
@@ -164,6 +161,19 @@ impl Transport {
             region,
         })
     }
+}
+
+/// ureq's default chain (SOCKS, CONNECT proxy, TCP, rustls) with direct
+/// connections made by [`DirectTcpConnector`] (one write per request).
+fn connectors() -> impl ureq::unversioned::transport::Connector {
+    use ureq::unversioned::transport::{
+        ConnectProxyConnector, Connector, RustlsConnector, SocksConnector, TcpConnector,
+    };
+    ().chain(SocksConnector::default())
+        .chain(ConnectProxyConnector::default())
+        .chain(DirectTcpConnector)
+        .chain(TcpConnector::default())
+        .chain(RustlsConnector::default())
 }
 
 /// Percent-encodes a query or form value: all but RFC 3986 unreserved characters.
