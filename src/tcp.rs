@@ -64,30 +64,34 @@ fn connect(details: &ConnectionDetails) -> Result<TcpStream, Error> {
     let started = std::time::Instant::now();
     let budget = details.timeout.not_zero().map(|d| *d);
     let mut last = None;
-    for addr in details.addrs.iter() {
+    let count = details.addrs.len();
+    for (i, addr) in details.addrs.iter().enumerate() {
         let attempt = match budget {
             Some(total) => {
                 let left = total.saturating_sub(started.elapsed());
                 if left.is_zero() {
                     return Err(Error::Timeout(details.timeout.reason));
                 }
-                TcpStream::connect_timeout(addr, left)
+                // Half of what is left for each address but the last, so one
+                // that never answers leaves time for the others.
+                let share = if i + 1 < count { left / 2 } else { left };
+                TcpStream::connect_timeout(addr, share.max(Duration::from_millis(10)))
             }
             None => TcpStream::connect(addr),
         };
         match attempt {
             Ok(stream) => return Ok(stream),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-                ) =>
-            {
-                return Err(Error::Timeout(Timeout::Connect))
-            }
-            // Refused or unreachable: this address only; try the next.
+            // A timeout, refused or unreachable: this address only; try the next.
             Err(e) => last = Some(e),
         }
+    }
+    if last.as_ref().is_some_and(|e| {
+        matches!(
+            e.kind(),
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+        )
+    }) {
+        return Err(Error::Timeout(Timeout::Connect));
     }
     Err(last.map_or(Error::HostNotFound, Error::Io))
 }
