@@ -145,6 +145,10 @@ enum aep_edge_status
    */
   AEP_EDGE_CONSENT_DENIED = 14,
   /**
+   * `aep_edge_poll` found no finished call within its timeout. Not a failure.
+   */
+  AEP_EDGE_NOT_READY = 15,
+  /**
    * An internal bug; the panic did not cross into the host and the client is now unusable.
    */
   AEP_EDGE_PANIC = 99,
@@ -170,6 +174,23 @@ typedef struct aep_edge_client aep_edge_client;
  * client), except `aep_edge_client_free` of the client that is logging.
  */
 typedef void (*aep_edge_log_fn)(void *user_data, uint32_t level, const char *message);
+
+/**
+ * A completion callback: `call_id` is the id the async call wrote to
+ * `*call_id_out`; `status` and `result_json` are what the blocking call would
+ * have returned (the result JSON, or an error object). `result_json` is
+ * borrowed for the duration of the callback; copy it to keep it.
+ *
+ * It runs once per accepted call, on one of the client's worker threads (or,
+ * for a call that `aep_edge_client_close` ended before it started, on the
+ * thread calling close), possibly on several threads at once. It may call any
+ * function of this library except `aep_edge_client_free` of its own client; it
+ * must not throw or longjmp.
+ */
+typedef void (*aep_edge_completion_fn)(void *user_data,
+                                       uint64_t call_id,
+                                       aep_edge_status status,
+                                       const char *result_json);
 
 #ifdef __cplusplus
 extern "C" {
@@ -220,6 +241,11 @@ aep_edge_status aep_edge_client_new(const char *config_json,
  * an `"error"` object on failure, and `"poisoned": true` for a client that
  * had an internal panic), released with `aep_edge_string_free`.
  *
+ * Async calls: queued ones end with `AEP_EDGE_CLOSED` (their callbacks run on
+ * this thread), running ones end as blocking calls do, and `AEP_EDGE_OK` means
+ * every completion has been delivered (callbacks returned, poll-mode
+ * completions queued; they stay pollable after close).
+ *
  * Thread-safe and idempotent: may be called from any thread, while other
  * threads are in calls on the same client, and from inside a callback, where
  * it does not wait for the calling thread's own call. A poisoned client
@@ -233,8 +259,13 @@ aep_edge_status aep_edge_client_close(struct aep_edge_client *client,
  * Frees a client. NULL-safe. Never does network I/O and never blocks on it:
  * call `aep_edge_client_close` first to let calls finish.
  *
- * Threading: must not race with any other call on the same client; the
- * handle is invalid afterwards.
+ * Async calls: queued calls and unpolled completions are dropped without a
+ * callback, running calls make no further attempts, and this waits only for
+ * completion callbacks running at this moment; after it returns no callback
+ * of this client runs.
+ *
+ * Threading: must not race with any other call on the same client, nor be
+ * called from a callback of this client; the handle is invalid afterwards.
  */
 void aep_edge_client_free(struct aep_edge_client *client);
 
@@ -352,6 +383,90 @@ aep_edge_status aep_edge_set_log_callback(const struct aep_edge_client *client,
  * never release these with `free()`. Thread-safe.
  */
 void aep_edge_string_free(char *s);
+
+/**
+ * Starts `aep_edge_interact` without waiting on the network.
+ *
+ * The request is validated at once, exactly as `aep_edge_interact` does: a
+ * request it would refuse before sending (NULL, invalid UTF-8 or JSON, over
+ * 1 MiB or 64 KB encoded, unknown keys, a closed client, collect consent "n")
+ * is refused here with the same status and error object, and no completion
+ * follows. `AEP_EDGE_QUEUE_FULL` means `async.maxPending` calls are already
+ * waiting, running, or finished but not yet polled. The first async call of a
+ * client starts its worker threads (`async.workers`).
+ *
+ * - `client`: required.
+ * - `request_json`: borrowed for the call; the same JSON as `aep_edge_interact`.
+ * - `callback`: receives the one completion of the call on a worker thread (see
+ *   `aep_edge_completion_fn`). NULL keeps the completion in the client until
+ *   `aep_edge_poll` hands it out.
+ * - `user_data`: passed back to `callback` unchanged; it must stay valid until
+ *   the callback ran, or until `aep_edge_client_free` returned.
+ * - `call_id_out`: may be NULL; otherwise set to the call's unique, non-zero id
+ *   on `AEP_EDGE_OK` and to 0 on failure.
+ * - `error_json_out`: may be NULL; otherwise NULL on `AEP_EDGE_OK` and an error
+ *   object on failure, released with `aep_edge_string_free`.
+ *
+ * Exactly one completion follows every `AEP_EDGE_OK`, also when the client is
+ * closed meanwhile (`AEP_EDGE_CLOSED` for a call that had not started).
+ * Thread-safe; never blocks on the network.
+ */
+aep_edge_status aep_edge_interact_async(const struct aep_edge_client *client,
+                                        const char *request_json,
+                                        aep_edge_completion_fn callback,
+                                        void *user_data,
+                                        uint64_t *call_id_out,
+                                        char **error_json_out);
+
+/**
+ * Starts `aep_edge_collect` without waiting on the network; the request JSON
+ * is `aep_edge_collect`'s.
+ *
+ * Validation, completion, ownership, NULL behaviour and threading as
+ * `aep_edge_interact_async`.
+ */
+aep_edge_status aep_edge_collect_async(const struct aep_edge_client *client,
+                                       const char *request_json,
+                                       aep_edge_completion_fn callback,
+                                       void *user_data,
+                                       uint64_t *call_id_out,
+                                       char **error_json_out);
+
+/**
+ * Starts `aep_edge_set_consent` without waiting on the network; the request
+ * JSON is `aep_edge_set_consent`'s. The consent it sets gates the calls that
+ * start after it completed.
+ *
+ * Validation, completion, ownership, NULL behaviour and threading as
+ * `aep_edge_interact_async`.
+ */
+aep_edge_status aep_edge_set_consent_async(const struct aep_edge_client *client,
+                                           const char *request_json,
+                                           aep_edge_completion_fn callback,
+                                           void *user_data,
+                                           uint64_t *call_id_out,
+                                           char **error_json_out);
+
+/**
+ * Hands out the oldest finished async call started with a NULL callback,
+ * waiting up to `timeout_ms` for one (a game loop polls once per frame with 0).
+ *
+ * Returns `AEP_EDGE_OK` with `*completion_json_out` set to `{"callId": N,
+ * "status": S, "result": {...}}`, where `S` and `result` are the status and
+ * JSON the blocking call would have returned; or `AEP_EDGE_NOT_READY` with
+ * `*completion_json_out` NULL when none finished in time (at once when the
+ * client is closed and no poll-mode call is left). Completions stay pollable
+ * after `aep_edge_client_close`.
+ *
+ * - `client`: required.
+ * - `completion_json_out`: required (NULL is `AEP_EDGE_NULL_ARGUMENT`);
+ *   released with `aep_edge_string_free`.
+ *
+ * Thread-safe: any thread may poll; each completion is handed out once.
+ */
+aep_edge_status aep_edge_poll(const struct aep_edge_client *client,
+                              uint32_t timeout_ms,
+                              char **completion_json_out);
 
 #ifdef __cplusplus
 }  // extern "C"

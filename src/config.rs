@@ -130,6 +130,26 @@ pub struct Config {
     /// Host name (lower case) → the address to connect to instead of looking
     /// it up (`resolve`); TLS still verifies the name.
     pub resolve: BTreeMap<String, SocketAddr>,
+    /// The worker pool behind the async calls (`async`).
+    pub async_calls: AsyncSettings,
+}
+
+/// `async`: the threads that run async calls and how many calls may wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AsyncSettings {
+    /// Worker threads, started at the first async call (1 to 256).
+    pub workers: usize,
+    /// Calls waiting, running, or finished but not yet polled, at most.
+    pub max_pending: usize,
+}
+
+impl Default for AsyncSettings {
+    fn default() -> AsyncSettings {
+        AsyncSettings {
+            workers: 4,
+            max_pending: 1024,
+        }
+    }
 }
 
 const DEFAULT_MAX_RESPONSE_BYTES: u64 = 8 * 1024 * 1024;
@@ -336,6 +356,17 @@ fn parse(value: &Value) -> std::result::Result<Config, String> {
         Some(v) => parse_resolve(v)?,
     };
     check_plain_http_stays_local(&origin, &auth, &resolve)?;
+    let mut async_calls = AsyncSettings::default();
+    if let Some(v) = top.take("async") {
+        let mut a = Fields::new("async", v)?;
+        if let Some(n) = a.integer("workers", 1, 256)? {
+            async_calls.workers = n as usize;
+        }
+        if let Some(n) = a.integer("maxPending", 1, 1 << 20)? {
+            async_calls.max_pending = n as usize;
+        }
+        a.finish()?;
+    }
 
     for key in NOT_YET_SUPPORTED {
         if top.take(key).is_some() {
@@ -360,6 +391,7 @@ fn parse(value: &Value) -> std::result::Result<Config, String> {
         state_path,
         default_consent,
         resolve,
+        async_calls,
     })
 }
 
@@ -688,6 +720,29 @@ mod tests {
         assert!(
             msg.contains("queue") && msg.contains("not supported"),
             "{msg}"
+        );
+    }
+
+    #[test]
+    fn async_settings_are_bounded() {
+        let c = Config::from_value(&json!({"datastreamId": "d"})).unwrap();
+        assert_eq!(c.async_calls, AsyncSettings::default());
+        let c = Config::from_value(
+            &json!({"datastreamId": "d", "async": {"workers": 256, "maxPending": 1}}),
+        )
+        .unwrap();
+        assert_eq!((c.async_calls.workers, c.async_calls.max_pending), (256, 1));
+        for bad in [
+            json!({"workers": 0}),
+            json!({"workers": 257}),
+            json!({"maxPending": 0}),
+        ] {
+            let msg = err(json!({"datastreamId": "d", "async": bad}));
+            assert!(msg.starts_with("async."), "{msg}");
+        }
+        assert_eq!(
+            err(json!({"datastreamId": "d", "async": {"threads": 2}})),
+            "unknown key async.threads"
         );
     }
 

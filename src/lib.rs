@@ -16,8 +16,9 @@
 //! ```
 //!
 //! The layers, bottom to top: `config`, `request`, `response`, `error`;
-//! `auth`, `transport`, `retry`, `lifecycle`, `log`; [`Client`]; and the C ABI
-//! in `ffi` (behind the default `capi` feature), which nothing else depends on.
+//! `auth`, `transport`, `retry`, `lifecycle`, `log`; [`Client`]; beside it
+//! `workers` (async calls, using the client); and the C ABI in `ffi` (behind
+//! the default `capi` feature), which nothing else depends on.
 
 // cbindgen reads only src/ffi: every core module is marked `cbindgen:ignore`.
 // Errors are on the cold path; a flat struct keeps them easy to read and map.
@@ -55,6 +56,8 @@ mod session;
 mod tcp;
 /// cbindgen:ignore
 mod transport;
+/// cbindgen:ignore
+pub mod workers;
 
 #[cfg(feature = "capi")]
 pub mod ffi;

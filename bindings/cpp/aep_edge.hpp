@@ -1,12 +1,24 @@
 // aep_edge.hpp: a header-only C++17 wrapper over the aep-edge C ABI.
 //
 // RAII handles (move-only, released with the library's own functions), errors
-// as exceptions that carry the status, kind, HTTP status and EXEG code, and a
-// log callback that takes a lambda. JSON stays text: pass and receive strings
-// and use the JSON library of your choice.
+// that carry the status, kind, HTTP status and EXEG code, and a log callback
+// that takes a lambda. JSON stays text: pass and receive strings and use the
+// JSON library of your choice.
 //
-//   aep_edge::Client client(R"({"datastreamId": "YOUR_DATASTREAM_ID"})");
-//   std::string result = client.interact(R"({"event": {"xdm": {}}})");
+//   try {
+//       aep_edge::Client client(R"({"datastreamId": "YOUR_DATASTREAM_ID"})");
+//       std::string result = client.interact(R"({"event": {"xdm": {}}})");
+//   } catch (const aep_edge::Error &e) { ... }
+//
+// Engines built with -fno-exceptions define AEP_EDGE_NO_EXCEPTIONS before
+// including this header (the same way in every translation unit of a program):
+// then every call returns a Result<T> (ok(), value(), error()) and clients are
+// made with Client::create(config), which exists in both modes.
+//
+//   auto client = aep_edge::Client::create(config);
+//   if (!client) { log(client.error().what()); return; }
+//   auto result = client->interact(request);
+//   if (result) use(*result); else log(result.error().code());
 //
 // Threading: a Client may be used from many threads at once; moving or
 // destroying it must not race with calls on it (as aep_edge_client_free).
@@ -15,14 +27,22 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <optional>
 #include <utility>
 
 #include "aep_edge.h"
+
+#if defined(AEP_EDGE_NO_EXCEPTIONS) || !(defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND))
+#define AEP_EDGE_HAS_EXCEPTIONS 0
+#else
+#define AEP_EDGE_HAS_EXCEPTIONS 1
+#endif
 
 namespace aep_edge {
 
@@ -112,11 +132,106 @@ private:
     std::string json_;
 };
 
+/// The outcome of a call: a value, or the Error. Never throws, except value()
+/// on an error (it throws the Error, or aborts without exceptions: check first).
+template <typename T>
+class Result {
+public:
+    Result(T value) : value_(std::move(value)) {}
+    Result(Error error) : error_(std::move(error)) {}
+
+    bool ok() const noexcept { return value_.has_value(); }
+    explicit operator bool() const noexcept { return ok(); }
+    /// AEP_EDGE_OK, or the error's status.
+    aep_edge_status status() const noexcept { return ok() ? AEP_EDGE_OK : error_->status(); }
+
+    T &value() & { return ensure(), *value_; }
+    const T &value() const & { return ensure(), *value_; }
+    T &&value() && { return ensure(), std::move(*value_); }
+    T &operator*() & { return value(); }
+    const T &operator*() const & { return value(); }
+    T *operator->() { return &value(); }
+    const T *operator->() const { return &value(); }
+
+    /// The error; only on a failed result.
+    const Error &error() const {
+        if (!error_) std::abort();
+        return *error_;
+    }
+
+private:
+    void ensure() const {
+        if (value_) return;
+#if AEP_EDGE_HAS_EXCEPTIONS
+        throw *error_;
+#else
+        std::abort();
+#endif
+    }
+
+    std::optional<T> value_;
+    std::optional<Error> error_;
+};
+
+/// A call with no value: ok(), or the Error.
+template <>
+class Result<void> {
+public:
+    Result() = default;
+    Result(Error error) : error_(std::move(error)) {}
+
+    bool ok() const noexcept { return !error_.has_value(); }
+    explicit operator bool() const noexcept { return ok(); }
+    aep_edge_status status() const noexcept { return ok() ? AEP_EDGE_OK : error_->status(); }
+    const Error &error() const {
+        if (!error_) std::abort();
+        return *error_;
+    }
+
+private:
+    std::optional<Error> error_;
+};
+
+/// What the calls return: T (throwing Error) with exceptions, Result<T> without.
+#if AEP_EDGE_HAS_EXCEPTIONS
+template <typename T>
+using Returns = T;
+#else
+template <typename T>
+using Returns = Result<T>;
+#endif
+
 namespace detail {
-inline void check(aep_edge_status status, char *error_json) {
-    std::string json = take(error_json);
-    if (status != AEP_EDGE_OK) throw Error(status, std::move(json));
+
+/// A status and its out string as a Result: the string on OK, else the Error.
+inline Result<std::string> result(aep_edge_status status, char *out) {
+    std::string json = take(out);
+    if (status != AEP_EDGE_OK) return Error(status, json.empty() ? "{}" : std::move(json));
+    return json;
 }
+inline Result<void> result_void(aep_edge_status status, char *error_json) {
+    std::string json = take(error_json);
+    if (status != AEP_EDGE_OK) return Error(status, json.empty() ? "{}" : std::move(json));
+    return {};
+}
+
+/// Turns a Result into what the calls return (throws with exceptions).
+template <typename T>
+Returns<T> finish(Result<T> &&r) {
+#if AEP_EDGE_HAS_EXCEPTIONS
+    return std::move(r).value();
+#else
+    return std::move(r);
+#endif
+}
+inline Returns<void> finish(Result<void> &&r) {
+#if AEP_EDGE_HAS_EXCEPTIONS
+    if (!r) throw r.error();
+#else
+    return std::move(r);
+#endif
+}
+
 }  // namespace detail
 
 /// What close() saw: calls still in flight (0 unless it timed out).
@@ -131,14 +246,20 @@ class Client {
 public:
     using LogCallback = std::function<void(uint32_t level, std::string_view message)>;
 
-    /// Throws Error (e.g. AEP_EDGE_INVALID_CONFIG) when the config is refused.
-    explicit Client(const std::string &config_json) {
+    /// Makes a client, or returns the Error (e.g. AEP_EDGE_INVALID_CONFIG); never throws.
+    static Result<Client> create(const std::string &config_json) {
         aep_edge_client *raw = nullptr;
         char *error = nullptr;
         aep_edge_status status = aep_edge_client_new(config_json.c_str(), &raw, &error);
-        detail::check(status, error);
-        handle_.reset(raw);
+        Result<void> made = detail::result_void(status, error);
+        if (!made) return made.error();
+        return Client(raw);
     }
+
+#if AEP_EDGE_HAS_EXCEPTIONS
+    /// Throws Error (e.g. AEP_EDGE_INVALID_CONFIG) when the config is refused.
+    explicit Client(const std::string &config_json) : Client(create(config_json).value()) {}
+#endif
 
     Client(Client &&) noexcept = default;
     /// Frees the current client before its log callback, so no line can reach it.
@@ -153,60 +274,62 @@ public:
     /// Destroys the handle first, so no log line can reach a freed callback.
     ~Client() { handle_.reset(); }
 
-    /// POST /ee/v2/interact: the result JSON, or throws Error.
-    std::string interact(const std::string &request_json) const {
-        return call(aep_edge_interact, request_json);
+    /// POST /ee/v2/interact: the result JSON.
+    Returns<std::string> interact(const std::string &request_json) const {
+        return detail::finish(call(aep_edge_interact, request_json));
     }
-    /// POST /ee/v2/collect at once: the result JSON, or throws Error.
-    std::string collect(const std::string &request_json) const {
-        return call(aep_edge_collect, request_json);
+    /// POST /ee/v2/collect at once: the result JSON.
+    Returns<std::string> collect(const std::string &request_json) const {
+        return detail::finish(call(aep_edge_collect, request_json));
     }
-    /// POST /ee/v1/privacy/set-consent: the result JSON, or throws Error.
-    std::string set_consent(const std::string &request_json) const {
-        return call(aep_edge_set_consent, request_json);
+    /// POST /ee/v1/privacy/set-consent: the result JSON.
+    Returns<std::string> set_consent(const std::string &request_json) const {
+        return detail::finish(call(aep_edge_set_consent, request_json));
     }
     /// The session view JSON (ECID, location hint, consent, state entries).
-    std::string session() const {
+    Returns<std::string> session() const {
         char *out = nullptr;
         aep_edge_status status = aep_edge_session_get(get(), &out);
-        std::string json = detail::take(out);
-        if (status != AEP_EDGE_OK) throw Error(status, std::move(json));
-        return json;
+        return detail::finish(detail::result(status, out));
     }
     /// Forgets the visitor (kiosk: the next one starts fresh).
-    void reset_session() const {
+    Returns<void> reset_session() const {
         char *error = nullptr;
         aep_edge_status status = aep_edge_session_reset(get(), &error);
-        detail::check(status, error);
+        return detail::finish(detail::result_void(status, error));
     }
     /// Replaces the static token of token auth.
-    void set_access_token(const std::string &token) const {
+    Returns<void> set_access_token(const std::string &token) const {
         char *error = nullptr;
         aep_edge_status status = aep_edge_client_set_access_token(get(), token.c_str(), &error);
-        detail::check(status, error);
+        return detail::finish(detail::result_void(status, error));
     }
 
-    /// Refuses new calls, stops retries, waits up to `timeout` for calls in flight.
-    CloseReport close(std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
+    /// Refuses new calls, stops retries, waits up to `timeout` for calls in
+    /// flight. Running past the timeout is not an error: the report says so.
+    Returns<CloseReport> close(std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
         char *report = nullptr;
         auto ms = timeout.count() < 0 ? 0 : timeout.count();
         aep_edge_status status =
             aep_edge_client_close(get(), static_cast<uint32_t>(ms > 0xFFFFFFFF ? 0xFFFFFFFF : ms), &report);
         std::string json = detail::take(report);
-        if (status != AEP_EDGE_OK && status != AEP_EDGE_TIMEOUT) throw Error(status, std::move(json));
-        return CloseReport{detail::int_field(json, "inFlight"), detail::int_field(json, "waitedMs"),
-                           status == AEP_EDGE_TIMEOUT};
+        if (status != AEP_EDGE_OK && status != AEP_EDGE_TIMEOUT)
+            return detail::finish(Result<CloseReport>(Error(status, std::move(json))));
+        return detail::finish(Result<CloseReport>(CloseReport{detail::int_field(json, "inFlight"),
+                                                              detail::int_field(json, "waitedMs"),
+                                                              status == AEP_EDGE_TIMEOUT}));
     }
 
     /// Installs a log callback (an empty one removes it). It runs on whichever
     /// thread logs; exceptions it throws are swallowed at the boundary.
-    void set_log_callback(uint32_t min_level, LogCallback callback) {
+    Returns<void> set_log_callback(uint32_t min_level, LogCallback callback) {
         auto next = callback ? std::make_unique<LogCallback>(std::move(callback)) : nullptr;
         aep_edge_status status = aep_edge_set_log_callback(
             get(), min_level, next ? &Client::trampoline : nullptr, next.get());
-        if (status != AEP_EDGE_OK) throw Error(status, "{}");
+        if (status != AEP_EDGE_OK) return detail::finish(Result<void>(Error(status, "{}")));
         // The library no longer calls the previous one: it can go.
         log_ = std::move(next);
+        return detail::finish(Result<void>());
     }
 
     /// The C handle, for functions this wrapper does not cover.
@@ -217,20 +340,24 @@ public:
 private:
     using Call = aep_edge_status (*)(const aep_edge_client *, const char *, char **);
 
-    std::string call(Call fn, const std::string &request_json) const {
+    explicit Client(aep_edge_client *raw) noexcept : handle_(raw) {}
+
+    Result<std::string> call(Call fn, const std::string &request_json) const {
         char *out = nullptr;
         aep_edge_status status = fn(get(), request_json.c_str(), &out);
-        std::string json = detail::take(out);
-        if (status != AEP_EDGE_OK) throw Error(status, std::move(json));
-        return json;
+        return detail::result(status, out);
     }
 
     static void trampoline(void *user_data, uint32_t level, const char *message) {
+#if AEP_EDGE_HAS_EXCEPTIONS
         try {
             (*static_cast<LogCallback *>(user_data))(level, message);
         } catch (...) {
             // Nothing may unwind into the library.
         }
+#else
+        (*static_cast<LogCallback *>(user_data))(level, message);
+#endif
     }
 
     // Declared before handle_ so it is destroyed after it.

@@ -6,10 +6,8 @@ import asyncio
 import logging
 import math
 import os
-import threading
 import weakref
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _native
 from ._errors import ConfigError
@@ -63,6 +61,20 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+# One inbox per event loop: the core's workers leave finished async calls
+# there, and it completes their futures on the loop (call_soon_threadsafe).
+_inboxes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _native.Inbox]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _inbox(loop: asyncio.AbstractEventLoop) -> "_native.Inbox":
+    inbox = _inboxes.get(loop)
+    if inbox is None:
+        inbox = _inboxes[loop] = _native.Inbox(weakref.ref(loop))
+    return inbox
+
+
 def _milliseconds(name: str, seconds: Any) -> int:
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         raise TypeError(f"{name} must be a number of seconds, not {type(seconds).__name__}")
@@ -110,6 +122,8 @@ class EdgeClient:
         ca_file: Union[None, str, "os.PathLike[str]"] = None,
         tls_roots: Optional[str] = None,
         max_connections: Optional[int] = None,
+        workers: Optional[int] = None,
+        max_pending: Optional[int] = None,
     ) -> None:
         config: Dict[str, Any] = {"datastreamId": datastream_id, "session": session}
         if org_id is not None:
@@ -142,6 +156,11 @@ class EdgeClient:
             config["tls"] = tls
         if max_connections is not None:
             config["maxConnections"] = max_connections
+        # The core's threads behind the *_async methods (1 to 256, default 4),
+        # and how many async calls may be pending (default 1024; beyond: QueueFullError).
+        async_config = {"workers": workers, "maxPending": max_pending}
+        if any(v is not None for v in async_config.values()):
+            config["async"] = {k: v for k, v in async_config.items() if v is not None}
         self._start(config)
 
     @classmethod
@@ -157,10 +176,6 @@ class EdgeClient:
     def _start(self, config: Dict[str, Any]) -> None:
         self._native = _native.NativeClient(config)
         self._summary = _summary(config)
-        self._executor: Optional[ThreadPoolExecutor] = None
-        self._executor_lock = threading.Lock()
-        workers = config.get("maxConnections")
-        self._workers = workers if isinstance(workers, int) and 0 < workers <= 64 else 16
         level = _core_min_level()
         if level:
             self._native.set_logger(level, _emit)
@@ -213,9 +228,7 @@ class EdgeClient:
         """:meth:`interact` without blocking the event loop. Cancelling the
         awaited call abandons its result."""
         request = _request("event", event, query, meta, request_id, state, datastream_id)
-        prepared = _native.to_json(request)
-        raw = await self._in_executor(self._native.interact, prepared)
-        return InteractResponse(raw)
+        return InteractResponse(await self._call_async("interact", request))
 
     async def collect_async(
         self,
@@ -229,9 +242,7 @@ class EdgeClient:
     ) -> CollectResponse:
         """:meth:`collect` without blocking the event loop."""
         request = _request("events", events, query, meta, request_id, state, datastream_id)
-        prepared = _native.to_json(request)
-        raw = await self._in_executor(self._native.collect, prepared)
-        return CollectResponse(raw)
+        return CollectResponse(await self._call_async("collect", request))
 
     def set_consent(
         self,
@@ -246,11 +257,22 @@ class EdgeClient:
         """Posts a consent decision (``{"standard", "version", "value"}``, or a
         list of them) to ``/ee/v1/privacy/set-consent``; the client keeps the
         collect consent it returns, which gates :meth:`interact` and :meth:`collect`."""
-        entries = [consent] if isinstance(consent, Mapping) else consent
-        request = _request("consent", entries, query, meta, request_id, None, datastream_id)
-        if identity_map is not None:
-            request["identityMap"] = identity_map
+        request = _consent_request(consent, identity_map, query, meta, request_id, datastream_id)
         return CollectResponse(self._native.set_consent(request))
+
+    async def set_consent_async(
+        self,
+        consent: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]],
+        *,
+        identity_map: Optional[Mapping[str, Any]] = None,
+        query: Optional[Mapping[str, Any]] = None,
+        meta: Optional[Mapping[str, Any]] = None,
+        request_id: Optional[str] = None,
+        datastream_id: Optional[str] = None,
+    ) -> CollectResponse:
+        """:meth:`set_consent` without blocking the event loop."""
+        request = _consent_request(consent, identity_map, query, meta, request_id, datastream_id)
+        return CollectResponse(await self._call_async("consent", request))
 
     @property
     def session(self) -> Dict[str, Any]:
@@ -267,41 +289,22 @@ class EdgeClient:
         """Replaces the access token of ``TokenAuth`` for the calls that follow."""
         self._native.set_access_token(access_token)
 
-    async def _in_executor(self, call: Callable[[Any], Dict[str, Any]], prepared: Any) -> Dict[str, Any]:
-        if self._native.is_closed():
-            return call(prepared)  # raises ClientClosedError without any I/O
-        try:
-            executor = self._get_executor()
-            future = asyncio.get_running_loop().run_in_executor(executor, call, prepared)
-        except RuntimeError:
-            if self._native.is_closed():  # closed (executor shut down) meanwhile
-                return call(prepared)
-            raise
-        return await future
-
-    def _get_executor(self) -> ThreadPoolExecutor:
-        executor = self._executor
-        if executor is None:
-            with self._executor_lock:
-                executor = self._executor
-                if executor is None:
-                    executor = ThreadPoolExecutor(
-                        max_workers=self._workers, thread_name_prefix="aep-edge"
-                    )
-                    self._executor = executor
-        return executor
+    def _call_async(self, endpoint: str, request: Dict[str, Any]) -> "asyncio.Future[Dict[str, Any]]":
+        """Starts a call on the core's workers (``workers=``); a request the
+        blocking call would refuse raises here, before anything is queued."""
+        loop = asyncio.get_running_loop()
+        future: "asyncio.Future[Dict[str, Any]]" = loop.create_future()
+        _native.start_call(self._native, endpoint, request, _inbox(loop), future)
+        return future
 
     # -- lifecycle -----------------------------------------------------------
 
     def close(self, timeout: Optional[float] = None) -> CloseReport:
         """Refuses new calls, stops retries in flight and waits up to
         ``timeout`` seconds (``None``: until they end; every call is bounded by
-        its total timeout) for calls in flight. Idempotent, thread-safe."""
+        its total timeout) for calls in flight. Async calls still queued end
+        with :class:`ClientClosedError`. Idempotent, thread-safe."""
         in_flight, waited = self._native.close(timeout)
-        with self._executor_lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
         return CloseReport(in_flight, waited)
 
     @property
@@ -322,13 +325,12 @@ class EdgeClient:
 
     def _after_fork(self) -> None:
         """In a child after fork(): a fresh native client (no inherited
-        connections), and no executor (its threads stayed in the parent)."""
+        connections, and workers that start at its first async call: the
+        parent's threads did not come along)."""
         old = self._native
         _inherited.append(old)
         if not old.is_closed():
             self._native = old.reopen()
-        self._executor = None
-        self._executor_lock = threading.Lock()
 
     def __reduce__(self) -> Any:
         raise TypeError("an EdgeClient cannot be pickled; create one per process")
@@ -351,6 +353,21 @@ def _summary(config: Mapping[str, Any]) -> str:
     if isinstance(auth, Mapping):
         parts.append(f"auth={str(auth.get('type'))!r}")
     return ", ".join(parts)
+
+
+def _consent_request(
+    consent: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]],
+    identity_map: Optional[Mapping[str, Any]],
+    query: Optional[Mapping[str, Any]],
+    meta: Optional[Mapping[str, Any]],
+    request_id: Optional[str],
+    datastream_id: Optional[str],
+) -> Dict[str, Any]:
+    entries = [consent] if isinstance(consent, Mapping) else consent
+    request = _request("consent", entries, query, meta, request_id, None, datastream_id)
+    if identity_map is not None:
+        request["identityMap"] = identity_map
+    return request
 
 
 def _request(

@@ -2,13 +2,30 @@
 
 from typing import Any, Callable, Dict, Optional, Tuple, Union, final
 
-__all__ = ["NativeClient", "Json", "to_json", "core_version", "__version__"]
+__all__ = ["NativeClient", "Json", "Inbox", "to_json", "start_call", "core_version", "__version__"]
 
 __version__: str
 
 def core_version() -> str: ...
 def to_json(obj: Any, root: str = "") -> Json:
     """Converts obj strictly to JSON; TypeError names the path of a bad value."""
+
+def start_call(
+    client: NativeClient,
+    endpoint: str,
+    request: Union[Json, Dict[str, Any]],
+    inbox: Inbox,
+    future: Any,
+) -> int:
+    """Starts an async call on the core's workers; its result or exception
+    completes future on the inbox's event loop."""
+
+@final
+class Inbox:
+    """Finished async calls waiting to complete their futures on one event loop."""
+
+    def __new__(cls, loop_ref: Callable[[], Any]) -> Inbox: ...
+    def drain(self) -> None: ...
 
 @final
 class Json:

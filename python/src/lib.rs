@@ -8,9 +8,11 @@
 // The core's error is a flat struct on the cold path (as in the core itself).
 #![allow(clippy::result_large_err)]
 
+mod async_calls;
 mod convert;
 mod errors;
 
+use aep_edge::workers::Workers;
 use aep_edge::{Client, Config, Level};
 use errors::CoreError;
 use pyo3::prelude::*;
@@ -61,6 +63,8 @@ fn request_value(request: &Bound<'_, PyAny>) -> PyResult<Value> {
 #[pyclass(frozen, module = "aep_edge._native")]
 struct NativeClient {
     client: Client,
+    /// The async calls (`async_calls.rs`); threads start at the first one.
+    workers: Workers,
 }
 
 #[pymethods]
@@ -71,7 +75,7 @@ impl NativeClient {
         let value = convert::to_value(config, "config")?;
         let config = Config::from_value(&value).map_err(CoreError)?;
         let client = Client::new(config).map_err(CoreError)?;
-        Ok(NativeClient { client })
+        Ok(NativeClient::from(client))
     }
 
     /// POST /ee/v2/interact; returns the result dict of design.md §3.3.
@@ -137,8 +141,9 @@ impl NativeClient {
                 ))
             }
         };
-        let client = self.client.clone();
-        let report = py.detach(move || client.close(limit));
+        // Queued async calls end with ClientClosedError; their completions
+        // take the GIL on this thread: release it.
+        let report = py.detach(|| self.workers.close(limit));
         Ok((report.in_flight, report.waited.as_secs_f64()))
     }
 
@@ -151,7 +156,7 @@ impl NativeClient {
     fn reopen(&self, py: Python<'_>) -> PyResult<NativeClient> {
         let client = self.client.clone();
         let fresh = py.detach(move || client.reopen()).map_err(CoreError)?;
-        Ok(NativeClient { client: fresh })
+        Ok(NativeClient::from(fresh))
     }
 
     /// Installs `callback(level: int, message: str)` for log lines whose level
@@ -186,6 +191,15 @@ impl NativeClient {
     }
 }
 
+impl From<Client> for NativeClient {
+    fn from(client: Client) -> NativeClient {
+        NativeClient {
+            workers: Workers::new(client.clone()),
+            client,
+        }
+    }
+}
+
 impl NativeClient {
     /// Converts the request, waits for the core with the GIL released, and
     /// converts the result (or raises the mapped exception).
@@ -212,7 +226,9 @@ fn core_version() -> &'static str {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeClient>()?;
     m.add_class::<Json>()?;
+    m.add_class::<async_calls::Inbox>()?;
     m.add_function(wrap_pyfunction!(to_json, m)?)?;
+    m.add_function(wrap_pyfunction!(async_calls::start_call, m)?)?;
     m.add_function(wrap_pyfunction!(core_version, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

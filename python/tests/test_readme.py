@@ -30,9 +30,12 @@ def test_readme_block_runs(index: int, emulator: Emulator, capsys: pytest.Captur
         assert "200" in out and "home" in out
     else:
         visitor: dict = {}
-        first = namespace["handle_page_view"](visitor, {"xdm": {}})
+        # The visitor's own id: like a server datastream, the emulator refuses an event
+        # with no identity at all (EXEG-0306-400).
+        event = {"xdm": {"identityMap": {"FPID": [{"id": "visitor-1", "primary": True}]}}}
+        first = namespace["handle_page_view"](visitor, event)
         assert visitor["edge_state"]
-        namespace["handle_page_view"](visitor, {"xdm": {}})
+        namespace["handle_page_view"](visitor, event)
         sent = emulator.requests()
         assert sent[1]["body"]["meta"]["state"]["entries"]
         assert first and first[0].payload[0]["scope"] == "home"

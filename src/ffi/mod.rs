@@ -13,8 +13,10 @@
 #![allow(clippy::missing_safety_doc)] // The safety rules are in each doc comment, for C readers.
 
 mod boundary;
+mod calls_async;
 
 pub use boundary::aep_edge_client;
+pub use calls_async::*;
 
 use crate::config::MAX_CONFIG_BYTES;
 use crate::request::MAX_REQUEST_JSON_BYTES;
@@ -88,6 +90,8 @@ pub enum aep_edge_status {
     AEP_EDGE_STORAGE_ERROR = 13,
     /// Collect consent is "n": nothing was sent.
     AEP_EDGE_CONSENT_DENIED = 14,
+    /// `aep_edge_poll` found no finished call within its timeout. Not a failure.
+    AEP_EDGE_NOT_READY = 15,
     /// An internal bug; the panic did not cross into the host and the client is now unusable.
     AEP_EDGE_PANIC = 99,
 }
@@ -176,6 +180,11 @@ pub unsafe extern "C" fn aep_edge_client_new(
 /// an `"error"` object on failure, and `"poisoned": true` for a client that
 /// had an internal panic), released with `aep_edge_string_free`.
 ///
+/// Async calls: queued ones end with `AEP_EDGE_CLOSED` (their callbacks run on
+/// this thread), running ones end as blocking calls do, and `AEP_EDGE_OK` means
+/// every completion has been delivered (callbacks returned, poll-mode
+/// completions queued; they stay pollable after close).
+///
 /// Thread-safe and idempotent: may be called from any thread, while other
 /// threads are in calls on the same client, and from inside a callback, where
 /// it does not wait for the calling thread's own call. A poisoned client
@@ -191,8 +200,9 @@ pub unsafe extern "C" fn aep_edge_client_close(
         // SAFETY: the caller promises a live handle or NULL.
         let poisoned = unsafe { handle.as_ref() }.is_some_and(aep_edge_client::is_poisoned);
         // SAFETY: as above.
-        let client = unsafe { client_ref(handle) }?;
-        let report = client.close(Duration::from_millis(u64::from(timeout_ms)));
+        let workers = unsafe { boundary::workers_ref(handle) }?;
+        // Ends the async calls too, and waits until their completions are delivered.
+        let report = workers.close(Duration::from_millis(u64::from(timeout_ms)));
         let waited_ms = u64::try_from(report.waited.as_millis()).unwrap_or(u64::MAX);
         if report.in_flight == 0 {
             let mut body = json!({"inFlight": 0, "waitedMs": waited_ms});
@@ -231,8 +241,13 @@ pub unsafe extern "C" fn aep_edge_client_close(
 /// Frees a client. NULL-safe. Never does network I/O and never blocks on it:
 /// call `aep_edge_client_close` first to let calls finish.
 ///
-/// Threading: must not race with any other call on the same client; the
-/// handle is invalid afterwards.
+/// Async calls: queued calls and unpolled completions are dropped without a
+/// callback, running calls make no further attempts, and this waits only for
+/// completion callbacks running at this moment; after it returns no callback
+/// of this client runs.
+///
+/// Threading: must not race with any other call on the same client, nor be
+/// called from a callback of this client; the handle is invalid afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn aep_edge_client_free(client: *mut aep_edge_client) {
     guard(

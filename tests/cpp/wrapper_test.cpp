@@ -61,6 +61,11 @@ int main() {
     CHECK(bad.kind() == "invalid_config");
     CHECK(std::string(bad.what()).find("colour") != std::string::npos);
 
+    // Client::create never throws; value() of a failed Result throws its Error.
+    auto created = aep_edge::Client::create(R"({"datastreamId":"d","colour":1})");
+    CHECK(!created && created.status() == AEP_EDGE_INVALID_CONFIG);
+    CHECK(expect_error([&] { created.value(); }).kind() == "invalid_config");
+
     aep_edge::Client client(config(base, "known-ds"));
     std::string result = client.interact(EVENT);
     CHECK(result.find("\"handle\"") != std::string::npos);
