@@ -136,7 +136,10 @@ def fault(base_url: str, body: object) -> None:
 
 def gathered_async(base_url: str, calls: int, delay_ms: int) -> Dict[str, object]:
     fault(base_url, {"count": calls + 10, "pathContains": "/interact", "delayMs": delay_ms})
-    edge = aep_edge.EdgeClient("bench", base_url=base_url, session="none", max_connections=64)
+    # 64 of the core's workers (design.md §3.7), as bench/asyncio_bench.py runs them.
+    edge = aep_edge.EdgeClient(
+        "bench", base_url=base_url, session="none", max_connections=64, workers=64, max_pending=calls
+    )
 
     async def main() -> float:
         started = time.perf_counter()
@@ -154,6 +157,7 @@ def gathered_async(base_url: str, calls: int, delay_ms: int) -> Dict[str, object
         "client": "py-aep-edge-async-gather",
         "calls": calls,
         "delayMs": delay_ms,
+        "workers": 64,
         "wallMs": round(wall * 1000),
         "callsPerSec": round(calls / wall),
     }

@@ -98,7 +98,7 @@ def main() -> None:
     gathered = find(rows, client="py-aep-edge-async-gather")
     if gathered:
         out.append(
-            f"\n`interact_async`, {gathered['calls']} calls gathered against a {gathered['delayMs']} ms "
+            f"\n`interact_async` ({gathered.get('workers', '?')} workers), {gathered['calls']} calls gathered against a {gathered['delayMs']} ms "
             f"server delay: {gathered['wallMs']} ms wall ({gathered['callsPerSec']} calls/s)."
         )
 
