@@ -2,8 +2,10 @@
 # Every test of the project, from a fresh clone on a fresh machine: lint, the
 # Rust unit and integration tests (core and emulator, the header check), the C
 # and C++ programs against the C ABI (shared and static, under ASan/UBSan, TSan
-# and valgrind too), the fuzz targets (seed replay and a short run of each), and
-# the Python package built as a wheel and tested with pytest.
+# and valgrind too), the runtime bindings (LuaJIT, Go, Node.js, Java, C#), the
+# installed C/C++ package with its CMake and pkg-config consumers and the kiosk
+# example, the fuzz targets (seed replay and a short run of each), and the
+# Python package built as a wheel and tested with pytest.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"

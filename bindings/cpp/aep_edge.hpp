@@ -29,11 +29,14 @@
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
+#include <future>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <optional>
+#include <unordered_set>
 #include <utility>
 
 #include "aep_edge.h"
@@ -241,6 +244,90 @@ struct CloseReport {
     bool timed_out;
 };
 
+/// A finished async call that poll() handed out.
+struct Completion {
+    uint64_t call_id;
+    Result<std::string> result;  ///< the result JSON, or the Error
+};
+
+/// Tag for the async calls whose completion waits in the client for poll().
+struct ByPoll {};
+inline constexpr ByPoll by_poll{};
+
+/// What an async call's callback receives, on a worker thread of the client.
+using CompletionCallback = std::function<void(Result<std::string>)>;
+
+namespace detail {
+
+struct AsyncCalls;
+/// One accepted async call with a callback: the user_data the library holds.
+struct AsyncCall {
+    AsyncCalls *owner;
+    CompletionCallback done;
+};
+
+/// The callbacks a client's calls still owe. The library runs each once, except
+/// for calls dropped by aep_edge_client_free: those the wrapper ends with
+/// AEP_EDGE_CLOSED after the free, so no future waits forever and nothing leaks.
+struct AsyncCalls {
+    std::mutex mutex;
+    std::unordered_set<AsyncCall *> pending;
+
+    void add(AsyncCall *call) {
+        std::lock_guard<std::mutex> lock(mutex);
+        pending.insert(call);
+    }
+    /// False when fail_all already took it.
+    bool remove(AsyncCall *call) {
+        std::lock_guard<std::mutex> lock(mutex);
+        return pending.erase(call) == 1;
+    }
+    /// After aep_edge_client_free: no callback of the client runs any more.
+    void fail_all() {
+        std::unordered_set<AsyncCall *> left;
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            left.swap(pending);
+        }
+        for (AsyncCall *call : left) {
+            run(call, AEP_EDGE_CLOSED,
+                R"({"error":{"kind":"closed","status":12,"message":"the client was freed before this call completed","httpStatus":null,"code":null,"problem":null,"retryable":false,"retryAfterMs":null,"attempts":0,"requestId":null}})");
+        }
+    }
+    static void run(AsyncCall *call, aep_edge_status status, const char *json) {
+        std::unique_ptr<AsyncCall> owned(call);
+        Result<std::string> result = status == AEP_EDGE_OK ? Result<std::string>(std::string(json ? json : "{}"))
+                                                           : Result<std::string>(Error(status, json ? json : "{}"));
+#if AEP_EDGE_HAS_EXCEPTIONS
+        try {
+            owned->done(std::move(result));
+        } catch (...) {
+            // Nothing may unwind into the library.
+        }
+#else
+        owned->done(std::move(result));
+#endif
+    }
+};
+
+inline void completion_trampoline(void *user_data, uint64_t, aep_edge_status status, const char *result_json) {
+    auto *call = static_cast<AsyncCall *>(user_data);
+    if (call->owner->remove(call)) AsyncCalls::run(call, status, result_json);
+}
+
+/// The unsigned integer of `"key":123`, or 0.
+inline uint64_t u64_field(std::string_view json, std::string_view key) {
+    std::string needle = "\"" + std::string(key) + "\":";
+    std::size_t at = json.find(needle);
+    if (at == std::string_view::npos) return 0;
+    uint64_t value = 0;
+    for (std::size_t i = at + needle.size(); i < json.size() && json[i] >= '0' && json[i] <= '9'; ++i)
+        value = value * 10 + static_cast<uint64_t>(json[i] - '0');
+    return value;
+}
+
+}  // namespace detail
+
 /// One Edge Network client. Create it once and share it between threads.
 class Client {
 public:
@@ -262,17 +349,22 @@ public:
 #endif
 
     Client(Client &&) noexcept = default;
-    /// Frees the current client before its log callback, so no line can reach it.
+    /// Frees the current client before its callbacks, so none can reach them.
     Client &operator=(Client &&other) noexcept {
-        handle_ = std::move(other.handle_);
-        log_ = std::move(other.log_);
+        if (this != &other) {
+            release();
+            handle_ = std::move(other.handle_);
+            log_ = std::move(other.log_);
+            async_ = std::move(other.async_);
+        }
         return *this;
     }
     Client(const Client &) = delete;
     Client &operator=(const Client &) = delete;
 
-    /// Destroys the handle first, so no log line can reach a freed callback.
-    ~Client() { handle_.reset(); }
+    /// Frees the handle (no network I/O; close() first to let calls finish),
+    /// then ends the async calls the free dropped with AEP_EDGE_CLOSED.
+    ~Client() { release(); }
 
     /// POST /ee/v2/interact: the result JSON.
     Returns<std::string> interact(const std::string &request_json) const {
@@ -305,13 +397,76 @@ public:
         return detail::finish(detail::result_void(status, error));
     }
 
+#if AEP_EDGE_HAS_EXCEPTIONS
+    /// The future of one call: the result JSON, or the Error from get().
+    using Future = std::future<std::string>;
+#else
+    /// The future of one call: a Result from get().
+    using Future = std::future<Result<std::string>>;
+#endif
+
+    /// interact on a worker thread of the client: returns at once. A request
+    /// the blocking call would refuse gives a future that is ready with the Error.
+    Future interact_async(const std::string &request_json) const {
+        return start_future(aep_edge_interact_async, request_json);
+    }
+    Future collect_async(const std::string &request_json) const {
+        return start_future(aep_edge_collect_async, request_json);
+    }
+    Future set_consent_async(const std::string &request_json) const {
+        return start_future(aep_edge_set_consent_async, request_json);
+    }
+
+    /// interact with a callback, which runs once on a worker thread (it must
+    /// not destroy this Client). Returns the call id, or the Error of a refused
+    /// request (then the callback never runs).
+    Returns<uint64_t> interact_async(const std::string &request_json, CompletionCallback callback) const {
+        return detail::finish(start_callback(aep_edge_interact_async, request_json, std::move(callback)));
+    }
+    Returns<uint64_t> collect_async(const std::string &request_json, CompletionCallback callback) const {
+        return detail::finish(start_callback(aep_edge_collect_async, request_json, std::move(callback)));
+    }
+    Returns<uint64_t> set_consent_async(const std::string &request_json, CompletionCallback callback) const {
+        return detail::finish(start_callback(aep_edge_set_consent_async, request_json, std::move(callback)));
+    }
+
+    /// interact whose completion waits in the client until poll() hands it out
+    /// on the caller's thread (a game or UI loop). Returns the call id.
+    Returns<uint64_t> interact_async(const std::string &request_json, ByPoll) const {
+        return detail::finish(start_polled(aep_edge_interact_async, request_json));
+    }
+    Returns<uint64_t> collect_async(const std::string &request_json, ByPoll) const {
+        return detail::finish(start_polled(aep_edge_collect_async, request_json));
+    }
+    Returns<uint64_t> set_consent_async(const std::string &request_json, ByPoll) const {
+        return detail::finish(start_polled(aep_edge_set_consent_async, request_json));
+    }
+
+    /// The oldest finished by_poll call, waiting up to `timeout` (0: a look, for
+    /// once per frame); std::nullopt when none finished in time.
+    Returns<std::optional<Completion>> poll(std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) const {
+        using Polled = std::optional<Completion>;
+        char *out = nullptr;
+        aep_edge_status status = aep_edge_poll(get(), clamp_ms(timeout), &out);
+        std::string json = detail::take(out);
+        if (status == AEP_EDGE_NOT_READY) return detail::finish(Result<Polled>(Polled()));
+        if (status != AEP_EDGE_OK) return detail::finish(Result<Polled>(Error(status, std::move(json))));
+        // {"callId":N,"status":S,"result":{...}}: the result is the last member.
+        aep_edge_status call_status = static_cast<aep_edge_status>(detail::int_field(json, "status"));
+        std::size_t at = json.find("\"result\":");
+        std::string result =
+            at == std::string::npos ? "{}" : json.substr(at + 9, json.size() - (at + 9) - 1);
+        Completion done{detail::u64_field(json, "callId"),
+                        call_status == AEP_EDGE_OK ? Result<std::string>(std::move(result))
+                                                   : Result<std::string>(Error(call_status, std::move(result)))};
+        return detail::finish(Result<Polled>(Polled(std::move(done))));
+    }
+
     /// Refuses new calls, stops retries, waits up to `timeout` for calls in
     /// flight. Running past the timeout is not an error: the report says so.
     Returns<CloseReport> close(std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
         char *report = nullptr;
-        auto ms = timeout.count() < 0 ? 0 : timeout.count();
-        aep_edge_status status =
-            aep_edge_client_close(get(), static_cast<uint32_t>(ms > 0xFFFFFFFF ? 0xFFFFFFFF : ms), &report);
+        aep_edge_status status = aep_edge_client_close(get(), clamp_ms(timeout), &report);
         std::string json = detail::take(report);
         if (status != AEP_EDGE_OK && status != AEP_EDGE_TIMEOUT)
             return detail::finish(Result<CloseReport>(Error(status, std::move(json))));
@@ -339,8 +494,64 @@ public:
 
 private:
     using Call = aep_edge_status (*)(const aep_edge_client *, const char *, char **);
+    using AsyncFn = aep_edge_status (*)(const aep_edge_client *, const char *, aep_edge_completion_fn, void *,
+                                        uint64_t *, char **);
 
-    explicit Client(aep_edge_client *raw) noexcept : handle_(raw) {}
+    explicit Client(aep_edge_client *raw) : async_(std::make_unique<detail::AsyncCalls>()), handle_(raw) {}
+
+    void release() noexcept {
+        handle_.reset();
+        if (async_) async_->fail_all();
+    }
+
+    static uint32_t clamp_ms(std::chrono::milliseconds timeout) {
+        auto ms = timeout.count() < 0 ? 0 : timeout.count();
+        return static_cast<uint32_t>(ms > 0xFFFFFFFF ? 0xFFFFFFFF : ms);
+    }
+
+    Result<uint64_t> start_callback(AsyncFn fn, const std::string &request_json, CompletionCallback callback) const {
+        if (!async_) return Error(AEP_EDGE_NULL_ARGUMENT, R"({"error":{"kind":"null_argument","status":1,"message":"this aep_edge::Client was moved from"}})");
+        auto *call = new detail::AsyncCall{async_.get(), std::move(callback)};
+        // Registered before the library may run it (on a worker, at once).
+        async_->add(call);
+        uint64_t id = 0;
+        char *error = nullptr;
+        aep_edge_status status =
+            fn(get(), request_json.c_str(), &detail::completion_trampoline, call, &id, &error);
+        if (status != AEP_EDGE_OK) {
+            // Refused: no completion follows.
+            if (async_->remove(call)) delete call;
+            return Error(status, detail::take(error));
+        }
+        detail::take(error);
+        return id;
+    }
+
+    Result<uint64_t> start_polled(AsyncFn fn, const std::string &request_json) const {
+        uint64_t id = 0;
+        char *error = nullptr;
+        aep_edge_status status = fn(get(), request_json.c_str(), nullptr, nullptr, &id, &error);
+        std::string json = detail::take(error);
+        if (status != AEP_EDGE_OK) return Error(status, std::move(json));
+        return id;
+    }
+
+    Future start_future(AsyncFn fn, const std::string &request_json) const {
+#if AEP_EDGE_HAS_EXCEPTIONS
+        auto promise = std::make_shared<std::promise<std::string>>();
+        auto settle = [promise](Result<std::string> r) {
+            if (r) promise->set_value(std::move(r).value());
+            else promise->set_exception(std::make_exception_ptr(r.error()));
+        };
+#else
+        auto promise = std::make_shared<std::promise<Result<std::string>>>();
+        auto settle = [promise](Result<std::string> r) { promise->set_value(std::move(r)); };
+#endif
+        Future future = promise->get_future();
+        Result<uint64_t> started = start_callback(fn, request_json, settle);
+        if (!started) settle(started.error());
+        return future;
+    }
 
     Result<std::string> call(Call fn, const std::string &request_json) const {
         char *out = nullptr;
@@ -360,8 +571,9 @@ private:
 #endif
     }
 
-    // Declared before handle_ so it is destroyed after it.
+    // Declared before handle_ so they are destroyed after it.
     std::unique_ptr<LogCallback> log_;
+    std::unique_ptr<detail::AsyncCalls> async_;
     std::unique_ptr<aep_edge_client, detail::ClientDeleter> handle_;
 };
 

@@ -6,6 +6,11 @@
 --   if not ok then print(result.kind, result.code, result.message) end
 --   client:close()
 --
+-- Async for game loops: interact_async returns a call id at once; poll, once
+-- per frame, hands out finished calls on the caller's thread:
+--   local id = client:interact_async(request)
+--   local done = client:poll(0)   -- nil, or {call_id, ok, result | error}
+--
 -- JSON stays text (use the JSON library of your choice). Failures raise an
 -- aep_edge.Error table: status, kind, message, http_status, code, json.
 -- The library is loaded from AEP_EDGE_LIB, else as libaep_edge.so.1.
@@ -27,6 +32,11 @@ aep_edge_status aep_edge_session_get(const aep_edge_client *client, char **resul
 aep_edge_status aep_edge_session_reset(const aep_edge_client *client, char **error_json_out);
 aep_edge_status aep_edge_client_set_access_token(const aep_edge_client *client, const char *access_token, char **error_json_out);
 void aep_edge_string_free(char *s);
+typedef void (*aep_edge_completion_fn)(void *user_data, uint64_t call_id, aep_edge_status status, const char *result_json);
+aep_edge_status aep_edge_interact_async(const aep_edge_client *client, const char *request_json, aep_edge_completion_fn callback, void *user_data, uint64_t *call_id_out, char **error_json_out);
+aep_edge_status aep_edge_collect_async(const aep_edge_client *client, const char *request_json, aep_edge_completion_fn callback, void *user_data, uint64_t *call_id_out, char **error_json_out);
+aep_edge_status aep_edge_set_consent_async(const aep_edge_client *client, const char *request_json, aep_edge_completion_fn callback, void *user_data, uint64_t *call_id_out, char **error_json_out);
+aep_edge_status aep_edge_poll(const aep_edge_client *client, uint32_t timeout_ms, char **completion_json_out);
 ]])
 
 local lib = ffi.load(os.getenv("AEP_EDGE_LIB") or "libaep_edge.so.1")
@@ -111,6 +121,38 @@ function Client:set_consent(request_json) return call(lib.aep_edge_set_consent, 
 function Client:session() return call(lib.aep_edge_session_get, live(self)) end
 function Client:reset_session() call(lib.aep_edge_session_reset, live(self)) end
 function Client:set_access_token(token) call(lib.aep_edge_client_set_access_token, live(self), token) end
+
+-- Starts fn in poll mode (no callback: LuaJIT callbacks must not run on other
+-- threads) and returns the call id, or raises the Error of a refused request.
+local function start(fn, self, request_json)
+  local id = ffi.new("uint64_t[1]")
+  local out = ffi.new("char *[1]")
+  local status = fn(live(self), request_json, nil, nil, id, out)
+  local json = take(out[0])
+  if status ~= 0 then error(new_error(status, json), 3) end
+  return tonumber(id[0])
+end
+
+function Client:interact_async(request_json) return start(lib.aep_edge_interact_async, self, request_json) end
+function Client:collect_async(request_json) return start(lib.aep_edge_collect_async, self, request_json) end
+function Client:set_consent_async(request_json) return start(lib.aep_edge_set_consent_async, self, request_json) end
+
+--- The oldest finished async call, waiting up to timeout_ms (default 0: a look,
+--- once per frame): {call_id, ok = true, result = json} or {call_id, ok = false,
+--- error = aep_edge.Error}; nil when none finished in time.
+function Client:poll(timeout_ms)
+  local out = ffi.new("char *[1]")
+  local status = lib.aep_edge_poll(live(self), timeout_ms or 0, out)
+  local json = take(out[0])
+  if status == M.status.NOT_READY then return nil end
+  if status ~= 0 then error(new_error(status, json), 2) end
+  -- {"callId":N,"status":S,"result":{...}}: the result is the last member.
+  local call_id = tonumber(json:match('^{"callId":(%d+)'))
+  local call_status = tonumber(json:match('"status":(%d+)'))
+  local result = json:match('"result":(.*)}$') or "{}"
+  if call_status == 0 then return { call_id = call_id, ok = true, result = result } end
+  return { call_id = call_id, ok = false, error = new_error(call_status, result) }
+end
 
 --- Refuses new calls, waits up to timeout_ms (default 5000) for calls in flight, frees the client.
 --- Returns the report JSON and whether everything finished in time. Idempotent.

@@ -38,6 +38,24 @@ local unknown = aep_edge.Client.new(config("no-such-datastream"))
 local http = raises(unknown.interact, unknown, EVENT)
 check(http.kind == "http" and http.status == aep_edge.status.HTTP_ERROR, "an HTTP error")
 check(http.http_status == 400 and http.code == "EXEG-0003-400", "HTTP 400 EXEG-0003-400")
+
+-- Async with poll: call ids at once, completions handed out on this thread.
+local ok_id = client:interact_async(EVENT)
+local fail_id = unknown:interact_async(EVENT)
+check(type(ok_id) == "number" and ok_id > 0 and fail_id > 0, "call ids")
+local function poll_until(c)
+  for _ = 1, 500 do
+    local done = c:poll(20)
+    if done then return done end
+  end
+end
+local done = poll_until(client)
+check(done and done.call_id == ok_id and done.ok and done.result:find('"type":"state:store"', 1, true), "a polled result")
+check(client:poll(0) == nil, "nothing else finished")
+local failed_call = poll_until(unknown)
+check(failed_call and failed_call.call_id == fail_id and not failed_call.ok, "a polled failure")
+check(failed_call and failed_call.error.code == "EXEG-0003-400", "its typed error")
+check(raises(client.interact_async, client, '{"evnt":{}}').kind == "invalid_request", "a refused async request raises at once")
 unknown:close()
 
 check(raises(client.interact, client, nil).kind == "null_argument", "nil is a null_argument error")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The C/C++ package as a user gets it: scripts/install.sh into a fresh temporary
 # prefix, then two projects outside the tree built against it, shared and static:
-# tests/consumers/cmake (find_package) and tests/consumers/pkgconfig (a Makefile).
+# tests/consumers/cmake (find_package) and tests/consumers/pkgconfig (a Makefile),
+# and examples/kiosk (CMake).
 # Every program sends the source document's event to an emulator and checks the
 # answer. Installs cmake, make and pkg-config when missing.
 #
@@ -13,7 +14,7 @@ profile=${2:-debug}
 [[ ${1:-} == --profile || -z ${1:-} ]] || { echo "usage: run.sh [--profile release|debug]" >&2; exit 2; }
 
 ensure_rust
-ensure_tools cc:gcc c++:g++ cmake:cmake make:make pkg-config:pkg-config
+ensure_tools cc:gcc c++:g++ cmake:cmake make:make pkg-config:pkg-config curl:curl
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/aep-edge-consumers.XXXXXX")
 trap 'stop_emulators; rm -rf "$work"' EXIT
@@ -65,6 +66,25 @@ PKG_CONFIG_PATH="$prefix/lib/pkgconfig" make -s -C tests/consumers/pkgconfig OUT
 run "pkg-config, C, shared" "$work/make-build/consumer_shared" shared
 run "pkg-config, C, static (--static)" "$work/make-build/consumer_static" static
 run "pkg-config, C++ wrapper, shared" "$work/make-build/consumer_cpp" shared
+
+say "examples/kiosk (CMake against the install; async + poll against the emulator)"
+cmake -S examples/kiosk -B "$work/kiosk-build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release >"$work/kiosk-cmake.log" 2>&1 &&
+    cmake --build "$work/kiosk-build" >>"$work/kiosk-cmake.log" 2>&1 || { cat "$work/kiosk-cmake.log"; exit 1; }
+curl -fsS -X POST "$EMULATOR_URL/__emulator/reset" >/dev/null
+if "$work/kiosk-build/kiosk" "$EMULATOR_URL" consumer-ds 3 | tee "$work/kiosk.log"; then
+    recorded=$(curl -fsS "$EMULATOR_URL/__emulator/requests")
+    displays=$(grep -o '"eventType":"decisioning.propositionDisplay"' <<<"$recorded" | wc -l)
+    # A reset session asks for the next visitor's identity again.
+    fetches=$(grep -o '"fetch":\["ECID"\]' <<<"$recorded" | wc -l)
+    if [[ $displays -eq 3 && $fetches -eq 3 ]] && grep -q '^served 3 of 3 visitors' "$work/kiosk.log"; then
+        passed=$((passed + 1))
+    else
+        echo "FAIL kiosk: $displays display notifications and $fetches identity fetches recorded (want 3 and 3)"
+        failed=$((failed + 1))
+    fi
+else
+    echo "FAIL kiosk: exit status"; failed=$((failed + 1))
+fi
 
 # A requested version the package cannot satisfy is refused.
 say "CMake version check"

@@ -10,6 +10,8 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
+#include <optional>
 #include <string>
 #include <type_traits>
 
@@ -79,7 +81,27 @@ int main() {
         CHECK(http.status() == AEP_EDGE_HTTP_ERROR);
         CHECK(http.error().http_status() == 400);
         CHECK(http.error().code() == "EXEG-0003-400");
+        // Async without exceptions: futures of Results, callbacks, poll.
+        auto failing = unknown->interact_async(EVENT).get();
+        CHECK(failing.status() == AEP_EDGE_HTTP_ERROR && failing.error().code() == "EXEG-0003-400");
     }
+    auto future = client.interact_async(EVENT).get();
+    CHECK(future && future->find("\"httpStatus\":200") != std::string::npos);
+    CHECK(client.interact_async(R"({"evnt":{}})").get().status() == AEP_EDGE_INVALID_REQUEST);
+    std::promise<aep_edge::Result<std::string>> got;
+    auto id = client.interact_async(EVENT, [&](aep_edge::Result<std::string> r) { got.set_value(std::move(r)); });
+    CHECK(id && *id != 0);
+    CHECK(got.get_future().get().ok());
+    auto polled = client.interact_async(EVENT, aep_edge::by_poll);
+    CHECK(polled.ok());
+    std::optional<aep_edge::Completion> done;
+    for (int i = 0; i < 500 && !done; ++i) {
+        auto p = client.poll(std::chrono::milliseconds(20));
+        if (p) done = std::move(*p);
+    }
+    CHECK(done && polled && done->call_id == *polled && done->result.ok());
+    auto empty = client.poll();
+    CHECK(empty.ok() && !empty->has_value());
 
     auto request = client.interact(R"({"evnt":{}})");
     CHECK(request.status() == AEP_EDGE_INVALID_REQUEST);

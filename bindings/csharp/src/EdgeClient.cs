@@ -97,10 +97,39 @@ namespace AepEdge
         /// Forgets the visitor (kiosk: the next one starts fresh).
         public void ResetSession() { Call(Native.aep_edge_session_reset); }
 
-        /// Interact on a pool thread: the game or UI thread never waits on the network.
-        public Task<string> InteractAsync(string requestJson) { return Task.Run(() => Interact(requestJson)); }
-        public Task<string> CollectAsync(string requestJson) { return Task.Run(() => Collect(requestJson)); }
-        public Task<string> SetConsentAsync(string requestJson) { return Task.Run(() => SetConsent(requestJson)); }
+        /// Interact on a worker thread of the library (aep_edge_interact_async):
+        /// returns at once; the task fails with EdgeException (at once for a
+        /// refused request). Continuations never run on the library's threads.
+        public Task<string> InteractAsync(string requestJson) { return Start(Native.aep_edge_interact_async, requestJson); }
+        public Task<string> CollectAsync(string requestJson) { return Start(Native.aep_edge_collect_async, requestJson); }
+        public Task<string> SetConsentAsync(string requestJson) { return Start(Native.aep_edge_set_consent_async, requestJson); }
+
+        private delegate uint AsyncFn(ClientHandle client, byte[] request, Native.CompletionFn callback, IntPtr userData,
+                                      out ulong callId, out IntPtr error);
+
+        private Task<string> Start(AsyncFn fn, string requestJson)
+        {
+            var task = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            // Registered first: the completion may run before the call returns.
+            long key = Async.Register(handle, task);
+            ulong callId;
+            IntPtr error;
+            uint status;
+            try
+            {
+                status = fn(handle, Native.Utf8(requestJson), Async.Callback, new IntPtr(key), out callId, out error);
+            }
+            catch (ObjectDisposedException)
+            {
+                Async.Take(key);
+                task.TrySetException(ClosedError());
+                return task.Task;
+            }
+            string json = Native.Take(error);
+            if (status != (uint)Status.Ok && Async.Take(key) != null)
+                task.TrySetException(new EdgeException((Status)status, json));
+            return task.Task;
+        }
 
         /// Refuses new calls, stops retries, waits up to timeout for calls in
         /// flight, then releases the client (once the calls using it return).

@@ -2,7 +2,9 @@
 // NUL-terminated UTF-8 byte arrays; strings come out as pointers that Native.Take
 // copies and releases with aep_edge_string_free.
 using System;
+using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
+using System.Threading.Tasks;
 using System.Text;
 
 namespace AepEdge
@@ -25,6 +27,13 @@ namespace AepEdge
         [DllImport(Lib)] internal static extern uint aep_edge_session_reset(ClientHandle client, out IntPtr error);
         [DllImport(Lib)] internal static extern uint aep_edge_client_set_access_token(ClientHandle client, byte[] token, out IntPtr error);
         [DllImport(Lib)] internal static extern void aep_edge_string_free(IntPtr s);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void CompletionFn(IntPtr userData, ulong callId, uint status, IntPtr resultJson);
+
+        [DllImport(Lib)] internal static extern uint aep_edge_interact_async(ClientHandle client, byte[] request, CompletionFn callback, IntPtr userData, out ulong callId, out IntPtr error);
+        [DllImport(Lib)] internal static extern uint aep_edge_collect_async(ClientHandle client, byte[] request, CompletionFn callback, IntPtr userData, out ulong callId, out IntPtr error);
+        [DllImport(Lib)] internal static extern uint aep_edge_set_consent_async(ClientHandle client, byte[] request, CompletionFn callback, IntPtr userData, out ulong callId, out IntPtr error);
 
         /// NUL-terminated UTF-8, or null (the library answers NULL_ARGUMENT).
         internal static byte[] Utf8(string s)
@@ -54,18 +63,92 @@ namespace AepEdge
         }
     }
 
+    /// IL2CPP (Unity) needs this mark on a static method called from native code;
+    /// it looks for the attribute by name.
+    [AttributeUsage(AttributeTargets.Method)]
+    internal sealed class MonoPInvokeCallbackAttribute : Attribute
+    {
+        public MonoPInvokeCallbackAttribute(Type type) { }
+    }
+
     /// The client handle: freed once, after every call using it has returned
     /// (P/Invoke holds a reference to a SafeHandle for the length of a call).
+    /// It also holds the tasks its async calls still owe.
     internal sealed class ClientHandle : SafeHandle
     {
         private ClientHandle() : base(IntPtr.Zero, true) { }
 
         public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
 
+        internal readonly ConcurrentDictionary<long, TaskCompletionSource<string>> Pending =
+            new ConcurrentDictionary<long, TaskCompletionSource<string>>();
+
         protected override bool ReleaseHandle()
         {
             Native.aep_edge_client_free(handle);
+            // No completion of this client runs any more: the calls the free
+            // dropped end closed, so no task waits forever.
+            foreach (long key in Pending.Keys)
+            {
+                TaskCompletionSource<string> task;
+                if (Pending.TryRemove(key, out task))
+                {
+                    Async.Forget(key);
+                    task.TrySetException(new EdgeException(Status.Closed,
+                        "{\"error\":{\"kind\":\"closed\",\"message\":\"the client was freed before this call completed\"}}"));
+                }
+            }
             return true;
+        }
+    }
+
+    /// The one completion callback of every async call; user_data is a key.
+    internal static class Async
+    {
+        private static long nextKey;
+        private static readonly ConcurrentDictionary<long, ClientHandle> Owners = new ConcurrentDictionary<long, ClientHandle>();
+        // Kept in a static field: the delegate must outlive every call.
+        internal static readonly Native.CompletionFn Callback = OnCompletion;
+
+        internal static long Register(ClientHandle owner, TaskCompletionSource<string> task)
+        {
+            long key = System.Threading.Interlocked.Increment(ref nextKey);
+            owner.Pending[key] = task;
+            Owners[key] = owner;
+            return key;
+        }
+
+        internal static void Forget(long key)
+        {
+            ClientHandle owner;
+            Owners.TryRemove(key, out owner);
+        }
+
+        internal static TaskCompletionSource<string> Take(long key)
+        {
+            ClientHandle owner;
+            TaskCompletionSource<string> task = null;
+            if (Owners.TryRemove(key, out owner)) owner.Pending.TryRemove(key, out task);
+            return task;
+        }
+
+        // Runs on a worker thread of the library: nothing may escape it. The
+        // task's continuations run elsewhere (RunContinuationsAsynchronously).
+        [MonoPInvokeCallback(typeof(Native.CompletionFn))]
+        private static void OnCompletion(IntPtr userData, ulong callId, uint status, IntPtr resultJson)
+        {
+            try
+            {
+                TaskCompletionSource<string> task = Take(userData.ToInt64());
+                if (task == null) return;
+                string json = Native.Read(resultJson) ?? "{}";
+                if (status == (uint)Status.Ok) task.TrySetResult(json);
+                else task.TrySetException(new EdgeException((Status)status, json));
+            }
+            catch (Exception)
+            {
+                // Nothing may unwind into the library.
+            }
         }
     }
 }

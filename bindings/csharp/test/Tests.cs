@@ -57,6 +57,11 @@ public static class Tests
             var nul = Raises(() => client.Interact(null));
             Check(nul != null && nul.Status == Status.NullArgument, "null is NullArgument");
 
+            var refused = client.InteractAsync("{\"evnt\":{}}");
+            Check(refused.IsFaulted, "a refused async request fails at once");
+            var refusedError = Raises(() => refused.Wait());
+            Check(refusedError != null && refusedError.Kind == "invalid_request", "with its EdgeException");
+
             var tasks = Enumerable.Range(0, 16).Select(_ => client.InteractAsync(Event)).ToArray();
             Task.WaitAll(tasks);
             Check(tasks.All(t => t.Result.Contains("\"httpStatus\":200")), "16 tasks answered 200");

@@ -2,6 +2,7 @@ package aepedge;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -9,13 +10,17 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.lang.ref.Cleaner;
 import java.lang.ref.Reference;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
@@ -58,8 +63,18 @@ public final class EdgeClient implements AutoCloseable {
     private static final MethodHandle SESSION_RESET =
             fn("aep_edge_session_reset", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle STRING_FREE = fn("aep_edge_string_free", FunctionDescriptor.ofVoid(ADDRESS));
+    private static final MethodHandle INTERACT_ASYNC = asyncCall("aep_edge_interact_async");
+    private static final MethodHandle COLLECT_ASYNC = asyncCall("aep_edge_collect_async");
+    private static final MethodHandle SET_CONSENT_ASYNC = asyncCall("aep_edge_set_consent_async");
 
-    /** Runs the blocking calls of the async forms; daemon threads, so they never keep a JVM alive. */
+    /** The one completion callback of every async call: user_data is the key of its Pending. */
+    private static final MemorySegment COMPLETION = completionStub();
+    private static final AtomicLong NEXT_KEY = new AtomicLong(1);
+    private static final ConcurrentHashMap<Long, Pending> PENDING = new ConcurrentHashMap<>();
+
+    private record Pending(EdgeClient client, CompletableFuture<String> future) {}
+
+    /** Completes futures off the library's worker threads, and frees late; daemon threads. */
     private static final ExecutorService ASYNC = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "aep-edge-async");
         t.setDaemon(true);
@@ -75,6 +90,41 @@ public final class EdgeClient implements AutoCloseable {
 
     private static MethodHandle fn(String name, FunctionDescriptor descriptor) {
         return LINKER.downcallHandle(LIB.find(name).orElseThrow(() -> new UnsatisfiedLinkError(name)), descriptor);
+    }
+
+    private static MethodHandle asyncCall(String name) {
+        return fn(name, FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+    }
+
+    private static MemorySegment completionStub() {
+        try {
+            MethodHandle target = MethodHandles.lookup().findStatic(EdgeClient.class, "onCompletion",
+                    MethodType.methodType(void.class, MemorySegment.class, long.class, int.class, MemorySegment.class));
+            return LINKER.upcallStub(target, FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS),
+                    Arena.global());
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    // Runs on a worker thread of the library; nothing may escape it (an
+    // exception out of an upcall ends the JVM). The JSON is copied here, the
+    // future is completed on ASYNC, so user continuations never run on the
+    // library's threads.
+    private static void onCompletion(MemorySegment userData, long callId, int status, MemorySegment resultJson) {
+        try {
+            Pending pending = PENDING.remove(userData.address());
+            if (pending == null) return;
+            String json = resultJson.equals(MemorySegment.NULL) ? "{}" : resultJson.reinterpret(Long.MAX_VALUE).getString(0);
+            ASYNC.execute(() -> settle(pending.future(), status, json));
+        } catch (Throwable t) {
+            // Nothing may unwind into the library.
+        }
+    }
+
+    private static void settle(CompletableFuture<String> future, int status, String json) {
+        if (status == Status.OK) future.complete(json);
+        else future.completeExceptionally(new EdgeException(status, json));
     }
 
     private static MethodHandle request(String name) {
@@ -131,15 +181,29 @@ public final class EdgeClient implements AutoCloseable {
     /** Replaces the static token of token auth. */
     public void setAccessToken(String token) { call(SET_ACCESS_TOKEN, token); }
 
-    /** interact without blocking the caller; completes exceptionally with EdgeException. */
-    public CompletableFuture<String> interactAsync(String requestJson) {
-        return CompletableFuture.supplyAsync(() -> interact(requestJson), ASYNC);
-    }
-    public CompletableFuture<String> collectAsync(String requestJson) {
-        return CompletableFuture.supplyAsync(() -> collect(requestJson), ASYNC);
-    }
-    public CompletableFuture<String> setConsentAsync(String requestJson) {
-        return CompletableFuture.supplyAsync(() -> setConsent(requestJson), ASYNC);
+    /**
+     * interact on a worker thread of the library (aep_edge_interact_async):
+     * returns at once. The future completes with the result JSON, or
+     * exceptionally with EdgeException (at once for a refused request).
+     */
+    public CompletableFuture<String> interactAsync(String requestJson) { return start(INTERACT_ASYNC, requestJson); }
+    public CompletableFuture<String> collectAsync(String requestJson) { return start(COLLECT_ASYNC, requestJson); }
+    public CompletableFuture<String> setConsentAsync(String requestJson) { return start(SET_CONSENT_ASYNC, requestJson); }
+
+    private CompletableFuture<String> start(MethodHandle fn, String requestJson) {
+        CompletableFuture<String> future = new CompletableFuture<>();
+        long key = NEXT_KEY.getAndIncrement();
+        // Registered first: the completion may run before the call returns.
+        PENDING.put(key, new Pending(this, future));
+        try {
+            invoke((arena, client, out) -> (int) fn.invokeExact(client, cString(arena, requestJson), COMPLETION,
+                    MemorySegment.ofAddress(key), MemorySegment.NULL, out));
+        } catch (EdgeException e) {
+            // Refused: no completion follows.
+            PENDING.remove(key);
+            future.completeExceptionally(e);
+        }
+        return future;
     }
 
     /** The session view JSON (ECID, location hint, consent, state entries). */
@@ -193,6 +257,14 @@ public final class EdgeClient implements AutoCloseable {
         } finally {
             lock.writeLock().unlock();
         }
+        // After the free no completion of this client runs: the calls it
+        // dropped end closed, so no future waits forever.
+        PENDING.forEach((key, pending) -> {
+            if (pending.client() == this && PENDING.remove(key, pending)) {
+                settle(pending.future(), Status.CLOSED,
+                        "{\"error\":{\"kind\":\"closed\",\"message\":\"the client was freed before this call completed\"}}");
+            }
+        });
     }
 
     /** close with a 5 second timeout. */

@@ -60,6 +60,10 @@ public final class EdgeClientTest {
             check(request.kind().equals("invalid_request") && request.httpStatus() == -1, "invalid_request");
             check(raises(() -> client.interact(null)).status() == Status.NULL_ARGUMENT, "null is NULL_ARGUMENT");
 
+            CompletableFuture<String> refused = client.interactAsync("{\"evnt\":{}}");
+            check(refused.isCompletedExceptionally(), "a refused async request fails at once");
+            check(raises(refused::join).kind().equals("invalid_request"), "with its EdgeException");
+
             List<CompletableFuture<String>> futures = new ArrayList<>();
             for (int i = 0; i < 16; i++) futures.add(client.interactAsync(EVENT));
             CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new)).join();
