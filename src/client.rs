@@ -177,8 +177,19 @@ impl Client {
         self.inner.logger.set(min_level, sink);
     }
 
-    fn log(&self, level: Level, message: impl FnOnce() -> String) {
+    pub(crate) fn log(&self, level: Level, message: impl FnOnce() -> String) {
         self.inner.logger.log(level, message);
+    }
+
+    /// Whether collect consent lets events out now (for the durable queue).
+    pub(crate) fn consent_gate(&self) -> ConsentGate {
+        self.inner.session.consent_gate()
+    }
+
+    /// Whether a device session still has no ECID (the queue then sends its
+    /// oldest event through interact first).
+    pub(crate) fn needs_ecid(&self) -> bool {
+        self.inner.session.keeps_state() && self.inner.session.snapshot().needs_ecid
     }
 
     /// What an async call does before it is queued (design.md §3.6): refuses

@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::edge::{self, Route};
+use crate::edge;
 use crate::faults::FaultQueue;
 use crate::http::{Request, Response};
 use crate::ims::{self, TokenStore};
 use crate::ratelimit::{RateLimit, Verdict};
 use crate::record::Recorder;
+use crate::routing::{self, Route};
 use crate::{control, problem, reject, Fault, Options};
 
 /// State shared by every connection of one emulator.
@@ -143,7 +144,7 @@ pub(crate) fn answer(shared: &Shared, req: &Request) -> Outcome {
 
 /// The normal answer.
 fn serve(shared: &Shared, req: &Request, request_id: &str) -> Response {
-    match edge::route(&shared.options, req.header("host"), &req.path) {
+    match routing::route(&shared.options, req.header("host"), &req.path) {
         Route::Edge { endpoint, cluster } => edge::handle(
             &shared.options,
             &shared.tokens,

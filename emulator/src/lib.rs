@@ -44,6 +44,7 @@ mod problem;
 mod ratelimit;
 mod record;
 mod reject;
+mod routing;
 mod server;
 mod tls;
 mod visitor;

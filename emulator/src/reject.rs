@@ -46,7 +46,7 @@ pub(crate) fn answer(
         .map(|(i, id)| format!("Event '{id}' at index {i} was refused (emulator rejection fault)"))
         .collect();
     match fault.rejection_status() {
-        207 => multi_status(serve(), &named),
+        207 => multi_status(serve(), request_id, &named),
         400 => problem::exeg_with_report(
             "EXEG-0102-400",
             "Invalid field value",
@@ -71,12 +71,12 @@ pub(crate) fn answer(
     }
 }
 
-/// The normal answer turned into a 207: its body (or `{requestId}` for a collect's 202,
-/// nothing for a 204) with `handle` and one `errors[]` entry per refused event, shaped like
+/// The normal answer turned into a 207: its body (a collect's 202 `{requestId}`, or
+/// `{requestId}` for a 204) with `handle` and one `errors[]` entry per refused event, shaped like
 /// Edge's non-fatal errors (fixtures/response-interact-207-errors-warnings-docs.json, with
 /// `report.eventIndex` as in Adobe's SDK tests). A normal answer that is itself an error
 /// stays as it is: Edge refuses a bad request before looking at its events.
-fn multi_status(normal: Response, named: &[(usize, &str)]) -> Response {
+fn multi_status(normal: Response, request_id: &str, named: &[(usize, &str)]) -> Response {
     if !(200..300).contains(&normal.status) {
         return normal;
     }
@@ -84,6 +84,7 @@ fn multi_status(normal: Response, named: &[(usize, &str)]) -> Response {
         Ok(Value::Object(body)) => body,
         _ => Map::new(),
     };
+    body.entry("requestId").or_insert_with(|| json!(request_id));
     body.entry("handle").or_insert_with(|| json!([]));
     let errors: Vec<Value> = named
         .iter()

@@ -318,7 +318,7 @@ fn rejection_413_and_interact() {
 #[test]
 fn rejection_207_names_each_event_by_index() {
     let emu = start(lenient());
-    emu.inject(Fault::reject_events(&["p", "r"], 207).times(2));
+    emu.inject(Fault::reject_events(&["p", "r"], 207).times(3));
     let r = post(&collect_url(&emu), &batch(&["o", "p", "q", "r"]));
     assert_eq!(r.status, 207);
     assert_eq!(r.header("content-type"), Some("application/json"));
@@ -347,6 +347,11 @@ fn rejection_207_names_each_event_by_index() {
     assert!(r.handle_types().contains(&"identity:result".to_string()));
     assert_eq!(r.json()["errors"][0]["report"]["eventIndex"], 0);
     assert!(r.header("x-adobe-edge").is_some());
+    // A silent collect (normally 204) gets the 207 body too.
+    let silent = format!("{}&silent=true", collect_url(&emu));
+    let r = post(&silent, &batch(&["r"]));
+    assert_eq!(r.status, 207);
+    assert!(r.json()["requestId"].is_string(), "{}", r.body);
 }
 
 #[test]

@@ -41,9 +41,12 @@
 #define DATASTREAM "known-ds"
 #define THREADS 8
 
-/* An event without an ECID or FPID: a device session sends it through the identity gate. */
+/* An event with an identity but no ECID or FPID: a device session sends it through the
+ * identity gate (asking for the ECID), and the emulator accepts it with session none. */
 static const char *EVENT_REQUEST =
-    "{\"event\":{\"xdm\":{\"eventType\":\"web.webpagedetails.pageViews\","
+    "{\"event\":{\"xdm\":{\"identityMap\":{\"Email_LC_SHA256\":[{\"id\":"
+    "\"0c7e6a405862e402eb76a70f8a26fc732d07c32931e9fae9ab1582911d2e8a3b\","
+    "\"primary\":true}]},\"eventType\":\"web.webpagedetails.pageViews\","
     "\"web\":{\"webPageDetails\":{\"URL\":\"https://alloystore.dev/\"}}}}}";
 
 static const char *BASE_URL;
