@@ -634,6 +634,16 @@ private:
     std::unique_ptr<aep_edge_client, detail::ClientDeleter> handle_;
 };
 
+/// The event that reports propositions of a personalization:decisions handle
+/// as shown or clicked (aep_edge_proposition_event), ready for interact,
+/// collect's events or send_event. Input: {"kind": "display" | "interact",
+/// "propositions": [...], "label"?, "tokens"?}. No client, no I/O.
+inline Returns<std::string> proposition_event(const std::string &request_json) {
+    char *out = nullptr;
+    aep_edge_status status = aep_edge_proposition_event(request_json.c_str(), &out);
+    return detail::finish(detail::result(status, out));
+}
+
 }  // namespace aep_edge
 
 #endif  // AEP_EDGE_HPP

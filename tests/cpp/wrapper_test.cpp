@@ -187,6 +187,15 @@ int main() {
     CHECK(expect_error([&] { client.send_event(R"({"evnt":{}})"); }).status() == AEP_EDGE_INVALID_REQUEST);
     client.set_outcome_callback(nullptr);
 
+    // Propositions: the display event, sent like any other.
+    std::string display = aep_edge::proposition_event(
+        R"({"kind":"display","propositions":[{"id":"AT:1","scope":"hero","scopeDetails":{"decisionProvider":"TGT"},"items":[]}]})");
+    CHECK(display.find("\"eventType\":\"decisioning.propositionDisplay\"") != std::string::npos);
+    CHECK(display.find("\"items\"") == std::string::npos);
+    CHECK(client.interact(display).find("\"httpStatus\":200") != std::string::npos);
+    CHECK(expect_error([] { aep_edge::proposition_event(R"({"kind":"seen","propositions":[]})"); }).status() ==
+          AEP_EDGE_INVALID_REQUEST);
+
     // Moving keeps one owner; closing refuses later calls.
     aep_edge::Client moved(std::move(client));
     CHECK(moved.get() != nullptr);
