@@ -127,6 +127,11 @@ pub struct Config {
     /// Where the session is persisted (session `device` only).
     pub state_path: Option<PathBuf>,
     pub default_consent: DefaultConsent,
+    /// Server-side visitors (design.md §3.8): context headers sent with every
+    /// call, where a hint goes in the URL, and the base path (`ee`, `ee-pre-prd`).
+    pub headers: crate::visitor::Headers,
+    pub hint_form: crate::visitor::HintForm,
+    pub edge_base_path: &'static str,
     /// Host name (lower case) → the address to connect to instead of looking
     /// it up (`resolve`); TLS still verifies the name.
     pub resolve: BTreeMap<String, SocketAddr>,
@@ -258,6 +263,7 @@ fn parse(value: &Value) -> std::result::Result<Config, String> {
 
     let edge_domain = top.string("edgeDomain")?;
     let base_url = top.string("baseUrl")?;
+    let from_base_url = base_url.is_some();
     let origin = match (edge_domain, base_url) {
         (Some(_), Some(_)) => return Err("give edgeDomain or baseUrl, not both".into()),
         (None, Some(url)) => parse_base_url(url)?,
@@ -389,6 +395,12 @@ fn parse(value: &Value) -> std::result::Result<Config, String> {
         }
     };
 
+    let headers = match top.take("headers") {
+        None => Vec::new(),
+        Some(v) => crate::visitor::parse_headers("headers", v)?,
+    };
+    let hint_form = crate::visitor::hint_form(top.string("hintRouting")?, &origin, from_base_url)?;
+    let edge_base_path = crate::visitor::base_path(top.string("edgeBasePath")?)?;
     let resolve = match top.take("resolve") {
         None => BTreeMap::new(),
         Some(v) => parse_resolve(v)?,
@@ -432,6 +444,9 @@ fn parse(value: &Value) -> std::result::Result<Config, String> {
         max_response_bytes,
         state_path,
         default_consent,
+        headers,
+        hint_form,
+        edge_base_path,
         resolve,
         queue,
         async_calls,

@@ -41,6 +41,7 @@ mod lifecycle;
 /// cbindgen:ignore
 pub mod log;
 /// cbindgen:ignore
+pub mod propositions;
 pub mod queue;
 /// cbindgen:ignore
 pub mod request;
@@ -59,6 +60,7 @@ mod tcp;
 /// cbindgen:ignore
 mod transport;
 /// cbindgen:ignore
+pub mod visitor;
 pub mod workers;
 
 #[cfg(feature = "capi")]

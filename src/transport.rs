@@ -191,6 +191,10 @@ impl Transport {
         };
         let retry_after = header("retry-after");
         let region = header("x-adobe-edge");
+        let facts = crate::visitor::FACT_HEADERS
+            .iter()
+            .filter_map(|name| header(name).map(|v| (*name, v)))
+            .collect();
         let status = response.status().as_u16();
         // Sized from Content-Length (within the cap) instead of grown from
         // nothing by probing reads.
@@ -222,6 +226,7 @@ impl Transport {
             body,
             retry_after,
             region,
+            facts,
         })
     }
 }
