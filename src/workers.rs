@@ -383,18 +383,24 @@ impl Shared {
     }
 
     fn run(&self, draft: Draft, accepted: Instant) -> Result<Value> {
-        catch_unwind(AssertUnwindSafe(|| self.client.run_draft(draft, accepted))).unwrap_or_else(
-            |panic| {
-                self.panicked.store(true, Ordering::Release);
-                Err(Error::new(
-                    ErrorKind::Panic,
-                    format!(
-                        "internal error in an async call: {}",
-                        panic_message(&*panic)
-                    ),
-                ))
-            },
-        )
+        let call = || {
+            // The panic-boundary tests' hook (debug builds only), as in the C ABI.
+            #[cfg(debug_assertions)]
+            if std::env::var_os("AEP_EDGE_TEST_PANIC").is_some_and(|v| v == "async_worker") {
+                panic!("test hook AEP_EDGE_TEST_PANIC=async_worker");
+            }
+            self.client.run_draft(draft, accepted)
+        };
+        catch_unwind(AssertUnwindSafe(call)).unwrap_or_else(|panic| {
+            self.panicked.store(true, Ordering::Release);
+            Err(Error::new(
+                ErrorKind::Panic,
+                format!(
+                    "internal error in an async call: {}",
+                    panic_message(&*panic)
+                ),
+            ))
+        })
     }
 
     /// Hands a completion over: to `ready`, or to its callback. `by_worker`
