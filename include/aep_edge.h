@@ -192,6 +192,20 @@ typedef void (*aep_edge_completion_fn)(void *user_data,
                                        aep_edge_status status,
                                        const char *result_json);
 
+/**
+ * An outcome callback: `outcome_json` is `{"eventId": "...", "outcome":
+ * "delivered" | "rejected", "error"?: {...}, "attempts": n}`, borrowed for
+ * the duration of the call (copy what you keep).
+ *
+ * It runs on the client's dispatcher thread, one event at a time; it must
+ * not throw or longjmp, and must not call `aep_edge_client_free` on the
+ * client it belongs to. It may call any other function: `aep_edge_flush` of
+ * its own client returns `AEP_EDGE_TIMEOUT` at once from there (the
+ * dispatcher is the calling thread) and `aep_edge_client_close` does not wait
+ * for the queue.
+ */
+typedef void (*aep_edge_outcome_fn)(void *user_data, const char *outcome_json);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -227,19 +241,23 @@ aep_edge_status aep_edge_client_new(const char *config_json,
                                     char **error_json_out);
 
 /**
- * Closes a client: new calls return `AEP_EDGE_CLOSED` at once, calls in flight
- * make no further attempts, and this waits up to `timeout_ms` for them.
+ * Closes a client: new calls and `aep_edge_send_event` return
+ * `AEP_EDGE_CLOSED` at once, the durable queue delivers what it can until
+ * `timeout_ms` and keeps the rest stored (in the queue file for the next
+ * client on it; an in-memory queue loses it), calls in flight make no further
+ * attempts, and this waits for them within the same `timeout_ms`.
  *
  * Calls waiting for something (a retry's backoff, the identity of a first
  * call, an access token, pending consent) are woken and end with
  * `AEP_EDGE_CLOSED`; a call whose attempt is on the wire ends with its own
  * outcome. No attempt starts after close has begun.
  *
- * Returns `AEP_EDGE_OK` when no call is left in flight, `AEP_EDGE_TIMEOUT` when
- * `timeout_ms` passed first; it returns within `timeout_ms`. `report_json_out`
- * may be NULL; otherwise it is set to `{"inFlight": n, "waitedMs": m}` (with
- * an `"error"` object on failure, and `"poisoned": true` for a client that
- * had an internal panic), released with `aep_edge_string_free`.
+ * Returns `AEP_EDGE_OK` when no call is left in flight and no queued event is
+ * undelivered, `AEP_EDGE_TIMEOUT` otherwise; it returns within `timeout_ms`.
+ * `report_json_out` may be NULL; otherwise it is set to `{"inFlight": calls,
+ * "undelivered": events, "waitedMs": m, "queue": {stats as aep_edge_stats}}`
+ * (with an `"error"` object on failure, and `"poisoned": true` for a client
+ * that had an internal panic), released with `aep_edge_string_free`.
  *
  * Async calls: queued ones end with `AEP_EDGE_CLOSED` (their callbacks run on
  * this thread), running ones end as blocking calls do, and `AEP_EDGE_OK` means
@@ -248,8 +266,9 @@ aep_edge_status aep_edge_client_new(const char *config_json,
  *
  * Thread-safe and idempotent: may be called from any thread, while other
  * threads are in calls on the same client, and from inside a callback, where
- * it does not wait for the calling thread's own call. A poisoned client
- * answers it too (it waits for the calls in flight). Does not free the client.
+ * it does not wait for the calling thread's own call (from an outcome
+ * callback: not for the queue). A poisoned client answers it too (it waits
+ * for the calls in flight). Does not free the client.
  */
 aep_edge_status aep_edge_client_close(struct aep_edge_client *client,
                                       uint32_t timeout_ms,
@@ -257,7 +276,11 @@ aep_edge_status aep_edge_client_close(struct aep_edge_client *client,
 
 /**
  * Frees a client. NULL-safe. Never does network I/O and never blocks on it:
- * call `aep_edge_client_close` first to let calls finish.
+ * call `aep_edge_client_close` first to let calls finish and the queue
+ * deliver. Events still queued stay in the queue file (an in-memory queue
+ * loses them); a dispatcher inside a request finishes it on its own, and no
+ * outcome callback runs after this returns (it waits only for one running
+ * at that moment).
  *
  * Async calls: queued calls and unpolled completions are dropped without a
  * callback, running calls make no further attempts, and this waits only for
@@ -467,6 +490,89 @@ aep_edge_status aep_edge_set_consent_async(const struct aep_edge_client *client,
 aep_edge_status aep_edge_poll(const struct aep_edge_client *client,
                               uint32_t timeout_ms,
                               char **completion_json_out);
+
+/**
+ * Queues one event for delivery and returns at once; never does network I/O.
+ *
+ * The event is validated as `aep_edge_interact` would, gets `xdm._id` and
+ * `xdm.timestamp` when absent, and is stored before this returns: in the
+ * SQLite file of the config's `queue.path` (WAL; a process crash loses
+ * nothing, and with `queue.sync` "full" neither does power loss), or in
+ * memory without a path (lost on a crash). The client's dispatcher thread
+ * (started at the first event) delivers stored events in batches to
+ * `/ee/v2/collect`, with the session's state, hint and consent and the retry
+ * rules, and removes each only when the Edge Network accepted or rejected it.
+ *
+ * - `client`: required.
+ * - `request_json`: borrowed; `{"event": {...}, "meta"?: {...}, "options"?:
+ *   {"datastreamId", "state"}}`; events of equal meta and options share
+ *   batches. Over 1 MiB is `AEP_EDGE_INVALID_REQUEST`.
+ * - `result_json_out`: required (NULL is `AEP_EDGE_NULL_ARGUMENT`); set to
+ *   `{"eventId": "<xdm._id>", "queued": <events now waiting>}` or an error
+ *   object; release it with `aep_edge_string_free`.
+ *
+ * Statuses besides the input errors: `AEP_EDGE_QUEUE_FULL` (queue.maxEvents
+ * or queue.maxBytes reached: nothing already accepted is dropped),
+ * `AEP_EDGE_CONSENT_DENIED` (collect consent is "n": nothing stored; while it
+ * is pending, events are stored and held), `AEP_EDGE_CLOSED`,
+ * `AEP_EDGE_STORAGE_ERROR`.
+ *
+ * Thread-safe. After `fork()`, this function answers `AEP_EDGE_STORAGE_ERROR`
+ * in the child for a client the parent created with a queue file, or whose
+ * in-memory queue the parent had used: that queue stays the parent's.
+ * Create a new client in the child, with another `queue.path` or none (an
+ * in-memory queue); the Python package does this for you, in memory.
+ */
+aep_edge_status aep_edge_send_event(const struct aep_edge_client *client,
+                                    const char *request_json,
+                                    char **result_json_out);
+
+/**
+ * Sends every queued event without waiting for batches to fill, and waits
+ * up to `timeout_ms` for the queue to empty.
+ *
+ * Returns `AEP_EDGE_OK` when it is empty, `AEP_EDGE_TIMEOUT` when the
+ * deadline came first (the events stay queued and keep going). In both cases
+ * `report_json_out` (may be NULL) is set to the stats of `aep_edge_stats`,
+ * not an error object; on other failures (`AEP_EDGE_CLOSED`, a NULL client)
+ * to an error object. Release it with `aep_edge_string_free`.
+ *
+ * Blocks the calling thread for at most `timeout_ms`. Thread-safe.
+ */
+aep_edge_status aep_edge_flush(const struct aep_edge_client *client,
+                               uint32_t timeout_ms,
+                               char **report_json_out);
+
+/**
+ * The queue's counters as JSON: `{"queued", "inFlight", "delivered",
+ * "rejected": {"<EXEG code, or error kind>": n}, "retries", "batches",
+ * "oldestAgeMs", "bytes"}`. `queued` (every stored event not yet delivered
+ * or rejected, those in flight included), `inFlight`, `bytes` and
+ * `oldestAgeMs` describe now; the others count since `aep_edge_client_new`;
+ * `retries` counts every re-send of an event.
+ *
+ * - `stats_json_out`: required; release it with `aep_edge_string_free`.
+ *
+ * Never blocks on the network. Thread-safe; works after close too.
+ */
+aep_edge_status aep_edge_stats(const struct aep_edge_client *client, char **stats_json_out);
+
+/**
+ * Installs the outcome callback (NULL `callback` removes it): one call per
+ * queued event when it leaves the queue, delivered or rejected (with the
+ * error: an EXEG code from a 400/413/422 answer or a 207's
+ * `report.eventIndex`, or kind `consent_denied`).
+ *
+ * `user_data` is passed back unchanged and must stay valid until the callback
+ * is replaced or removed, or the client freed. When this returns, the
+ * previous callback is no longer running (unless this is called from inside
+ * it). The callback runs on the dispatcher thread (see `aep_edge_outcome_fn`).
+ *
+ * Thread-safe.
+ */
+aep_edge_status aep_edge_set_outcome_callback(const struct aep_edge_client *client,
+                                              aep_edge_outcome_fn callback,
+                                              void *user_data);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -177,8 +177,19 @@ impl Client {
         self.inner.logger.set(min_level, sink);
     }
 
-    fn log(&self, level: Level, message: impl FnOnce() -> String) {
+    pub(crate) fn log(&self, level: Level, message: impl FnOnce() -> String) {
         self.inner.logger.log(level, message);
+    }
+
+    /// Whether collect consent lets events out now (for the durable queue).
+    pub(crate) fn consent_gate(&self) -> ConsentGate {
+        self.inner.session.consent_gate()
+    }
+
+    /// Whether a device session still has no ECID (the queue then sends its
+    /// oldest event through interact first).
+    pub(crate) fn needs_ecid(&self) -> bool {
+        self.inner.session.keeps_state() && self.inner.session.snapshot().needs_ecid
     }
 
     /// What an async call does before it is queued (design.md §3.6): refuses
@@ -365,23 +376,25 @@ impl Client {
                 .auth
                 .headers(&self.inner.transport, deadline, expired_token.as_ref())
                 .map_err(|e| stamp(e, attempts))?;
-            // The token may have taken a while: look again before sending.
+            self.log(Level::Debug, || {
+                format!(
+                    "POST {} {} attempt {}{}",
+                    prepared.endpoint.path(),
+                    prepared.request_id,
+                    attempts + 1,
+                    hint.as_deref()
+                        .map(|h| format!(" via {h}"))
+                        .unwrap_or_default()
+                )
+            });
+            // The token, or a log callback, may have taken a while (and may
+            // have closed the client): look again right before sending.
             before_attempt(attempts, &last_failure)?;
             let headers: Vec<(&str, &str)> =
                 auth_headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let attempt_timeout = config.timeouts.request.min(deadline.remaining());
             attempts = attempts.saturating_add(1);
             counted = counted.saturating_add(1);
-            self.log(Level::Debug, || {
-                format!(
-                    "POST {} {} attempt {attempts}{}",
-                    prepared.endpoint.path(),
-                    prepared.request_id,
-                    hint.as_deref()
-                        .map(|h| format!(" via {h}"))
-                        .unwrap_or_default()
-                )
-            });
             let url = self.url(prepared, hint.as_deref());
             let outcome = self.inner.transport.post(
                 &url,

@@ -41,6 +41,8 @@ mod lifecycle;
 /// cbindgen:ignore
 pub mod log;
 /// cbindgen:ignore
+pub mod queue;
+/// cbindgen:ignore
 pub mod request;
 /// cbindgen:ignore
 pub mod response;
@@ -63,6 +65,7 @@ pub use config::Config;
 pub use error::{Error, ErrorKind, Result, ERROR_KINDS};
 pub use lifecycle::CloseReport;
 pub use log::{Level, LogFn};
+pub use queue::{OutcomeFn, Queue, QueueCloseReport};
 pub use secret::Secret;
 pub use transport::USER_AGENT;
 

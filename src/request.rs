@@ -180,6 +180,12 @@ impl Draft {
         })
     }
 
+    /// The validated body, for the durable queue: it stores the event and its
+    /// `meta` and sends them later in batches.
+    pub fn into_body(self) -> Map<String, Value> {
+        self.body
+    }
+
     /// Refuses a body already over the 64 KB limit before state is merged, so
     /// an async call is refused at once (design.md §3.6); `finish` checks the
     /// final body. Counts the encoded bytes without keeping them.

@@ -23,7 +23,16 @@ from ._errors import (
     TransportError,
 )
 from ._native import __version__, core_version
-from ._types import CloseReport, CollectResponse, Handle, InteractResponse, OAuth, TokenAuth
+from ._types import (
+    CloseReport,
+    CollectResponse,
+    Handle,
+    InteractResponse,
+    OAuth,
+    Outcome,
+    QueueStats,
+    TokenAuth,
+)
 
 __all__ = [
     "__version__",
@@ -35,6 +44,8 @@ __all__ = [
     "InteractResponse",
     "CollectResponse",
     "CloseReport",
+    "QueueStats",
+    "Outcome",
     "EdgeError",
     "ConfigError",
     "RequestError",

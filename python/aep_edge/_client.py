@@ -6,12 +6,14 @@ import asyncio
 import logging
 import math
 import os
+import threading
+import time
 import weakref
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _native
-from ._errors import ConfigError
-from ._types import CloseReport, CollectResponse, InteractResponse, OAuth, TokenAuth
+from ._errors import ConfigError, EdgeTimeoutError, _from_native
+from ._types import CloseReport, CollectResponse, InteractResponse, OAuth, Outcome, QueueStats, TokenAuth
 
 __all__ = ["EdgeClient", "AuthSetting", "ProxySetting", "StateEntries"]
 
@@ -124,6 +126,9 @@ class EdgeClient:
         max_connections: Optional[int] = None,
         workers: Optional[int] = None,
         max_pending: Optional[int] = None,
+        queue: Optional[Mapping[str, Any]] = None,
+        queue_path: Union[None, str, "os.PathLike[str]"] = None,
+        on_outcome: Optional[Callable[[Outcome], Any]] = None,
     ) -> None:
         config: Dict[str, Any] = {"datastreamId": datastream_id, "session": session}
         if org_id is not None:
@@ -161,20 +166,30 @@ class EdgeClient:
         async_config = {"workers": workers, "maxPending": max_pending}
         if any(v is not None for v in async_config.values()):
             config["async"] = {k: v for k, v in async_config.items() if v is not None}
-        self._start(config)
+        if queue is not None or queue_path is not None:
+            config["queue"] = _queue_config(queue, queue_path)
+        self._start(config, on_outcome)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "EdgeClient":
+    def from_config(
+        cls, config: Mapping[str, Any], *, on_outcome: Optional[Callable[[Outcome], Any]] = None
+    ) -> "EdgeClient":
         """Builds a client from the C config's keys (``datastreamId``, ``orgId``,
-        ``auth``, ``baseUrl``, ``timeouts`` ...), as a dict."""
+        ``auth``, ``baseUrl``, ``timeouts``, ``queue`` ...), as a dict."""
         if not isinstance(config, Mapping):
             raise TypeError(f"config must be a mapping, not {type(config).__name__}")
         client = cls.__new__(cls)
-        client._start(dict(config))
+        client._start(dict(config), on_outcome)
         return client
 
-    def _start(self, config: Dict[str, Any]) -> None:
+    def _start(self, config: Dict[str, Any], on_outcome: Optional[Callable[[Outcome], Any]] = None) -> None:
         self._native = _native.NativeClient(config)
+        self._queue = _native.NativeQueue(self._native)
+        self._on_outcome = on_outcome
+        if on_outcome is not None:
+            self._queue.set_outcome_callback(_outcome_sink(on_outcome))
+        total_ms = config.get("timeouts", {}).get("totalMs") if isinstance(config.get("timeouts"), Mapping) else None
+        self._total_timeout = total_ms / 1000.0 if isinstance(total_ms, int) else 30.0
         self._summary = _summary(config)
         level = _core_min_level()
         if level:
@@ -274,6 +289,68 @@ class EdgeClient:
         request = _consent_request(consent, identity_map, query, meta, request_id, datastream_id)
         return CollectResponse(await self._call_async("consent", request))
 
+    # -- fire and forget (the durable queue) -----------------------------------
+
+    def send(
+        self,
+        event: Mapping[str, Any],
+        *,
+        meta: Optional[Mapping[str, Any]] = None,
+        state: Optional[StateEntries] = None,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> str:
+        """Queues one event for delivery and returns its id (``xdm._id``) at
+        once; never waits on the network. It is stored before this returns (in
+        the ``queue_path`` file: a crash loses nothing) and delivered in batches
+        by the client's dispatcher thread; ``on_outcome=`` hears how it ended."""
+        request = _request("event", event, None, meta, None, state, None)
+        if headers is not None:
+            request.setdefault("options", {})["headers"] = dict(headers)
+        return self._queue.send(request)
+
+    def flush(self, timeout: float = 30.0) -> QueueStats:
+        """Sends every queued event without waiting for batches to fill and
+        waits up to ``timeout`` seconds for the queue to empty. Raises
+        :class:`EdgeTimeoutError` (with ``.stats``) when the deadline comes first."""
+        emptied, raw = self._queue.flush(_seconds("timeout", timeout))
+        stats = QueueStats._from_raw(raw)
+        if not emptied:
+            error = EdgeTimeoutError(
+                f"{stats.queued} event(s) still queued after {timeout} s", kind="timeout"
+            )
+            error.stats = stats  # type: ignore[attr-defined]
+            raise error
+        return stats
+
+    async def flush_async(self, timeout: float = 30.0) -> QueueStats:
+        """:meth:`flush` without blocking the event loop (the wait runs on a
+        thread of its own, not on an executor)."""
+        loop = asyncio.get_running_loop()
+        future: "asyncio.Future[QueueStats]" = loop.create_future()
+
+        def settle(result: Optional[QueueStats], error: Optional[BaseException]) -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)  # type: ignore[arg-type]
+
+        def wait() -> None:
+            try:
+                result = self.flush(timeout)
+            except BaseException as e:  # handed to the awaiting task
+                loop.call_soon_threadsafe(settle, None, e)
+            else:
+                loop.call_soon_threadsafe(settle, result, None)
+
+        threading.Thread(target=wait, name="aep-edge-flush", daemon=True).start()
+        return await future
+
+    def stats(self) -> QueueStats:
+        """The queue's counters now (no network I/O)."""
+        return QueueStats._from_raw(self._queue.stats())
+
     @property
     def session(self) -> Dict[str, Any]:
         """A snapshot of the client's session (``ecid``, ``locationHint``,
@@ -300,12 +377,18 @@ class EdgeClient:
     # -- lifecycle -----------------------------------------------------------
 
     def close(self, timeout: Optional[float] = None) -> CloseReport:
-        """Refuses new calls, stops retries in flight and waits up to
-        ``timeout`` seconds (``None``: until they end; every call is bounded by
-        its total timeout) for calls in flight. Async calls still queued end
-        with :class:`ClientClosedError`. Idempotent, thread-safe."""
-        in_flight, waited = self._native.close(timeout)
-        return CloseReport(in_flight, waited)
+        """Refuses new calls and events, lets the queue deliver what it can,
+        stops retries in flight and waits up to ``timeout`` seconds (``None``:
+        the queue gets the total timeout, calls in flight their end; every call
+        is bounded by its total timeout) for both. Async calls still queued end
+        with :class:`ClientClosedError`. Queued events left over stay in the
+        ``queue_path`` file for the next client. Idempotent, thread-safe."""
+        started = time.monotonic()
+        queue_timeout = self._total_timeout if timeout is None else _seconds("timeout", timeout)
+        undelivered, _, _ = self._queue.close(queue_timeout)
+        left = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+        in_flight, _ = self._native.close(left)
+        return CloseReport(in_flight, time.monotonic() - started, undelivered)
 
     @property
     def closed(self) -> bool:
@@ -329,8 +412,13 @@ class EdgeClient:
         parent's threads did not come along)."""
         old = self._native
         _inherited.append(old)
+        _inherited.append(self._queue)
         if not old.is_closed():
             self._native = old.reopen()
+            # The queue file stays the parent's: the child queues in memory.
+            self._queue = _native.NativeQueue(self._native, in_memory=True)
+            if self._on_outcome is not None:
+                self._queue.set_outcome_callback(_outcome_sink(self._on_outcome))
 
     def __reduce__(self) -> Any:
         raise TypeError("an EdgeClient cannot be pickled; create one per process")
@@ -338,6 +426,43 @@ class EdgeClient:
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"EdgeClient({self._summary}, {state})"
+
+
+def _seconds(name: str, seconds: Any) -> float:
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, not {type(seconds).__name__}")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{name} must be a finite number of seconds >= 0, not {seconds!r}")
+    return float(seconds)
+
+
+def _queue_config(queue: Optional[Mapping[str, Any]], path: Any) -> Dict[str, Any]:
+    """The C config's ``queue`` from ``queue=`` (its keys) and ``queue_path=``."""
+    if queue is not None and not isinstance(queue, Mapping):
+        raise TypeError(f"queue must be a mapping of the C config's queue keys, not {type(queue).__name__}")
+    config = dict(queue or {})
+    if path is not None:
+        if "path" in config:
+            raise ConfigError("give queue_path= or queue={'path': ...}, not both", kind="invalid_config")
+        config["path"] = os.fspath(path)
+    return config
+
+
+def _outcome_sink(on_outcome: Callable[[Outcome], Any]) -> Callable[[Dict[str, Any]], None]:
+    """The native callback for ``on_outcome=``: builds the :class:`Outcome`."""
+
+    def sink(raw: Dict[str, Any]) -> None:
+        error = raw.get("error")
+        on_outcome(
+            Outcome(
+                event_id=str(raw.get("eventId", "")),
+                outcome=str(raw.get("outcome", "")),
+                error=None if error is None else _from_native(error),
+                attempts=int(raw.get("attempts", 0)),
+            )
+        )
+
+    return sink
 
 
 def _summary(config: Mapping[str, Any]) -> str:

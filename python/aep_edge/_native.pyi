@@ -2,7 +2,7 @@
 
 from typing import Any, Callable, Dict, Optional, Tuple, Union, final
 
-__all__ = ["NativeClient", "Json", "Inbox", "to_json", "start_call", "core_version", "__version__"]
+__all__ = ["NativeClient", "NativeQueue", "Json", "Inbox", "to_json", "start_call", "core_version", "__version__"]
 
 __version__: str
 
@@ -48,3 +48,14 @@ class NativeClient:
     def set_logger(
         self, min_level: int, callback: Optional[Callable[[int, str], Any]]
     ) -> None: ...
+
+@final
+class NativeQueue:
+    def __new__(cls, client: NativeClient, in_memory: bool = False) -> NativeQueue: ...
+    def send(self, request: Union[Json, Dict[str, Any]]) -> str: ...
+    def flush(self, timeout: float) -> Tuple[bool, Dict[str, Any]]: ...
+    def stats(self) -> Dict[str, Any]: ...
+    def set_outcome_callback(
+        self, callback: Optional[Callable[[Dict[str, Any]], Any]]
+    ) -> None: ...
+    def close(self, timeout: float) -> Tuple[int, int, Dict[str, Any]]: ...

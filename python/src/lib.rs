@@ -11,6 +11,7 @@
 mod async_calls;
 mod convert;
 mod errors;
+mod queue;
 
 use aep_edge::workers::Workers;
 use aep_edge::{Client, Config, Level};
@@ -226,6 +227,7 @@ fn core_version() -> &'static str {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeClient>()?;
     m.add_class::<Json>()?;
+    m.add_class::<queue::NativeQueue>()?;
     m.add_class::<async_calls::Inbox>()?;
     m.add_function(wrap_pyfunction!(to_json, m)?)?;
     m.add_function(wrap_pyfunction!(async_calls::start_call, m)?)?;

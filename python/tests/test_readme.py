@@ -14,13 +14,16 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
 
 
 def test_readme_has_the_quickstart_and_the_server_pattern() -> None:
-    assert len(BLOCKS) == 2
+    assert len(BLOCKS) == 3
     assert "pip install ./python" in README
 
 
-@pytest.mark.parametrize("index", [0, 1])
-def test_readme_block_runs(index: int, emulator: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_readme_block_runs(
+    index: int, emulator: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     code = BLOCKS[index].replace("http://127.0.0.1:8080", emulator.base_url)
+    code = code.replace('queue_path="events.db"', f'base_url="{emulator.base_url}", queue_path="{tmp_path}/events.db"')
     code = code.replace('EdgeClient("YOUR_DATASTREAM_ID", session="none")',
                         f'EdgeClient("YOUR_DATASTREAM_ID", session="none", base_url="{emulator.base_url}")')
     namespace: dict = {}
@@ -28,11 +31,18 @@ def test_readme_block_runs(index: int, emulator: Emulator, capsys: pytest.Captur
     if index == 0:
         out = capsys.readouterr().out
         assert "200" in out and "home" in out
+    elif index == 2:
+        assert namespace["stats"].delivered == 1 and namespace["stats"].queued == 0
+        sent = [r["body"] for r in emulator.requests()]
+        assert sent[0]["event"]["xdm"]["_id"] == namespace["event_id"]
     else:
         visitor: dict = {}
-        first = namespace["handle_page_view"](visitor, {"xdm": {}})
+        # The visitor's own id: like a server datastream, the emulator refuses an event
+        # with no identity at all (EXEG-0306-400).
+        event = {"xdm": {"identityMap": {"FPID": [{"id": "visitor-1", "primary": True}]}}}
+        first = namespace["handle_page_view"](visitor, event)
         assert visitor["edge_state"]
-        namespace["handle_page_view"](visitor, {"xdm": {}})
+        namespace["handle_page_view"](visitor, event)
         sent = emulator.requests()
         assert sent[1]["body"]["meta"]["state"]["entries"]
         assert first and first[0].payload[0]["scope"] == "home"

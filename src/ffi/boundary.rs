@@ -7,7 +7,7 @@
 
 use super::aep_edge_status;
 use crate::workers::Workers;
-use crate::{Client, Error, ErrorKind};
+use crate::{Client, Error, ErrorKind, Queue};
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,16 +18,19 @@ pub struct aep_edge_client {
     /// waits there for running callbacks, which may still use `client`.
     pub(super) workers: Workers,
     pub(super) client: Client,
+    /// The durable event queue of `aep_edge_send_event`.
+    pub(super) queue: Queue,
     /// Set when a panic escaped a call on this client; the client then answers
     /// every call with `AEP_EDGE_PANIC`, because its state may be inconsistent.
     poisoned: AtomicBool,
 }
 
 impl aep_edge_client {
-    pub(super) fn new(client: Client) -> aep_edge_client {
+    pub(super) fn new(client: Client, queue: Queue) -> aep_edge_client {
         aep_edge_client {
             workers: Workers::new(client.clone()),
             client,
+            queue,
             poisoned: AtomicBool::new(false),
         }
     }
@@ -258,6 +261,17 @@ pub(super) unsafe fn client_ref<'a>(ptr: *const aep_edge_client) -> Result<&'a C
     unsafe { ptr.as_ref() }
         .map(|h| &h.client)
         .ok_or_else(|| null_argument("client"))
+}
+
+/// Borrows a live handle (client and queue), or fails with `NULL_ARGUMENT`.
+///
+/// # Safety
+/// As [`client_ref`].
+pub(super) unsafe fn handle_ref<'a>(
+    ptr: *const aep_edge_client,
+) -> Result<&'a aep_edge_client, Error> {
+    // SAFETY: the caller promises the handle is live.
+    unsafe { ptr.as_ref() }.ok_or_else(|| null_argument("client"))
 }
 
 /// Borrows a live handle's async calls, or fails with `NULL_ARGUMENT`.
