@@ -33,6 +33,7 @@ from ._types import (
     QueueStats,
     TokenAuth,
 )
+from ._visitor import Proposition, StateEntry, display_event, interact_event
 
 __all__ = [
     "__version__",
@@ -46,6 +47,10 @@ __all__ = [
     "CloseReport",
     "QueueStats",
     "Outcome",
+    "Proposition",
+    "StateEntry",
+    "display_event",
+    "interact_event",
     "EdgeError",
     "ConfigError",
     "RequestError",

@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 from . import _native
 from ._errors import ConfigError, EdgeTimeoutError, _from_native
 from ._types import CloseReport, CollectResponse, InteractResponse, OAuth, Outcome, QueueStats, TokenAuth
+from ._visitor import display_event
 
 __all__ = ["EdgeClient", "AuthSetting", "ProxySetting", "StateEntries"]
 
@@ -129,6 +130,9 @@ class EdgeClient:
         queue: Optional[Mapping[str, Any]] = None,
         queue_path: Union[None, str, "os.PathLike[str]"] = None,
         on_outcome: Optional[Callable[[Outcome], Any]] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        hint_routing: Optional[str] = None,
+        edge_base_path: Optional[str] = None,
     ) -> None:
         config: Dict[str, Any] = {"datastreamId": datastream_id, "session": session}
         if org_id is not None:
@@ -161,6 +165,14 @@ class EdgeClient:
             config["tls"] = tls
         if max_connections is not None:
             config["maxConnections"] = max_connections
+        # Server-side visitors: context headers on every call, where a hint
+        # goes ("auto", "path", "host", "off"), and "ee" or "ee-pre-prd".
+        if headers is not None:
+            config["headers"] = dict(headers)
+        if hint_routing is not None:
+            config["hintRouting"] = hint_routing
+        if edge_base_path is not None:
+            config["edgeBasePath"] = edge_base_path
         # The core's threads behind the *_async methods (1 to 256, default 4),
         # and how many async calls may be pending (default 1024; beyond: QueueFullError).
         async_config = {"workers": workers, "maxPending": max_pending}
@@ -207,13 +219,19 @@ class EdgeClient:
         request_id: Optional[str] = None,
         state: Optional[StateEntries] = None,
         datastream_id: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        location_hint: Optional[str] = None,
     ) -> InteractResponse:
         """Sends one event to ``/ee/v2/interact`` and returns the response.
 
-        ``state`` (a list of ``{"key", "value"}`` dicts, e.g. a previous
-        response's ``state_entries``) is sent instead of the client's own.
+        A server acting for a visitor passes the visitor's ``state`` (the
+        previous response's ``next_state``; sent instead of the client's own),
+        its context ``headers`` (``User-Agent``, ``Accept-Language``,
+        ``Referer``, ``X-Forwarded-For`` ...) and, to pin its region,
+        ``location_hint``.
         """
-        request = _request("event", event, query, meta, request_id, state, datastream_id)
+        request = _request("event", event, query, meta, request_id, state, datastream_id,
+                           headers, location_hint)
         return InteractResponse(self._native.interact(request))
 
     def collect(
@@ -225,9 +243,12 @@ class EdgeClient:
         request_id: Optional[str] = None,
         state: Optional[StateEntries] = None,
         datastream_id: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        location_hint: Optional[str] = None,
     ) -> CollectResponse:
         """Posts a batch of events to ``/ee/v2/collect`` at once."""
-        request = _request("events", events, query, meta, request_id, state, datastream_id)
+        request = _request("events", events, query, meta, request_id, state, datastream_id,
+                           headers, location_hint)
         return CollectResponse(self._native.collect(request))
 
     async def interact_async(
@@ -239,10 +260,13 @@ class EdgeClient:
         request_id: Optional[str] = None,
         state: Optional[StateEntries] = None,
         datastream_id: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        location_hint: Optional[str] = None,
     ) -> InteractResponse:
         """:meth:`interact` without blocking the event loop. Cancelling the
         awaited call abandons its result."""
-        request = _request("event", event, query, meta, request_id, state, datastream_id)
+        request = _request("event", event, query, meta, request_id, state, datastream_id,
+                           headers, location_hint)
         return InteractResponse(await self._call_async("interact", request))
 
     async def collect_async(
@@ -254,9 +278,12 @@ class EdgeClient:
         request_id: Optional[str] = None,
         state: Optional[StateEntries] = None,
         datastream_id: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        location_hint: Optional[str] = None,
     ) -> CollectResponse:
         """:meth:`collect` without blocking the event loop."""
-        request = _request("events", events, query, meta, request_id, state, datastream_id)
+        request = _request("events", events, query, meta, request_id, state, datastream_id,
+                           headers, location_hint)
         return CollectResponse(await self._call_async("collect", request))
 
     def set_consent(
@@ -306,6 +333,25 @@ class EdgeClient:
         request = _request("event", event, None, meta, None, state, None)
         if headers is not None:
             request.setdefault("options", {})["headers"] = dict(headers)
+        return self._queue.send(request)
+
+    def notify_display(
+        self,
+        response: InteractResponse,
+        *,
+        headers: Optional[Mapping[str, str]] = None,
+        state: Optional[StateEntries] = None,
+    ) -> str:
+        """Reports the propositions of ``response`` as shown (so Target and
+        Journey Optimizer count them) through :meth:`send`, for the same
+        visitor: ``state`` defaults to ``response.next_state`` when it has one,
+        and the region to ``response.location_hint``. Returns the event id;
+        raises ``RequestError`` when the response has no propositions."""
+        event = display_event(response.propositions)
+        if state is None and "state" in response._client:
+            state = response.next_state
+        request = _request("event", event, None, None, None, state, None,
+                           headers, response.location_hint)
         return self._queue.send(request)
 
     def flush(self, timeout: float = 30.0) -> QueueStats:
@@ -503,6 +549,8 @@ def _request(
     request_id: Optional[str],
     state: Optional[StateEntries],
     datastream_id: Optional[str],
+    headers: Optional[Mapping[str, str]] = None,
+    location_hint: Optional[str] = None,
 ) -> Dict[str, Any]:
     request: Dict[str, Any] = {name: body}
     if query is not None:
@@ -516,6 +564,10 @@ def _request(
         options["datastreamId"] = datastream_id
     if state is not None:
         options["state"] = state if isinstance(state, (list, tuple)) else list(state)
+    if headers is not None:
+        options["headers"] = headers
+    if location_hint is not None:
+        options["locationHint"] = location_hint
     if options:
         request["options"] = options
     return request

@@ -2,11 +2,14 @@
 
 from typing import Any, Callable, Dict, Optional, Tuple, Union, final
 
-__all__ = ["NativeClient", "NativeQueue", "Json", "Inbox", "to_json", "start_call", "core_version", "__version__"]
+__all__ = ["NativeClient", "NativeQueue", "Json", "Inbox", "to_json", "start_call", "core_version", "proposition_event", "__version__"]
 
 __version__: str
 
 def core_version() -> str: ...
+def proposition_event(request: Any) -> Dict[str, Any]:
+    """The proposition display or interaction event (design.md §3.9), from the core."""
+
 def to_json(obj: Any, root: str = "") -> Json:
     """Converts obj strictly to JSON; TypeError names the path of a bad value."""
 

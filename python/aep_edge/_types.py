@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import Any, Dict, List, NamedTuple, Optional, cast
+
+from ._visitor import Proposition, StateEntry
 
 __all__ = [
     "Handle",
@@ -122,6 +124,25 @@ class CollectResponse:
         items = self.raw.get("warnings")
         return [w for w in items if isinstance(w, dict)] if isinstance(items, list) else []
 
+    @property
+    def location_hint(self) -> Optional[str]:
+        """The EdgeNetwork location hint of this response (``None`` when it gave none)."""
+        hint = self._client.get("locationHint")
+        return hint if isinstance(hint, str) else None
+
+    @property
+    def next_state(self) -> List[StateEntry]:
+        """The visitor's next state: the entries passed with ``state=`` updated
+        by this response (same key replaced, deletions removed), each
+        ``{"key", "value", "expiresAt"?}``. Keep it for the visitor and pass it
+        back with ``state=``. Present with ``session="none"`` and whenever
+        ``state=`` was given; otherwise empty."""
+        entries = self._client.get("state")
+        if not isinstance(entries, list):
+            return []
+        kept = [e for e in entries if isinstance(e, dict) and isinstance(e.get("key"), str)]
+        return cast(List[StateEntry], kept)
+
     def handles_of_type(self, type: str) -> List[Handle]:
         """The handles whose ``type`` is ``type``, e.g. ``"personalization:decisions"``."""
         return [h for h in self.handles if h.type == type]
@@ -157,6 +178,12 @@ class InteractResponse(CollectResponse):
                     entry["maxAge"] = item["maxAge"]
                 entries.append(entry)
         return entries
+
+    @property
+    def propositions(self) -> List[Proposition]:
+        """The propositions of every ``personalization:decisions`` handle, as
+        :class:`Proposition` objects (for ``display_event``, ``notify_display``)."""
+        return [Proposition(p) for p in self.decisions]
 
     @property
     def decisions(self) -> List[Dict[str, Any]]:
