@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds libaep_edge and the emulator, starts two emulators, then compiles and runs
-# the C ABI tests: C (shared library), the C robustness tests (robust_test.c),
-# C (static library), C++ (two translation units), C under ASan + UBSan and
-# under TSan, the async-call tests (async_test.c), and the C programs (shared)
-# under valgrind memcheck. Exits non-zero on any failure.
+# the C ABI tests. Every C program (the table C_PROGRAMS below) runs linked to the
+# shared library, under ASan + UBSan and under valgrind memcheck; the threaded
+# ones also under TSan; abi_test also linked statically. Then the C++ programs
+# (two translation units each; the wrapper with and without exceptions) and the
+# README's server-side C example. Exits non-zero on any failure.
 #
 #   bash tests/c/run.sh
 #
@@ -96,6 +97,7 @@ unset AEP_EDGE_TEST_PANIC AEP_EDGE_TEST_TIME_SCALE
 # ---------------------------------------------------------------- steps
 CFLAGS=(-std=c11 -Wall -Wextra -Werror -pedantic -g -Iinclude)
 CXXFLAGS=(-std=c++17 -Wall -Wextra -Werror -pedantic -g -Iinclude)
+SHARED_LINK=(-L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread)
 RESULTS=()
 FAILED=0
 
@@ -117,37 +119,85 @@ step() {
   return $rc
 }
 
-compile_shared() {
-  gcc "${CFLAGS[@]}" tests/c/abi_test.c -o "$OUT/abi_test_shared" \
-    -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread || return 1
-  # Linked by SONAME: the executable needs libaep_edge.so.1.
-  readelf -d "$OUT/abi_test_shared" | grep -q 'NEEDED.*\[libaep_edge\.so\.1\]' \
-    || { echo "abi_test_shared does not need libaep_edge.so.1"; return 1; }
+# The C test programs (tests/c/NAME.c): NAME, the sanitizers beside ASan + UBSan
+# that it runs under, and what it covers. Each reads the emulators' URLs from
+# AEP_EDGE_BASE_URL / AEP_EDGE_AUTH_BASE_URL.
+#
+# ASan + UBSan instrument the C side and intercept every malloc/free, the
+# library's included: they catch a host-side overflow, a use after free, a string
+# freed with the wrong allocator (robust_test modifies returned strings before
+# freeing them), and leaks of strings the library returned. The library itself is
+# not instrumented (Rust std is prebuilt), so TSan sees only the C side: races
+# between the host's threads and in its callbacks. tests/c/tsan.supp tells it not
+# to track the library's own allocations and locks, which it cannot see
+# synchronise. queue_test is left out of TSan: its fork test hangs under TSan, and
+# its outcome callbacks run on the dispatcher, whose hand-offs TSan cannot see.
+C_PROGRAMS=(
+  "abi_test     tsan  every status, threads, close in flight, logging, sessions"
+  "robust_test  tsan  lifecycle (design.md 3.10): waits end at close, re-entrant callbacks, fork, absurd values"
+  "async_test   tsan  async calls: callbacks exactly once, poll, QUEUE_FULL, close with 1000 pending, free"
+  "queue_test   -     the durable queue: send_event, flush, stats, outcomes, close, fork"
+  "server_test  tsan  server-side visitors over three visits, proposition events"
+)
+SANITIZE_ASAN=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+
+compile_c() { # program variant (shared|static|asan|tsan)
+  local program=$1 variant=$2 src="tests/c/$1.c" exe="$OUT/$1_$2"
+  case $variant in
+    shared)
+      gcc "${CFLAGS[@]}" "$src" -o "$exe" "${SHARED_LINK[@]}" || return 1
+      # Linked by SONAME: the executable needs libaep_edge.so.1.
+      readelf -d "$exe" | grep -q 'NEEDED.*\[libaep_edge\.so\.1\]' \
+        || { echo "$exe does not need libaep_edge.so.1"; return 1; } ;;
+    static)
+      gcc "${CFLAGS[@]}" "$src" -o "$exe" "$LIB/libaep_edge.a" -lpthread -ldl -lm -lrt -lutil || return 1
+      if readelf -d "$exe" | grep -q 'libaep_edge'; then
+        echo "$exe depends on the shared library"; return 1
+      fi ;;
+    asan) gcc "${CFLAGS[@]}" "${SANITIZE_ASAN[@]}" "$src" -o "$exe" "${SHARED_LINK[@]}" ;;
+    tsan) gcc "${CFLAGS[@]}" -fsanitize=thread "$src" -o "$exe" "${SHARED_LINK[@]}" ;;
+  esac
 }
-compile_queue() {
-  gcc "${CFLAGS[@]}" tests/c/queue_test.c -o "$OUT/queue_test" \
-    -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
+run_c() { # program variant
+  local exe="$OUT/$1_$2"
+  case $2 in
+    asan)
+      ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$exe" ;;
+    tsan)
+      TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$ROOT/tests/c/tsan.supp" "$exe" ;;
+    valgrind)
+      # A forked child's exit under valgrind reports the parent's memory it
+      # inherited; the tests that fork read their child's answer from a pipe.
+      AEP_EDGE_TEST_TIME_SCALE=${AEP_EDGE_VALGRIND_TIME_SCALE:-10} \
+        valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+        --show-leak-kinds=definite --child-silent-after-fork=yes "$OUT/$1_shared" ;;
+    *) "$exe" ;;
+  esac
 }
-compile_robust() {
-  gcc "${CFLAGS[@]}" tests/c/robust_test.c -o "$OUT/robust_test" \
-    -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
+c_program() { # "name sanitizers description"
+  local program sanitizers description
+  read -r program sanitizers description <<<"$1"
+  step "compile $program.c (shared)" "$OUT/compile_${program}_shared.log" compile_c "$program" shared &&
+    step "run $program ($description)" "$OUT/${program}_shared.log" run_c "$program" shared
+  [ "$program" = abi_test ] && {
+    step "compile $program.c (static libaep_edge.a)" "$OUT/compile_${program}_static.log" compile_c "$program" static &&
+      step "run $program (static)" "$OUT/${program}_static.log" run_c "$program" static
+  }
+  step "compile $program.c (ASan + UBSan)" "$OUT/compile_${program}_asan.log" compile_c "$program" asan &&
+    step "run $program under ASan + UBSan" "$OUT/${program}_asan.log" run_c "$program" asan
+  [ "$sanitizers" = tsan ] && {
+    step "compile $program.c (TSan)" "$OUT/compile_${program}_tsan.log" compile_c "$program" tsan &&
+      step "run $program under TSan" "$OUT/${program}_tsan.log" run_c "$program" tsan
+  }
+  return 0
 }
-compile_static() {
-  gcc "${CFLAGS[@]}" tests/c/abi_test.c -o "$OUT/abi_test_static" \
-    "$LIB/libaep_edge.a" -lpthread -ldl -lm -lrt -lutil || return 1
-  if readelf -d "$OUT/abi_test_static" | grep -q 'libaep_edge'; then
-    echo "abi_test_static depends on the shared library"; return 1
-  fi
-}
-compile_server() {
-  gcc "${CFLAGS[@]}" tests/c/server_test.c -o "$OUT/server_test" \
-    -L"$LIB" -laep_edge -Wl,-rpath,"$LIB"
-}
+
 # The C example of README.md's "Server-side use" section, as written there.
 compile_readme_server() {
   awk '/^## Server-side use/{f=1} f&&/^```c$/{c=1;next} c&&/^```$/{exit} c' README.md >"$OUT/readme_server.c" &&
     [ -s "$OUT/readme_server.c" ] &&
-    gcc "${CFLAGS[@]}" "$OUT/readme_server.c" -o "$OUT/readme_server" -L"$LIB" -laep_edge -Wl,-rpath,"$LIB"
+    gcc "${CFLAGS[@]}" "$OUT/readme_server.c" -o "$OUT/readme_server" "${SHARED_LINK[@]}"
 }
 run_readme_server() {
   local out
@@ -156,110 +206,35 @@ run_readme_server() {
   [ "$(grep -c '^impression reported$' <<<"$out")" = 3 ] || { echo "expected 3 impressions"; return 1; }
   grep -q '^next state: .*_identity' <<<"$out" || { echo "the identity entry was not kept"; return 1; }
 }
-compile_cpp() {
-  g++ "${CXXFLAGS[@]}" -c tests/cpp/abi_test.cpp -o "$OUT/abi_test_cpp.o" &&
-    g++ "${CXXFLAGS[@]}" -c tests/cpp/second_tu.cpp -o "$OUT/second_tu.o" &&
-    g++ "$OUT/abi_test_cpp.o" "$OUT/second_tu.o" -o "$OUT/abi_test_cpp" \
-      -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
-}
-compile_wrapper() {
-  g++ "${CXXFLAGS[@]}" -Ibindings/cpp -c tests/cpp/wrapper_test.cpp -o "$OUT/wrapper_test.o" &&
-    g++ "${CXXFLAGS[@]}" -Ibindings/cpp -c tests/cpp/wrapper_second_tu.cpp -o "$OUT/wrapper_second_tu.o" &&
-    g++ "$OUT/wrapper_test.o" "$OUT/wrapper_second_tu.o" -o "$OUT/wrapper_test" \
-      -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
-}
-NOEXCEPT_FLAGS=(-fno-exceptions -DAEP_EDGE_NO_EXCEPTIONS)
-compile_wrapper_noexcept() {
-  g++ "${CXXFLAGS[@]}" "${NOEXCEPT_FLAGS[@]}" -Ibindings/cpp -c tests/cpp/wrapper_noexcept_test.cpp -o "$OUT/wrapper_noexcept_test.o" &&
-    g++ "${CXXFLAGS[@]}" "${NOEXCEPT_FLAGS[@]}" -Ibindings/cpp -c tests/cpp/wrapper_noexcept_second_tu.cpp -o "$OUT/wrapper_noexcept_second_tu.o" &&
-    g++ -fno-exceptions "$OUT/wrapper_noexcept_test.o" "$OUT/wrapper_noexcept_second_tu.o" -o "$OUT/wrapper_noexcept_test" \
-      -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
-}
-# Sanitizer builds of the C test program. ASan + UBSan instrument the C side and
-# intercept every malloc/free, the library's included: they catch a host-side
-# overflow, a use after free, a string freed with the wrong allocator, and leaks
-# of strings the library returned. The library itself is not instrumented (Rust
-# std is prebuilt), so TSan sees only the C side: races between the host's
-# threads and in its callbacks. tests/c/tsan.supp tells it not to track the
-# uninstrumented library's own allocations and locks, which it cannot see
-# synchronise and would report as races.
-SANITIZE_ASAN=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
-compile_sanitized() { # kind (asan|tsan) [program, default abi_test]
-  local flags program=${2:-abi_test}
-  if [ "$1" = asan ]; then flags=("${SANITIZE_ASAN[@]}"); else flags=(-fsanitize=thread); fi
-  gcc "${CFLAGS[@]}" "${flags[@]}" "tests/c/$program.c" -o "$OUT/${program}_$1" \
-    -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
-}
-run_asan() { # [program, default abi_test]
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
-    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$OUT/${1:-abi_test}_asan"
-}
-run_tsan() {
-  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$ROOT/tests/c/tsan.supp" \
-    "$OUT/abi_test_tsan"
-}
-compile_async() {
-  gcc "${CFLAGS[@]}" tests/c/async_test.c -o "$OUT/async_test" \
-    -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
-}
-run_valgrind_async() {
-  AEP_EDGE_TEST_TIME_SCALE=${AEP_EDGE_VALGRIND_TIME_SCALE:-10} \
-    valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
-    --show-leak-kinds=definite "$OUT/async_test"
-}
-run_valgrind() {
-  AEP_EDGE_TEST_TIME_SCALE=${AEP_EDGE_VALGRIND_TIME_SCALE:-10} \
-    valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
-    --show-leak-kinds=definite "$OUT/abi_test_shared"
-}
-run_valgrind_queue() {
-  valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
-    --show-leak-kinds=definite "$OUT/queue_test" "$BASE_URL"
+# C++: each program is two translation units linked together (ODR, inline).
+compile_cpp() { # output source1 source2 [extra flags...]
+  local exe=$1 a=$2 b=$3; shift 3
+  g++ "${CXXFLAGS[@]}" "$@" -Ibindings/cpp -c "$a" -o "$exe.1.o" &&
+    g++ "${CXXFLAGS[@]}" "$@" -Ibindings/cpp -c "$b" -o "$exe.2.o" &&
+    g++ "$@" "$exe.1.o" "$exe.2.o" -o "$exe" "${SHARED_LINK[@]}"
 }
 
-step "compile C (shared)" "$OUT/compile_shared.log" compile_shared &&
-  step "run C (shared libaep_edge.so.1)" "$OUT/c_shared.log" "$OUT/abi_test_shared"
-step "compile C queue test (shared)" "$OUT/compile_queue.log" compile_queue &&
-  step "run C queue test (send_event, flush, stats, outcomes, close)" "$OUT/c_queue.log" "$OUT/queue_test" "$BASE_URL"
-# Lifecycle and robustness (design.md §3.10): every wait ends at close, callbacks
-# re-enter, a poisoned client closes, absurd numbers from the emulator, the proxy rule.
-step "compile C robustness tests" "$OUT/compile_robust.log" compile_robust &&
-  step "run C robustness tests (lifecycle, re-entrant callbacks, absurd values)" "$OUT/robust.log" "$OUT/robust_test"
-step "compile C (static)" "$OUT/compile_static.log" compile_static &&
-  step "run C (static libaep_edge.a)" "$OUT/c_static.log" "$OUT/abi_test_static"
-step "compile C server-side test (tests/c/server_test.c)" "$OUT/compile_server.log" compile_server &&
-  step "run C server-side test" "$OUT/server.log" "$OUT/server_test" "$BASE_URL"
+for program in "${C_PROGRAMS[@]}"; do c_program "$program"; done
 step "compile README.md's server-side C example" "$OUT/compile_readme_server.log" compile_readme_server &&
   step "run README.md's server-side C example" "$OUT/readme_server.log" run_readme_server
-step "compile C++ (two translation units)" "$OUT/compile_cpp.log" compile_cpp &&
-  step "run C++" "$OUT/cpp.log" "$OUT/abi_test_cpp"
-step "compile C++ wrapper (bindings/cpp/aep_edge.hpp, two translation units)" "$OUT/compile_wrapper.log" compile_wrapper &&
+step "compile C++ against the raw header (two translation units)" "$OUT/compile_cpp.log" \
+  compile_cpp "$OUT/abi_test_cpp" tests/cpp/abi_test.cpp tests/cpp/second_tu.cpp &&
+  step "run C++ against the raw header" "$OUT/cpp.log" "$OUT/abi_test_cpp"
+step "compile C++ wrapper (bindings/cpp/aep_edge.hpp, two translation units)" "$OUT/compile_wrapper.log" \
+  compile_cpp "$OUT/wrapper_test" tests/cpp/wrapper_test.cpp tests/cpp/wrapper_second_tu.cpp &&
   step "run C++ wrapper" "$OUT/wrapper.log" "$OUT/wrapper_test"
-step "compile C++ wrapper with -fno-exceptions (AEP_EDGE_NO_EXCEPTIONS, two translation units)" "$OUT/compile_wrapper_noexcept.log" compile_wrapper_noexcept &&
+step "compile C++ wrapper with -fno-exceptions (AEP_EDGE_NO_EXCEPTIONS, two translation units)" "$OUT/compile_wrapper_noexcept.log" \
+  compile_cpp "$OUT/wrapper_noexcept_test" tests/cpp/wrapper_noexcept_test.cpp tests/cpp/wrapper_noexcept_second_tu.cpp \
+  -fno-exceptions -DAEP_EDGE_NO_EXCEPTIONS &&
   step "run C++ wrapper (no exceptions)" "$OUT/wrapper_noexcept.log" "$OUT/wrapper_noexcept_test"
-step "compile C (ASan + UBSan)" "$OUT/compile_asan.log" compile_sanitized asan &&
-  step "run C under ASan + UBSan" "$OUT/asan.log" run_asan
-# The robustness tests modify returned strings before freeing them: ASan checks that.
-step "compile C robustness tests (ASan + UBSan)" "$OUT/compile_robust_asan.log" compile_sanitized asan robust_test &&
-  step "run C robustness tests under ASan + UBSan" "$OUT/robust_asan.log" run_asan robust_test
-step "compile C (TSan)" "$OUT/compile_tsan.log" compile_sanitized tsan &&
-  step "run C under TSan" "$OUT/tsan.log" run_tsan
-step "compile C async calls (tests/c/async_test.c)" "$OUT/compile_async.log" compile_async &&
-  step "run C async calls" "$OUT/async.log" "$OUT/async_test"
 if [ "${AEP_EDGE_SKIP_VALGRIND:-0}" = 1 ]; then
   RESULTS+=("SKIP  valgrind (AEP_EDGE_SKIP_VALGRIND=1)")
-elif [ -x "$OUT/abi_test_shared" ]; then
-  step "valgrind memcheck: C (shared)" "$OUT/valgrind.log" run_valgrind
-  [ -x "$OUT/async_test" ] &&
-    step "valgrind memcheck: C async calls" "$OUT/valgrind_async.log" run_valgrind_async
-fi
-if [ "${AEP_EDGE_SKIP_VALGRIND:-0}" != 1 ] && [ -x "$OUT/queue_test" ]; then
-  step "valgrind memcheck: C queue test" "$OUT/valgrind_queue.log" run_valgrind_queue
-fi
-if [ "${AEP_EDGE_SKIP_VALGRIND:-0}" != 1 ] && [ -x "$OUT/server_test" ]; then
-  step "valgrind memcheck: C server-side test" "$OUT/valgrind_server.log" \
-    valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
-    --show-leak-kinds=definite "$OUT/server_test" "$BASE_URL"
+else
+  for program in "${C_PROGRAMS[@]}"; do
+    program=${program%% *}
+    [ -x "$OUT/${program}_shared" ] &&
+      step "valgrind memcheck: $program" "$OUT/${program}_valgrind.log" run_c "$program" valgrind
+  done
 fi
 
 say "summary"
