@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::lifecycle::{CloseReport, Lifecycle};
 use crate::log::{Level, LogFn, Logger};
-use crate::request::{Draft, Endpoint, Prepared};
+use crate::request::{CallTimeouts, Draft, Endpoint, Prepared};
 use crate::response::{self, RawResponse};
 use crate::retry;
 use crate::secret::Secret;
@@ -180,11 +180,11 @@ impl Client {
     fn call(&self, endpoint: Endpoint, draft: impl FnOnce() -> Result<Draft>) -> Result<Value> {
         let _in_flight = self.inner.lifecycle.enter()?;
         let started = Instant::now();
-        let deadline = started + self.inner.config.timeouts.total;
         if let Some(warning) = self.inner.session.take_warning() {
             self.log(Level::Warn, || warning);
         }
         let mut draft = draft()?;
+        let deadline = started + self.total_timeout_of(&draft.timeouts);
         if endpoint != Endpoint::Consent {
             self.wait_for_consent(deadline, &draft)?;
         }
@@ -315,7 +315,8 @@ impl Client {
             let headers: Vec<(&str, &str)> =
                 auth_headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let attempt_timeout = config.timeouts.request.min(remaining);
+            let request_timeout = prepared.timeouts.request.unwrap_or(config.timeouts.request);
+            let attempt_timeout = request_timeout.min(remaining);
             attempts += 1;
             counted += 1;
             self.log(Level::Debug, || {
@@ -381,7 +382,7 @@ impl Client {
                     (e, wait)
                 }
                 Err(failure) => {
-                    let cut_by_deadline = attempt_timeout < config.timeouts.request;
+                    let cut_by_deadline = attempt_timeout < request_timeout;
                     if cut_by_deadline
                         && matches!(failure, Failure::ReadTimeout | Failure::ConnectTimeout)
                     {
@@ -462,12 +463,17 @@ impl Client {
         Ok(Value::Object(body))
     }
 
+    /// The call's `options.timeouts.totalMs`, else the config's.
+    fn total_timeout_of(&self, timeouts: &CallTimeouts) -> Duration {
+        timeouts.total.unwrap_or(self.inner.config.timeouts.total)
+    }
+
     fn total_timeout(&self, prepared: &Prepared, attempts: u32) -> Error {
         let mut e = Error::new(
             ErrorKind::Timeout,
             format!(
                 "the call ran past timeouts.totalMs ({} ms) after {attempts} attempt(s)",
-                self.inner.config.timeouts.total.as_millis()
+                self.total_timeout_of(&prepared.timeouts).as_millis()
             ),
         );
         e.retryable = true;

@@ -6,6 +6,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::ids;
 use crate::json_fields::{type_name, Fields};
 use serde_json::{Map, Value};
+use std::time::Duration;
 
 /// The largest request JSON accepted from a caller, checked before parsing.
 pub const MAX_REQUEST_JSON_BYTES: usize = 1024 * 1024;
@@ -77,7 +78,17 @@ pub struct Draft {
     pub datastream_override: Option<String>,
     /// `options.state`: the entries to send instead of the client's own.
     pub explicit_state: Option<Vec<StateEntry>>,
+    /// `options.timeouts`: this call's own attempt and total timeouts.
+    pub timeouts: CallTimeouts,
     body: Map<String, Value>,
+}
+
+/// Per-call overrides of the config's `timeouts.requestMs` and `totalMs`;
+/// `None` keeps the client's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallTimeouts {
+    pub request: Option<Duration>,
+    pub total: Option<Duration>,
 }
 
 /// What goes on the wire.
@@ -86,6 +97,7 @@ pub struct Prepared {
     pub endpoint: Endpoint,
     pub request_id: String,
     pub datastream_override: Option<String>,
+    pub timeouts: CallTimeouts,
     pub body: Vec<u8>,
 }
 
@@ -125,6 +137,7 @@ impl Draft {
             request_id: options.request_id.unwrap_or_else(ids::uuid_v4),
             datastream_override: options.datastream_id,
             explicit_state: options.state,
+            timeouts: options.timeouts,
             body,
         })
     }
@@ -199,6 +212,7 @@ impl Draft {
             endpoint: self.endpoint,
             request_id: self.request_id,
             datastream_override: self.datastream_override,
+            timeouts: self.timeouts,
             body,
         })
     }
@@ -209,6 +223,7 @@ struct Options {
     request_id: Option<String>,
     datastream_id: Option<String>,
     state: Option<Vec<StateEntry>>,
+    timeouts: CallTimeouts,
 }
 
 impl Options {
@@ -226,13 +241,31 @@ impl Options {
             None => None,
             Some(v) => Some(parse_entries("options.state", v)?),
         };
+        let timeouts = match f.take("timeouts") {
+            None => CallTimeouts::default(),
+            Some(v) => parse_timeouts(v)?,
+        };
         f.finish()?;
         Ok(Options {
             request_id,
             datastream_id,
             state,
+            timeouts,
         })
     }
+}
+
+/// `options.timeouts`: `requestMs` and `totalMs`, in the config's range.
+fn parse_timeouts(value: &Value) -> std::result::Result<CallTimeouts, String> {
+    const ONE_DAY_MS: u64 = 24 * 3600 * 1000;
+    let mut t = Fields::new("options.timeouts", value)?;
+    let request = t.integer("requestMs", 1, ONE_DAY_MS)?;
+    let total = t.integer("totalMs", 1, ONE_DAY_MS)?;
+    t.finish()?;
+    Ok(CallTimeouts {
+        request: request.map(Duration::from_millis),
+        total: total.map(Duration::from_millis),
+    })
 }
 
 /// Ids that travel in a query string: non-empty, printable ASCII, bounded.
@@ -504,6 +537,19 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidRequest);
         assert!(e.message.contains("options.retries"), "{}", e.message);
+    }
+
+    #[test]
+    fn per_call_timeouts_are_read_from_options() {
+        let d = Draft::from_value(
+            Endpoint::Interact,
+            json!({"event": {}, "options": {"timeouts": {"requestMs": 250, "totalMs": 900}}}),
+        )
+        .unwrap();
+        assert_eq!(d.timeouts.request, Some(Duration::from_millis(250)));
+        assert_eq!(d.timeouts.total, Some(Duration::from_millis(900)));
+        let d = Draft::from_value(Endpoint::Interact, json!({"event": {}})).unwrap();
+        assert_eq!(d.timeouts, CallTimeouts::default());
     }
 
     #[test]
