@@ -4,9 +4,12 @@
 >>> with EdgeClient("YOUR_DATASTREAM_ID") as client:  # doctest: +SKIP
 ...     r = client.interact({"xdm": {"eventType": "web.webpagedetails.pageViews"}})
 ...     r.handles_of_type("personalization:decisions")
+
+Everything public is importable from here; ``aep_edge.testing`` holds the
+in-process emulator for users' own tests.
 """
 
-from ._client import EdgeClient
+from ._client import AuthSetting, EdgeClient, Event, PathSetting, ProxySetting, StateEntryLike
 from ._errors import (
     AuthError,
     ClientClosedError,
@@ -14,6 +17,7 @@ from ._errors import (
     ConsentError,
     EdgeError,
     EdgeTimeoutError,
+    ErrorKind,
     HttpError,
     InternalError,
     QueueFullError,
@@ -23,6 +27,30 @@ from ._errors import (
     TransportError,
 )
 from ._native import __version__, core_version
+from ._shapes import (
+    ClientFacts,
+    DefaultConsent,
+    HandleBody,
+    HintRouting,
+    IdentityNamespace,
+    IdentityResult,
+    LocationHint,
+    Problem,
+    Proposition,
+    PropositionItem,
+    ProxyConfig,
+    ResponseMessage,
+    ResultBody,
+    RetrySettings,
+    SessionEntry,
+    SessionLocationHint,
+    SessionMode,
+    SessionView,
+    StateEntries,
+    StateEntry,
+    StateEntryInput,
+    TlsRoots,
+)
 from ._types import CloseReport, CollectResponse, Handle, InteractResponse, OAuth, TokenAuth
 
 __all__ = [
@@ -35,6 +63,7 @@ __all__ = [
     "InteractResponse",
     "CollectResponse",
     "CloseReport",
+    # exceptions
     "EdgeError",
     "ConfigError",
     "RequestError",
@@ -48,4 +77,33 @@ __all__ = [
     "ClientClosedError",
     "StorageError",
     "InternalError",
+    "ErrorKind",
+    # keyword and JSON shapes
+    "AuthSetting",
+    "ProxySetting",
+    "PathSetting",
+    "Event",
+    "StateEntryLike",
+    "SessionMode",
+    "TlsRoots",
+    "DefaultConsent",
+    "HintRouting",
+    "RetrySettings",
+    "ProxyConfig",
+    "StateEntry",
+    "StateEntryInput",
+    "StateEntries",
+    "Problem",
+    "ResponseMessage",
+    "ClientFacts",
+    "ResultBody",
+    "HandleBody",
+    "LocationHint",
+    "IdentityNamespace",
+    "IdentityResult",
+    "Proposition",
+    "PropositionItem",
+    "SessionEntry",
+    "SessionLocationHint",
+    "SessionView",
 ]

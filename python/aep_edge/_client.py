@@ -1,50 +1,71 @@
-"""EdgeClient: the Pythonic face of the native client."""
+"""EdgeClient: the Pythonic face of the native client.
+
+Layout, so that later features slot in without touching the rest:
+
+- ``__init__`` turns keywords into the C config (``_config`` does the checks
+  and the wording); ``_start`` builds the native client.
+- Every call builds its request with ``_request`` (body, ``query``, ``meta``,
+  per-call ``options``) and goes through ``_invoke``, which keeps the log
+  level in step, tags log records with the request id and rewrites error
+  messages into Python's words. New per-call keywords add one line to
+  ``_request``; new calls (``send``, ``flush`` ...) call ``_invoke`` too.
+- The async methods hand the prepared request to ``_in_executor``.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import math
 import os
 import threading
+import uuid
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, TypeVar, Union, cast
 
-from . import _native
-from ._errors import ConfigError
+from . import _config, _native
+from ._config import Words
+from ._errors import EdgeError, RequestError
+from ._logging import CallContext, LevelFollower
+from ._shapes import (
+    DefaultConsent,
+    HintRouting,
+    ProxyConfig,
+    ResultBody,
+    RetrySettings,
+    SessionMode,
+    SessionView,
+    StateEntry,
+    StateEntryInput,
+    TlsRoots,
+)
 from ._types import CloseReport, CollectResponse, InteractResponse, OAuth, TokenAuth
 
-__all__ = ["EdgeClient", "AuthSetting", "ProxySetting", "StateEntries"]
+if TYPE_CHECKING:  # typing.Self is 3.11+; checkers know typing_extensions from typeshed
+    from typing_extensions import Self
+
+__all__ = ["EdgeClient", "AuthSetting", "ProxySetting", "Event", "StateEntryLike", "PathSetting"]
 
 AuthSetting = Union[None, TokenAuth, OAuth, Mapping[str, Any]]
-ProxySetting = Union[None, str, Mapping[str, Any]]
-StateEntries = Sequence[Mapping[str, Any]]
+"""``auth=``: ``None`` (the unauthenticated host), :class:`TokenAuth`,
+:class:`OAuth`, or the C config's ``auth`` dict."""
 
-_logger = logging.getLogger("aep_edge")
+ProxySetting = Union[None, str, ProxyConfig]
+"""``proxy=``: a proxy URL, or ``{"url": ..., "fromEnv": ...}``."""
 
-# Core levels 1 error, 2 warn, 3 info, 4 debug, 5 trace.
-_LEVELS = {1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO, 4: logging.DEBUG, 5: logging.DEBUG}
+PathSetting = Union[None, str, "os.PathLike[str]"]
+"""A file path keyword (``state_path=``, ``ca_file=``)."""
 
+Event = Mapping[str, Any]
+"""One event: ``{"xdm": {...}, "data": {...}}`` (any ``Mapping``)."""
 
-def _emit(level: int, message: str) -> None:
-    """The core's log callback (runs on the thread that logs, GIL held)."""
-    _logger.log(_LEVELS.get(level, logging.DEBUG), "%s", message)
+StateEntryLike = Union[StateEntry, StateEntryInput]
+"""An item of ``state=``: a previous response's ``state_entries`` item, or
+``{"key", "value"?, "maxAge"?}``."""
 
-
-def _core_min_level() -> int:
-    """The core level matching the effective level of the ``aep_edge`` logger."""
-    effective = _logger.getEffectiveLevel()
-    if effective <= logging.DEBUG:
-        return 5
-    if effective <= logging.INFO:
-        return 3
-    if effective <= logging.WARNING:
-        return 2
-    if effective <= logging.ERROR:
-        return 1
-    return 0
-
+_SESSIONS = ("device", "none")
+_TLS_ROOTS = ("bundled", "system")
+_CONSENTS = ("in", "pending")
+_HINT_ROUTINGS = ("auto", "path", "host", "off")
 
 # Every live client, so that a child process can swap their native clients
 # after fork() (inherited connections and threads are unusable there).
@@ -62,26 +83,7 @@ def _after_fork_in_child() -> None:
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
-
-def _milliseconds(name: str, seconds: Any) -> int:
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds, not {type(seconds).__name__}")
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ConfigError(f"{name} must be a positive, finite number of seconds, not {seconds!r}", kind="invalid_config")
-    return max(1, int(round(seconds * 1000)))
-
-
-def _auth_config(auth: AuthSetting) -> Optional[Dict[str, Any]]:
-    if auth is None:
-        return None
-    if isinstance(auth, (TokenAuth, OAuth)):
-        return auth._to_config()
-    if isinstance(auth, Mapping):
-        return dict(auth)
-    raise TypeError(
-        "auth must be None, TokenAuth, OAuth or the C config's auth dict, "
-        f"not {type(auth).__name__}"
-    )
+R = TypeVar("R")
 
 
 class EdgeClient:
@@ -89,7 +91,38 @@ class EdgeClient:
 
     Thread-safe: share one client between threads. The GIL is released while
     a call waits on the network. Use it as a context manager, or call
-    :meth:`close`. A closed client raises :class:`ClientClosedError`.
+    :meth:`close`; a closed client raises :class:`ClientClosedError`.
+
+    Keywords (all optional but ``datastream_id``; each mirrors a key of the C
+    config, which :meth:`from_config` takes as a dict):
+
+    - ``datastream_id``: the datastream id (the query parameter).
+    - ``org_id``: the IMS org, ``"…@AdobeOrg"``; required with ``auth``.
+    - ``auth``: ``None`` (unauthenticated host ``edge.adobedc.net``),
+      ``TokenAuth(access_token, api_key)``, ``OAuth(client_id, client_secret,
+      scopes, token_url=None)`` (servers only), or the C config's auth dict.
+    - ``base_url``: a full origin, e.g. the emulator's ``http://127.0.0.1:8080``
+      (plain ``http://`` only to loopback).
+    - ``edge_domain``: the Edge host; default ``server.adobedc.net`` with auth,
+      ``edge.adobedc.net`` without.
+    - ``session``: ``"device"`` (default: this client is one visitor and keeps
+      its state) or ``"none"`` (a server passes each visitor's ``state=``).
+    - ``timeout``: seconds per attempt (default 10); ``connect_timeout``
+      (default 5); ``total_timeout``: seconds for a whole call, retries and
+      waits included (default 30). ``None`` keeps the default.
+    - ``retry``: ``{"maxAttempts": 3, "baseDelayMs": 1000, "maxDelayMs": 30000,
+      "retryReadTimeouts": True}``, any subset.
+    - ``state_path``: a file that keeps the device session across restarts.
+    - ``proxy``: a proxy URL (``http://``, ``https://``, ``socks5://``) or
+      ``{"url": ..., "fromEnv": bool}``; no proxy unless set.
+    - ``ca_file``: a PEM file of extra roots; ``tls_roots``: ``"bundled"``
+      (default, Mozilla's) or ``"system"``.
+    - ``max_connections``: pooled connections and async workers, 1..1024
+      (default 16).
+    - ``default_consent``: ``"in"`` (default) or ``"pending"`` (calls wait for
+      :meth:`set_consent` until their deadline).
+    - ``hint_routing``: ``"auto"``, ``"path"``, ``"host"`` or ``"off"``, where
+      the core supports it.
     """
 
     def __init__(
@@ -100,137 +133,174 @@ class EdgeClient:
         auth: AuthSetting = None,
         base_url: Optional[str] = None,
         edge_domain: Optional[str] = None,
-        session: str = "device",
-        timeout: float = 10.0,
+        session: SessionMode = "device",
+        timeout: Optional[float] = None,
         connect_timeout: Optional[float] = None,
         total_timeout: Optional[float] = None,
-        retry: Optional[Mapping[str, Any]] = None,
-        state_path: Union[None, str, "os.PathLike[str]"] = None,
+        retry: Optional[RetrySettings] = None,
+        state_path: PathSetting = None,
         proxy: ProxySetting = None,
-        ca_file: Union[None, str, "os.PathLike[str]"] = None,
-        tls_roots: Optional[str] = None,
+        ca_file: PathSetting = None,
+        tls_roots: Optional[TlsRoots] = None,
         max_connections: Optional[int] = None,
+        default_consent: Optional[DefaultConsent] = None,
+        hint_routing: Optional[HintRouting] = None,
     ) -> None:
-        config: Dict[str, Any] = {"datastreamId": datastream_id, "session": session}
+        if not isinstance(datastream_id, str):
+            raise TypeError(f"datastream_id must be a str, not {type(datastream_id).__name__}")
+        config: Dict[str, Any] = {
+            "datastreamId": datastream_id,
+            "session": _config.choice("session", session, _SESSIONS),
+        }
         if org_id is not None:
             config["orgId"] = org_id
-        auth_config = _auth_config(auth)
+        auth_config = _config.auth_config(auth)
         if auth_config is not None:
             config["auth"] = auth_config
         if base_url is not None:
             config["baseUrl"] = base_url
         if edge_domain is not None:
             config["edgeDomain"] = edge_domain
-        timeouts = {"requestMs": _milliseconds("timeout", timeout)}
-        if connect_timeout is not None:
-            timeouts["connectMs"] = _milliseconds("connect_timeout", connect_timeout)
-        if total_timeout is not None:
-            timeouts["totalMs"] = _milliseconds("total_timeout", total_timeout)
-        config["timeouts"] = timeouts
+        timeouts: Dict[str, int] = {}
+        for keyword, key, seconds in (
+            ("timeout", "requestMs", timeout),
+            ("connect_timeout", "connectMs", connect_timeout),
+            ("total_timeout", "totalMs", total_timeout),
+        ):
+            if seconds is not None:
+                timeouts[key] = _config.seconds_to_ms(keyword, seconds)
+        if timeouts:
+            config["timeouts"] = timeouts
         if retry is not None:
-            config["retry"] = dict(retry)
-        if state_path is not None:
-            config["statePath"] = os.fspath(state_path)
+            config["retry"] = _config.mapping("retry", retry, _config.RETRY_KEYS)
+        state_file = _config.path_or_none("state_path", state_path)
+        if state_file is not None:
+            config["statePath"] = state_file
         if proxy is not None:
-            config["proxy"] = {"url": proxy} if isinstance(proxy, str) else dict(proxy)
+            config["proxy"] = {"url": proxy} if isinstance(proxy, str) else _config.mapping("proxy", proxy, _config.PROXY_KEYS)
         tls: Dict[str, Any] = {}
         if tls_roots is not None:
-            tls["roots"] = tls_roots
-        if ca_file is not None:
-            tls["caFile"] = os.fspath(ca_file)
+            tls["roots"] = _config.choice("tls_roots", tls_roots, _TLS_ROOTS)
+        ca = _config.path_or_none("ca_file", ca_file)
+        if ca is not None:
+            tls["caFile"] = ca
         if tls:
             config["tls"] = tls
         if max_connections is not None:
+            if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+                raise TypeError(f"max_connections= must be an int, not {type(max_connections).__name__}")
             config["maxConnections"] = max_connections
-        self._start(config)
+        if default_consent is not None:
+            config["defaultConsent"] = _config.choice("default_consent", default_consent, _CONSENTS)
+        if hint_routing is not None:
+            config["hintRouting"] = _config.choice("hint_routing", hint_routing, _HINT_ROUTINGS)
+        self._start(config, Words(auth_object=isinstance(auth, (TokenAuth, OAuth))))
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "EdgeClient":
         """Builds a client from the C config's keys (``datastreamId``, ``orgId``,
-        ``auth``, ``baseUrl``, ``timeouts`` ...), as a dict."""
+        ``auth``, ``baseUrl``, ``timeouts`` ...), as a dict; errors name those keys."""
         if not isinstance(config, Mapping):
             raise TypeError(f"config must be a mapping, not {type(config).__name__}")
         client = cls.__new__(cls)
-        client._start(dict(config))
+        client._start(dict(config), _config.FROM_CONFIG)
         return client
 
-    def _start(self, config: Dict[str, Any]) -> None:
-        self._native = _native.NativeClient(config)
+    def _start(self, config: Dict[str, Any], words: Optional[Words]) -> None:
+        self._words = words
+        try:
+            self._native = _native.NativeClient(config)
+        except EdgeError as e:
+            if words is not None:
+                words.apply(e)
+            raise
         self._summary = _summary(config)
         self._executor: Optional[ThreadPoolExecutor] = None
         self._executor_lock = threading.Lock()
         workers = config.get("maxConnections")
         self._workers = workers if isinstance(workers, int) and 0 < workers <= 64 else 16
-        level = _core_min_level()
-        if level:
-            self._native.set_logger(level, _emit)
+        self._log = LevelFollower(self._native)
         _live_clients.add(self)
 
     # -- calls ---------------------------------------------------------------
 
     def interact(
         self,
-        event: Mapping[str, Any],
+        event: Event,
         *,
         query: Optional[Mapping[str, Any]] = None,
         meta: Optional[Mapping[str, Any]] = None,
         request_id: Optional[str] = None,
-        state: Optional[StateEntries] = None,
+        state: Optional[Sequence[StateEntryLike]] = None,
         datastream_id: Optional[str] = None,
+        timeout: Optional[float] = None,
+        total_timeout: Optional[float] = None,
     ) -> InteractResponse:
         """Sends one event to ``/ee/v2/interact`` and returns the response.
 
-        ``state`` (a list of ``{"key", "value"}`` dicts, e.g. a previous
-        response's ``state_entries``) is sent instead of the client's own.
+        - ``event``: the event itself, ``{"xdm": {...}, "data": {...}}``.
+        - ``query``, ``meta``: the request's ``query`` and ``meta`` objects.
+        - ``request_id``: the ``requestId`` to send (default: a new UUID).
+        - ``state``: state entries (e.g. a previous response's
+          ``state_entries``) sent instead of the client's own.
+        - ``datastream_id``: overrides the datastream of this call.
+        - ``timeout``, ``total_timeout``: seconds per attempt and for the whole
+          call, for this call only (``None``: the client's).
         """
-        request = _request("event", event, query, meta, request_id, state, datastream_id)
-        return InteractResponse(self._native.interact(request))
+        request = _request("event", _event(event, "interact()"), query, meta, request_id, state, datastream_id, timeout, total_timeout)
+        return InteractResponse(self._invoke(self._native.interact, request))
 
     def collect(
         self,
-        events: Sequence[Mapping[str, Any]],
+        events: Sequence[Event],
         *,
         query: Optional[Mapping[str, Any]] = None,
         meta: Optional[Mapping[str, Any]] = None,
         request_id: Optional[str] = None,
-        state: Optional[StateEntries] = None,
+        state: Optional[Sequence[StateEntryLike]] = None,
         datastream_id: Optional[str] = None,
+        timeout: Optional[float] = None,
+        total_timeout: Optional[float] = None,
     ) -> CollectResponse:
-        """Posts a batch of events to ``/ee/v2/collect`` at once."""
-        request = _request("events", events, query, meta, request_id, state, datastream_id)
-        return CollectResponse(self._native.collect(request))
+        """Posts a batch of events to ``/ee/v2/collect`` at once (the encoded
+        body must stay under 64 KB). Keywords as :meth:`interact`."""
+        request = _request("events", _events(events), query, meta, request_id, state, datastream_id, timeout, total_timeout)
+        return CollectResponse(self._invoke(self._native.collect, request))
 
     async def interact_async(
         self,
-        event: Mapping[str, Any],
+        event: Event,
         *,
         query: Optional[Mapping[str, Any]] = None,
         meta: Optional[Mapping[str, Any]] = None,
         request_id: Optional[str] = None,
-        state: Optional[StateEntries] = None,
+        state: Optional[Sequence[StateEntryLike]] = None,
         datastream_id: Optional[str] = None,
+        timeout: Optional[float] = None,
+        total_timeout: Optional[float] = None,
     ) -> InteractResponse:
         """:meth:`interact` without blocking the event loop. Cancelling the
-        awaited call abandons its result."""
-        request = _request("event", event, query, meta, request_id, state, datastream_id)
-        prepared = _native.to_json(request)
-        raw = await self._in_executor(self._native.interact, prepared)
+        awaited call abandons its result; closing the client while it is
+        queued ends it with :class:`ClientClosedError`."""
+        request = _request("event", _event(event, "interact_async()"), query, meta, request_id, state, datastream_id, timeout, total_timeout)
+        raw = await self._in_executor(self._native.interact, request)
         return InteractResponse(raw)
 
     async def collect_async(
         self,
-        events: Sequence[Mapping[str, Any]],
+        events: Sequence[Event],
         *,
         query: Optional[Mapping[str, Any]] = None,
         meta: Optional[Mapping[str, Any]] = None,
         request_id: Optional[str] = None,
-        state: Optional[StateEntries] = None,
+        state: Optional[Sequence[StateEntryLike]] = None,
         datastream_id: Optional[str] = None,
+        timeout: Optional[float] = None,
+        total_timeout: Optional[float] = None,
     ) -> CollectResponse:
         """:meth:`collect` without blocking the event loop."""
-        request = _request("events", events, query, meta, request_id, state, datastream_id)
-        prepared = _native.to_json(request)
-        raw = await self._in_executor(self._native.collect, prepared)
+        request = _request("events", _events(events), query, meta, request_id, state, datastream_id, timeout, total_timeout)
+        raw = await self._in_executor(self._native.collect, request)
         return CollectResponse(raw)
 
     def set_consent(
@@ -242,21 +312,23 @@ class EdgeClient:
         meta: Optional[Mapping[str, Any]] = None,
         request_id: Optional[str] = None,
         datastream_id: Optional[str] = None,
+        timeout: Optional[float] = None,
+        total_timeout: Optional[float] = None,
     ) -> CollectResponse:
         """Posts a consent decision (``{"standard", "version", "value"}``, or a
         list of them) to ``/ee/v1/privacy/set-consent``; the client keeps the
         collect consent it returns, which gates :meth:`interact` and :meth:`collect`."""
         entries = [consent] if isinstance(consent, Mapping) else consent
-        request = _request("consent", entries, query, meta, request_id, None, datastream_id)
+        request = _request("consent", entries, query, meta, request_id, None, datastream_id, timeout, total_timeout)
         if identity_map is not None:
             request["identityMap"] = identity_map
-        return CollectResponse(self._native.set_consent(request))
+        return CollectResponse(self._invoke(self._native.set_consent, request))
 
     @property
-    def session(self) -> Dict[str, Any]:
-        """A snapshot of the client's session (``ecid``, ``locationHint``,
-        ``consent``, ``entries`` ...) as a dict."""
-        return self._native.session()
+    def session(self) -> SessionView:
+        """A snapshot of the client's session: ``ecid``, ``locationHint``,
+        ``consent``, ``entries``, ``session``, ``statePath``, ``storageWarning``."""
+        return cast(SessionView, self._native.session())
 
     def reset_session(self) -> None:
         """Forgets the visitor (kiosk: the next one starts fresh): state
@@ -267,15 +339,32 @@ class EdgeClient:
         """Replaces the access token of ``TokenAuth`` for the calls that follow."""
         self._native.set_access_token(access_token)
 
-    async def _in_executor(self, call: Callable[[Any], Dict[str, Any]], prepared: Any) -> Dict[str, Any]:
+    def _invoke(self, call: Callable[[Any], R], request: Any, request_id: Optional[str] = None) -> R:
+        """Runs one native call on this thread: log level in step, records
+        tagged with the request id, messages in Python's words."""
+        self._log.sync()
+        if request_id is None:
+            request_id = _request_id_of(request)
+        with CallContext(request_id):
+            try:
+                return call(request)
+            except EdgeError as e:
+                if self._words is not None:
+                    self._words.apply(e)
+                raise
+
+    async def _in_executor(self, call: Callable[[Any], ResultBody], request: Dict[str, Any]) -> ResultBody:
+        request_id = _request_id_of(request)
+        # Converted here, so that a TypeError is raised in the caller's task.
+        prepared = _native.to_json(request)
         if self._native.is_closed():
-            return call(prepared)  # raises ClientClosedError without any I/O
+            return self._invoke(call, prepared, request_id)  # ClientClosedError, no I/O
         try:
             executor = self._get_executor()
-            future = asyncio.get_running_loop().run_in_executor(executor, call, prepared)
+            future = asyncio.get_running_loop().run_in_executor(executor, self._invoke, call, prepared, request_id)
         except RuntimeError:
             if self._native.is_closed():  # closed (executor shut down) meanwhile
-                return call(prepared)
+                return self._invoke(call, prepared, request_id)
             raise
         return await future
 
@@ -285,9 +374,7 @@ class EdgeClient:
             with self._executor_lock:
                 executor = self._executor
                 if executor is None:
-                    executor = ThreadPoolExecutor(
-                        max_workers=self._workers, thread_name_prefix="aep-edge"
-                    )
+                    executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="aep-edge")
                     self._executor = executor
         return executor
 
@@ -296,28 +383,33 @@ class EdgeClient:
     def close(self, timeout: Optional[float] = None) -> CloseReport:
         """Refuses new calls, stops retries in flight and waits up to
         ``timeout`` seconds (``None``: until they end; every call is bounded by
-        its total timeout) for calls in flight. Idempotent, thread-safe."""
+        its total timeout) for calls in flight. Async calls still queued end
+        with :class:`ClientClosedError`. Idempotent, thread-safe."""
         in_flight, waited = self._native.close(timeout)
         with self._executor_lock:
             executor, self._executor = self._executor, None
         if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+            # Not cancel_futures: a queued call then runs, finds the client
+            # closed and raises ClientClosedError at once, which is what its
+            # awaiter must see (CancelledError would mean *it* cancelled).
+            executor.shutdown(wait=False)
         return CloseReport(in_flight, waited)
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`close` was called (calls then raise ``ClientClosedError``)."""
         return bool(self._native.is_closed())
 
-    def __enter__(self) -> "EdgeClient":
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    async def __aenter__(self) -> "EdgeClient":
+    async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(self, *exc_info: Any) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.close)
 
     def _after_fork(self) -> None:
@@ -329,6 +421,7 @@ class EdgeClient:
             self._native = old.reopen()
         self._executor = None
         self._executor_lock = threading.Lock()
+        self._log.rebind(self._native)
 
     def __reduce__(self) -> Any:
         raise TypeError("an EdgeClient cannot be pickled; create one per process")
@@ -353,27 +446,68 @@ def _summary(config: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
+_C_SHAPE_HINT = "pass request['event'] itself, and its query and meta as the query= and meta= keywords"
+
+
+def _event(event: Any, call: str) -> Any:
+    """Refuses the C request shape ``{"event": {...}}`` given as the event."""
+    if isinstance(event, Mapping) and "event" in event:
+        raise RequestError(
+            f"{call} takes the event itself ({{'xdm': ..., 'data': ...}}), not the C request "
+            f"{{'event': {{...}}}}: {_C_SHAPE_HINT}",
+            kind="invalid_request",
+        )
+    return event
+
+
+def _events(events: Any) -> Any:
+    if isinstance(events, Mapping):
+        hint = "; pass request['events'] itself" if "events" in events else ""
+        raise RequestError(f"collect() takes a sequence of events, not a mapping{hint}", kind="invalid_request")
+    if isinstance(events, (list, tuple)):
+        for i, event in enumerate(events):
+            if isinstance(event, Mapping) and "event" in event:
+                raise RequestError(
+                    f"events[{i}] is the C request shape {{'event': {{...}}}}: pass the event itself",
+                    kind="invalid_request",
+                )
+    return events
+
+
 def _request(
     name: str,
     body: Any,
     query: Optional[Mapping[str, Any]],
     meta: Optional[Mapping[str, Any]],
     request_id: Optional[str],
-    state: Optional[StateEntries],
+    state: Optional[Sequence[Any]],
     datastream_id: Optional[str],
+    timeout: Optional[float],
+    total_timeout: Optional[float],
 ) -> Dict[str, Any]:
+    """The request dict of the C ABI: ``{name: body, "query", "meta", "options"}``.
+    The request id is chosen here (when not given) so that log records of
+    the call can carry it."""
     request: Dict[str, Any] = {name: body}
     if query is not None:
         request["query"] = query
     if meta is not None:
         request["meta"] = meta
-    options: Dict[str, Any] = {}
-    if request_id is not None:
-        options["requestId"] = request_id
+    if request_id is not None and not isinstance(request_id, str):
+        raise TypeError(f"request_id= must be a str, not {type(request_id).__name__}")
+    options: Dict[str, Any] = {"requestId": request_id if request_id is not None else str(uuid.uuid4())}
     if datastream_id is not None:
         options["datastreamId"] = datastream_id
     if state is not None:
-        options["state"] = state if isinstance(state, (list, tuple)) else list(state)
-    if options:
-        request["options"] = options
+        options["state"] = state
+    timeouts = _config.call_timeouts(timeout, total_timeout)
+    if timeouts is not None:
+        options["timeouts"] = timeouts
+    request["options"] = options
     return request
+
+
+def _request_id_of(request: Dict[str, Any]) -> Optional[str]:
+    rid = request.get("options", {}).get("requestId")
+    return rid if isinstance(rid, str) else None
+

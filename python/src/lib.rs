@@ -10,12 +10,15 @@
 
 mod convert;
 mod errors;
+mod testing;
 
-use aep_edge::{Client, Config, Level};
+use aep_edge::{Client, Config, Error, ErrorKind, Level};
 use errors::CoreError;
 use pyo3::prelude::*;
 use serde_json::Value;
-use std::sync::Arc;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// A request already converted to JSON (owned Rust data): what the async
@@ -56,22 +59,29 @@ fn request_value(request: &Bound<'_, PyAny>) -> PyResult<Value> {
     }
 }
 
-/// One core client. Immutable: after `fork()` the Python layer swaps it for
-/// `reopen()`'s result.
+/// One core client. Immutable but for its poison flag: after `fork()` the
+/// Python layer swaps it for `reopen()`'s result.
 #[pyclass(frozen, module = "aep_edge._native")]
 struct NativeClient {
     client: Client,
+    /// Set when a panic escaped the core on this client: every later call
+    /// raises `InternalError` at once (as the C ABI's boundary does).
+    poisoned: AtomicBool,
 }
 
 #[pymethods]
 impl NativeClient {
-    /// Validates the config (the C config's keys) and builds the client; no I/O.
+    /// Validates the config (the C config's keys) and builds the client; no
+    /// network I/O. Loading the state file may wait on its lock: the GIL is
+    /// released meanwhile.
     #[new]
-    fn new(config: &Bound<'_, PyAny>) -> PyResult<Self> {
+    fn new(py: Python<'_>, config: &Bound<'_, PyAny>) -> PyResult<Self> {
         let value = convert::to_value(config, "config")?;
         let config = Config::from_value(&value).map_err(CoreError)?;
-        let client = Client::new(config).map_err(CoreError)?;
-        Ok(NativeClient { client })
+        let client = py
+            .detach(move || guarded("client_new", move || Client::new(config)))
+            .map_err(CoreError)?;
+        Ok(NativeClient::wrap(client))
     }
 
     /// POST /ee/v2/interact; returns the result dict of design.md §3.3.
@@ -80,7 +90,7 @@ impl NativeClient {
         py: Python<'py>,
         request: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.send(py, request, Client::interact)
+        self.send(py, request, "interact", Client::interact)
     }
 
     /// POST /ee/v2/collect; returns the result dict.
@@ -89,7 +99,7 @@ impl NativeClient {
         py: Python<'py>,
         request: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.send(py, request, Client::collect)
+        self.send(py, request, "collect", Client::collect)
     }
 
     /// POST /ee/v1/privacy/set-consent; returns the result dict.
@@ -98,28 +108,29 @@ impl NativeClient {
         py: Python<'py>,
         request: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.send(py, request, Client::set_consent)
+        self.send(py, request, "set_consent", Client::set_consent)
     }
 
     /// The session as a dict (`ecid`, `locationHint`, `consent`, `entries` ...).
     fn session<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let client = self.client.clone();
-        let view = py.detach(move || client.session());
+        let view = self.run(py, "session", move || Ok(client.session()))?;
         convert::to_python(py, &view)
     }
 
     /// Forgets the visitor: state, location hint, ECID, consent, state file.
     fn reset_session(&self, py: Python<'_>) -> PyResult<()> {
         let client = self.client.clone();
-        py.detach(move || client.reset_session())
-            .map_err(CoreError)?;
-        Ok(())
+        self.run(py, "reset_session", move || client.reset_session())
     }
 
     /// Replaces the access token of `token` auth for the calls that follow.
-    fn set_access_token(&self, token: &str) -> PyResult<()> {
-        self.client.set_access_token(token).map_err(CoreError)?;
-        Ok(())
+    fn set_access_token(&self, py: Python<'_>, token: &str) -> PyResult<()> {
+        let client = self.client.clone();
+        let token = token.to_string();
+        self.run(py, "set_access_token", move || {
+            client.set_access_token(&token)
+        })
     }
 
     /// Refuses new calls and waits up to `timeout` seconds (`None`: until
@@ -138,7 +149,10 @@ impl NativeClient {
             }
         };
         let client = self.client.clone();
-        let report = py.detach(move || client.close(limit));
+        // Even a poisoned client closes: it waits for its calls in flight.
+        let report = py
+            .detach(move || guarded("close", move || Ok(client.close(limit))))
+            .map_err(CoreError)?;
         Ok((report.in_flight, report.waited.as_secs_f64()))
     }
 
@@ -146,12 +160,17 @@ impl NativeClient {
         self.client.is_closed()
     }
 
+    /// Whether a panic escaped the core on this client (it is then unusable).
+    fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
+    }
+
     /// A fresh client with the same config and log callback (for a child
     /// after `fork()`: no inherited connections or locks).
     fn reopen(&self, py: Python<'_>) -> PyResult<NativeClient> {
         let client = self.client.clone();
-        let fresh = py.detach(move || client.reopen()).map_err(CoreError)?;
-        Ok(NativeClient { client: fresh })
+        let fresh = self.run(py, "reopen", move || client.reopen())?;
+        Ok(NativeClient::wrap(fresh))
     }
 
     /// Installs `callback(level: int, message: str)` for log lines whose level
@@ -187,18 +206,86 @@ impl NativeClient {
 }
 
 impl NativeClient {
+    fn wrap(client: Client) -> NativeClient {
+        NativeClient {
+            client,
+            poisoned: AtomicBool::new(false),
+        }
+    }
+
     /// Converts the request, waits for the core with the GIL released, and
     /// converts the result (or raises the mapped exception).
     fn send<'py>(
         &self,
         py: Python<'py>,
         request: &Bound<'py, PyAny>,
+        name: &'static str,
         call: fn(&Client, Value) -> aep_edge::Result<Value>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let value = request_value(request)?;
         let client = self.client.clone();
-        let result = py.detach(move || call(&client, value));
-        convert::to_python(py, &result.map_err(CoreError)?)
+        let result = self.run(py, name, move || call(&client, value))?;
+        convert::to_python(py, &result)
+    }
+
+    /// Runs `work` in the core with the GIL released, refusing it at once on a
+    /// poisoned client and poisoning the client when it panics.
+    fn run<T: Send>(
+        &self,
+        py: Python<'_>,
+        name: &'static str,
+        work: impl FnOnce() -> aep_edge::Result<T> + Send,
+    ) -> PyResult<T> {
+        if self.is_poisoned() {
+            return Err(CoreError(Error::new(
+                ErrorKind::Panic,
+                "the client is unusable after an internal error; create a new one",
+            ))
+            .into());
+        }
+        let result = py.detach(move || guarded(name, work));
+        if matches!(&result, Err(e) if e.kind == ErrorKind::Panic) {
+            self.poisoned.store(true, Ordering::Release);
+        }
+        Ok(result.map_err(CoreError)?)
+    }
+}
+
+/// Runs `work`, turning a panic into an error of kind `panic` (raised as
+/// `aep_edge.InternalError`, never `pyo3_runtime.PanicException`).
+fn guarded<T>(
+    name: &'static str,
+    work: impl FnOnce() -> aep_edge::Result<T>,
+) -> aep_edge::Result<T> {
+    match catch_unwind(AssertUnwindSafe(|| {
+        test_panic_hook(name);
+        work()
+    })) {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(Error::new(
+                ErrorKind::Panic,
+                format!(
+                    "internal error in {name}: {what}; the client is unusable, create a new one"
+                ),
+            ))
+        }
+    }
+}
+
+/// For the tests of the panic path through the real wheel: when the
+/// environment variable `AEP_EDGE_TEST_PANIC` names a method (read once, at
+/// the first call), that method panics inside the guard.
+fn test_panic_hook(name: &str) {
+    static TARGET: OnceLock<Option<String>> = OnceLock::new();
+    let target = TARGET.get_or_init(|| std::env::var("AEP_EDGE_TEST_PANIC").ok());
+    if target.as_deref() == Some(name) {
+        panic!("test hook AEP_EDGE_TEST_PANIC={name}");
     }
 }
 
@@ -212,6 +299,7 @@ fn core_version() -> &'static str {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeClient>()?;
     m.add_class::<Json>()?;
+    m.add_class::<testing::NativeEmulator>()?;
     m.add_function(wrap_pyfunction!(to_json, m)?)?;
     m.add_function(wrap_pyfunction!(core_version, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
