@@ -80,11 +80,12 @@ class LevelFollower:
         self.sync()
 
     def rebind(self, native: Any) -> None:
-        """After fork: the new native client starts with no callback."""
+        """After fork: ``reopen()`` carried the callback and its level over to
+        the new native client, so nothing is installed again here (the core's
+        logger swap waits for the callback's other holders, and the inherited
+        client holds it for good: issue 7 item 5)."""
         self._native = native
-        self._installed = -1
         self._lock = threading.Lock()
-        self.sync()
 
     def sync(self) -> None:
         effective = logger.getEffectiveLevel()

@@ -74,6 +74,8 @@ class ProxyConfig(TypedDict, total=False):
 
 
 class _StateEntryKeys(TypedDict):
+    """The required keys of :class:`StateEntry`."""
+
     key: str
     value: str
 
@@ -86,6 +88,8 @@ class StateEntry(_StateEntryKeys, total=False):
 
 
 class _StateEntryInputKeys(TypedDict):
+    """The required key of :class:`StateEntryInput`."""
+
     key: str
 
 
@@ -143,14 +147,20 @@ class HandleBody(TypedDict, total=False):
     eventIndex: int
 
 
-class ResultBody(TypedDict, total=False):
-    """``raw``: the server's body (unknown keys kept) plus ``client``."""
+class _ResultKeys(TypedDict):
+    """The keys every result has (design.md §3.3)."""
 
-    requestId: str
     handle: List[HandleBody]
     errors: List[ResponseMessage]
     warnings: List[ResponseMessage]
     client: ClientFacts
+
+
+class ResultBody(_ResultKeys, total=False):
+    """``raw``: the server's body (unknown keys kept) plus ``client``."""
+
+    requestId: str
+    """The server's request id (absent from an empty 202/204)."""
 
 
 class LocationHint(TypedDict, total=False):
@@ -163,6 +173,8 @@ class LocationHint(TypedDict, total=False):
 
 
 class IdentityNamespace(TypedDict, total=False):
+    """The namespace of an identity."""
+
     code: str
     """``"ECID"`` or ``"CORE"``."""
 
@@ -207,6 +219,8 @@ class SessionEntry(TypedDict, total=False):
 
 
 class SessionLocationHint(TypedDict):
+    """The location hint the client routes by, and how long it still holds."""
+
     hint: str
     expiresInMs: int
 

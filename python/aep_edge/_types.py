@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Generic, List, Literal, NamedTuple, Optional, TypeVar, cast, overload
+from typing import Any, ClassVar, Dict, Generic, List, Literal, NamedTuple, Optional, TypeVar, cast, overload
 
 from ._shapes import (
     IdentityResult,
@@ -50,12 +50,13 @@ class Handle(Generic[P]):
         self.payload = payload
         self.event_index = event_index
 
-    @classmethod
-    def _from_raw(cls, raw: Dict[str, Any]) -> "Handle[Any]":
+    @staticmethod
+    def _from_raw(raw: Dict[str, Any]) -> "Handle[Any]":
         index = raw.get("eventIndex")
-        return cls(
+        payload: Any = raw.get("payload")
+        return Handle(
             str(raw.get("type", "")),
-            raw.get("payload"),
+            payload,
             index if isinstance(index, int) and not isinstance(index, bool) else 0,
         )
 
@@ -68,7 +69,7 @@ class Handle(Generic[P]):
             other.event_index,
         )
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]  # mutable: not hashable
 
     def __repr__(self) -> str:
         return (
@@ -238,7 +239,7 @@ class TokenAuth:
             return NotImplemented
         return self._to_config() == other._to_config()
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]  # mutable: not hashable
 
     def __repr__(self) -> str:
         return f"TokenAuth(access_token=<redacted>, api_key={self.api_key!r})"
@@ -283,7 +284,7 @@ class OAuth:
             return NotImplemented
         return self._to_config() == other._to_config()
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]  # mutable: not hashable
 
     def __repr__(self) -> str:
         return (
