@@ -8,7 +8,8 @@
  *                              host, AEP_EDGE_ORG_ID, AEP_EDGE_ACCESS_TOKEN and
  *                              AEP_EDGE_API_KEY
  *
- * Exit status: 0 on success, otherwise the aep_edge_status number (or 2 for usage).
+ * Exit status: 0 on success, otherwise the aep_edge_status number; 64 (EX_USAGE,
+ * which is no status number) for a usage error.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,7 @@ int main(int argc, char **argv) {
                 "   or: AEP_EDGE_DATASTREAM_ID=... [AEP_EDGE_ORG_ID=... AEP_EDGE_ACCESS_TOKEN=... "
                 "AEP_EDGE_API_KEY=...] %s\n",
                 argv[0], argv[0]);
-        return 2;
+        return 64; /* EX_USAGE: not an aep_edge_status */
     }
 
     aep_edge_client *client = NULL;

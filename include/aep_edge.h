@@ -166,7 +166,8 @@ typedef struct aep_edge_client aep_edge_client;
  * A log callback: `level` is 1 error, 2 warn, 3 info, 4 debug, 5 trace;
  * `message` is valid only during the call and never contains a secret.
  * It runs on whichever thread logs, possibly on several threads at once; it
- * must not throw, longjmp, or call `aep_edge_set_log_callback`.
+ * must not throw or longjmp. It may call any function of the library (on any
+ * client), except `aep_edge_client_free` of the client that is logging.
  */
 typedef void (*aep_edge_log_fn)(void *user_data, uint32_t level, const char *message);
 
@@ -208,13 +209,21 @@ aep_edge_status aep_edge_client_new(const char *config_json,
  * Closes a client: new calls return `AEP_EDGE_CLOSED` at once, calls in flight
  * make no further attempts, and this waits up to `timeout_ms` for them.
  *
+ * Calls waiting for something (a retry's backoff, the identity of a first
+ * call, an access token, pending consent) are woken and end with
+ * `AEP_EDGE_CLOSED`; a call whose attempt is on the wire ends with its own
+ * outcome. No attempt starts after close has begun.
+ *
  * Returns `AEP_EDGE_OK` when no call is left in flight, `AEP_EDGE_TIMEOUT` when
- * `timeout_ms` passed first. `report_json_out` may be NULL; otherwise it is set
- * to `{"inFlight": n, "waitedMs": m}` (with an `"error"` object on failure),
- * released with `aep_edge_string_free`.
+ * `timeout_ms` passed first; it returns within `timeout_ms`. `report_json_out`
+ * may be NULL; otherwise it is set to `{"inFlight": n, "waitedMs": m}` (with
+ * an `"error"` object on failure, and `"poisoned": true` for a client that
+ * had an internal panic), released with `aep_edge_string_free`.
  *
  * Thread-safe and idempotent: may be called from any thread, while other
- * threads are in calls on the same client. Does not free the client.
+ * threads are in calls on the same client, and from inside a callback, where
+ * it does not wait for the calling thread's own call. A poisoned client
+ * answers it too (it waits for the calls in flight). Does not free the client.
  */
 aep_edge_status aep_edge_client_close(struct aep_edge_client *client,
                                       uint32_t timeout_ms,
@@ -308,7 +317,7 @@ aep_edge_status aep_edge_session_reset(const struct aep_edge_client *client, cha
  * - `access_token`: borrowed; NUL-terminated; never logged.
  * - `error_json_out`: may be NULL; otherwise NULL on success and an error
  *   object on failure (`AEP_EDGE_INVALID_REQUEST` for another auth type or a
- *   token with spaces or control characters).
+ *   token with spaces or control characters, `AEP_EDGE_CLOSED` after close).
  *
  * Thread-safe.
  */
@@ -322,10 +331,14 @@ aep_edge_status aep_edge_client_set_access_token(const struct aep_edge_client *c
  *
  * `user_data` is passed back unchanged and must stay valid until the callback
  * is replaced or removed, or the client freed. When this function returns,
- * the previous callback is no longer running on any thread.
+ * the previous callback is no longer running on any thread; called from
+ * inside a log callback it does not wait (the previous callback may still be
+ * running on other threads for a moment).
  *
  * The callback runs on whichever thread logs, possibly on several at once; it
- * must not throw, longjmp, or call this function. Thread-safe otherwise.
+ * must not throw or longjmp, and may call any function of the library except
+ * `aep_edge_client_free` of this client. Thread-safe; allowed after close
+ * (to remove a callback before freeing what it uses).
  */
 aep_edge_status aep_edge_set_log_callback(const struct aep_edge_client *client,
                                           uint32_t min_level,
@@ -335,8 +348,9 @@ aep_edge_status aep_edge_set_log_callback(const struct aep_edge_client *client,
 /**
  * Frees a string this library returned through a `char **..._out`. NULL-safe.
  *
- * Never pass a string from anywhere else, and never release these with `free()`.
- * Thread-safe.
+ * The caller may have modified the string's bytes (strtok, in-place
+ * parsing) before freeing it. Never pass a string from anywhere else, and
+ * never release these with `free()`. Thread-safe.
  */
 void aep_edge_string_free(char *s);
 

@@ -4,7 +4,12 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Bold only on a terminal: logs and CI output get plain text.
+if [[ -t 2 && -z ${NO_COLOR:-} ]]; then
+    say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+else
+    say() { printf '==> %s\n' "$*" >&2; }
+fi
 
 # Installs Debian packages whose command is missing: ensure_tools cmd:package ...
 ensure_tools() {
@@ -38,14 +43,7 @@ stop_emulators() {
     local pid
     for pid in "${EMULATOR_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${EMULATOR_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    # The library's SONAME is libaep_edge.so.1; cargo writes libaep_edge.so. The
-# link lets programs built against it run from the target directory.
-link_soname() {
-    local dir="$TARGET_DIR/${1:-debug}"
-    ln -sf libaep_edge.so "$dir/libaep_edge.so.1"
-}
-
-EMULATOR_PIDS=()
+    EMULATOR_PIDS=()
 }
 trap stop_emulators EXIT
 

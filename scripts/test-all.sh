@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test of the project, from a fresh clone on a fresh machine: lint, the
 # Rust unit and integration tests (core and emulator, the header check), the C
-# and C++ programs against the C ABI (shared and static, under valgrind too),
-# and the Python package built as a wheel and tested with pytest.
+# and C++ programs against the C ABI (shared and static, under ASan/UBSan, TSan
+# and valgrind too), the fuzz targets (seed replay and a short run of each), and
+# the Python package built as a wheel and tested with pytest.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -25,6 +26,11 @@ rust_passed=$(grep -oE "^test result: ok\. [0-9]+ passed" "$log" | awk '{s+=$4} 
 
 say "C and C++ programs against the C ABI"
 bash tests/c/run.sh
+
+say "fuzz targets: replay the seeds and regression inputs, then fuzz each for 30 s"
+(cd fuzz && cargo fmt --all -- --check && cargo clippy --quiet --all-targets -- -D warnings)
+cargo test --quiet --manifest-path fuzz/Cargo.toml
+bash fuzz/run.sh "${AEP_EDGE_FUZZ_SECONDS:-30}"
 
 say "Python package"
 bash python/run-tests.sh

@@ -5,7 +5,7 @@
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
-use crate::lifecycle::{CloseReport, Lifecycle};
+use crate::lifecycle::{CloseReport, Deadline, Lifecycle, Stop};
 use crate::log::{Level, LogFn, Logger};
 use crate::request::{CallTimeouts, Draft, Endpoint, Prepared};
 use crate::response::{self, RawResponse};
@@ -47,7 +47,7 @@ impl Client {
     /// I/O: tokens are fetched at the first call that needs one.
     pub fn new(config: Config) -> Result<Client> {
         let transport = Transport::new(&config)?;
-        let auth = Auth::new(&config.auth, config.org_id.as_deref());
+        let auth = Auth::new(&config);
         let session = Session::new(&config)?;
         Ok(Client {
             inner: Arc::new(Inner {
@@ -128,17 +128,21 @@ impl Client {
     pub fn reset_session(&self) -> Result<()> {
         self.inner.lifecycle.check_open()?;
         self.inner.session.reset()?;
+        self.inner.lifecycle.notify(); // consent may have changed
         self.log(Level::Info, || "session reset".into());
         Ok(())
     }
 
     /// Replaces the access token of `token` auth for the calls that follow.
     pub fn set_access_token(&self, token: &str) -> Result<()> {
+        self.inner.lifecycle.check_open()?;
         self.inner.auth.set_access_token(token)
     }
 
-    /// Refuses new calls, stops retries in flight, and waits up to `timeout`
-    /// for running calls. Idempotent and safe from any thread.
+    /// Refuses new calls, wakes every waiting call (they end with `CLOSED`;
+    /// no new attempt starts), and waits up to `timeout` for running calls.
+    /// Idempotent and safe from any thread; from inside a callback it does not
+    /// wait for the calling thread's own call.
     pub fn close(&self, timeout: Duration) -> CloseReport {
         let report = self.inner.lifecycle.close(timeout);
         self.log(Level::Info, || {
@@ -184,13 +188,16 @@ impl Client {
             self.log(Level::Warn, || warning);
         }
         let mut draft = draft()?;
-        let deadline = started + self.total_timeout_of(&draft.timeouts);
+        let deadline = self
+            .inner
+            .lifecycle
+            .deadline(self.total_timeout_of(&draft.timeouts));
         if endpoint != Endpoint::Consent {
-            self.wait_for_consent(deadline, &draft)?;
+            self.wait_for_consent(&deadline, &draft)?;
         }
         let session = &self.inner.session;
         let _identity_ticket = match endpoint {
-            Endpoint::Interact if !draft.has_own_identity() => session.identity_gate(deadline),
+            Endpoint::Interact if !draft.has_own_identity() => session.identity_gate(&deadline)?,
             _ => None,
         };
         let snapshot = session.snapshot();
@@ -202,7 +209,7 @@ impl Client {
             _ => None,
         };
         let prepared = draft.finish(&snapshot.entries)?;
-        let result = self.send(&prepared, snapshot.hint, started, deadline);
+        let result = self.send(&prepared, snapshot.hint, started, &deadline);
         match &result {
             Ok(value) => {
                 let mut warning = session.apply(value, snapshot.generation);
@@ -212,6 +219,8 @@ impl Client {
                 if let (Some(consent), false) = (requested_consent, answered_consent) {
                     warning = warning.or(session.set_consent(&consent, snapshot.generation));
                 }
+                // Calls waiting for consent or an identity look again.
+                self.inner.lifecycle.notify();
                 if let Some(w) = warning {
                     self.log(Level::Error, || w);
                 }
@@ -232,37 +241,40 @@ impl Client {
     }
 
     /// Collect consent gates interact and collect: "n" refuses at once,
-    /// pending waits for a decision until the call's deadline.
-    fn wait_for_consent(&self, deadline: Instant, draft: &Draft) -> Result<()> {
-        loop {
-            match self.inner.session.consent_gate() {
-                ConsentGate::Allow => return Ok(()),
-                ConsentGate::Deny => {
-                    return Err(Error::new(
-                        ErrorKind::ConsentDenied,
-                        "the visitor's collect consent is \"n\": nothing was sent",
-                    ));
-                }
-                ConsentGate::Pending => {
-                    let remaining = deadline.saturating_duration_since(Instant::now());
-                    if remaining.is_zero() {
-                        return Err(Error::new(
-                            ErrorKind::Timeout,
-                            format!(
-                                "collect consent stayed pending until timeouts.totalMs passed; {} was not sent",
-                                draft.request_id
-                            ),
-                        ));
-                    }
-                    if !self
-                        .inner
-                        .lifecycle
-                        .sleep(remaining.min(Duration::from_millis(20)))
-                    {
-                        return Err(Error::closed());
-                    }
-                }
-            }
+    /// pending waits for a decision until the call's deadline or `close`.
+    fn wait_for_consent(&self, deadline: &Deadline<'_>, draft: &Draft) -> Result<()> {
+        let session = &self.inner.session;
+        // Another process's decision arrives through the state file, which
+        // nothing announces: look at it now and then.
+        let recheck = session.has_file().then_some(Duration::from_millis(50));
+        let mut gate = ConsentGate::Pending;
+        let waited = deadline.wait_until(
+            || {
+                gate = session.consent_gate();
+                gate != ConsentGate::Pending
+            },
+            recheck,
+        );
+        match (waited, gate) {
+            (Ok(()), ConsentGate::Deny) => Err(Error::new(
+                ErrorKind::ConsentDenied,
+                "the visitor's collect consent is \"n\": nothing was sent",
+            )),
+            (Ok(()), _) => Ok(()),
+            (Err(Stop::Closed), _) => Err(Error::new(
+                ErrorKind::Closed,
+                format!(
+                    "the client was closed while collect consent was pending; {} was not sent",
+                    draft.request_id
+                ),
+            )),
+            (Err(Stop::Deadline), _) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "collect consent stayed pending until timeouts.totalMs passed; {} was not sent",
+                    draft.request_id
+                ),
+            )),
         }
     }
 
@@ -284,13 +296,15 @@ impl Client {
     }
 
     /// Sends with the retries of design.md §3.4 until success, a final
-    /// failure, the attempt limit, the total deadline, or `close`.
+    /// failure, the attempt limit, the total deadline, or `close`. Every
+    /// attempt, the first and every re-send, starts only while the client is
+    /// open and the deadline has not passed.
     fn send(
         &self,
         prepared: &Prepared,
         mut hint: Option<String>,
         started: Instant,
-        deadline: Instant,
+        deadline: &Deadline<'_>,
     ) -> Result<Value> {
         let config = &self.inner.config;
         let policy = &config.retry;
@@ -300,25 +314,31 @@ impl Client {
         let mut counted: u32 = 0;
         let mut expired_token: Option<Secret> = None;
         let mut refreshed_token = false;
+        let mut last_failure: Option<Error> = None;
         let stamp = |e: Error, attempts: u32| stamped(e, prepared, attempts);
 
         loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return Err(self.total_timeout(prepared, attempts));
-            }
+            let before_attempt = |attempts: u32, last: &Option<Error>| match deadline.check() {
+                Ok(()) => Ok(()),
+                Err(Stop::Closed) => {
+                    Err(stamp(skipped_by_close(attempts, last.as_ref()), attempts))
+                }
+                Err(Stop::Deadline) => Err(self.total_timeout(prepared, attempts)),
+            };
+            before_attempt(attempts, &last_failure)?;
             let (auth_headers, token) = self
                 .inner
                 .auth
                 .headers(&self.inner.transport, deadline, expired_token.as_ref())
                 .map_err(|e| stamp(e, attempts))?;
+            // The token may have taken a while: look again before sending.
+            before_attempt(attempts, &last_failure)?;
             let headers: Vec<(&str, &str)> =
                 auth_headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let remaining = deadline.saturating_duration_since(Instant::now());
             let request_timeout = prepared.timeouts.request.unwrap_or(config.timeouts.request);
-            let attempt_timeout = request_timeout.min(remaining);
-            attempts += 1;
-            counted += 1;
+            let attempt_timeout = request_timeout.min(deadline.remaining());
+            attempts = attempts.saturating_add(1);
+            counted = counted.saturating_add(1);
             self.log(Level::Debug, || {
                 format!(
                     "POST {} {} attempt {attempts}{}",
@@ -354,6 +374,7 @@ impl Client {
                     self.inner.session.disable_hint();
                     hint = None;
                     counted -= 1;
+                    last_failure = response::interpret(prepared.endpoint, &raw).err();
                     continue;
                 }
                 Ok(raw) => {
@@ -370,6 +391,7 @@ impl Client {
                         refreshed_token = true;
                         expired_token = token;
                         counted -= 1;
+                        last_failure = Some(e);
                         continue;
                     }
                     let mut e = e;
@@ -378,14 +400,12 @@ impl Client {
                         .retry_after
                         .as_deref()
                         .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
-                    e.retry_after_ms = wait.map(|w| w.as_millis() as u64);
+                    e.retry_after_ms = wait.map(retry::millis);
                     (e, wait)
                 }
                 Err(failure) => {
                     let cut_by_deadline = attempt_timeout < request_timeout;
-                    if cut_by_deadline
-                        && matches!(failure, Failure::ReadTimeout | Failure::ConnectTimeout)
-                    {
+                    if cut_by_deadline && failure.is_timeout() {
                         return Err(self.total_timeout(prepared, attempts));
                     }
                     let mut e = failure_error(&failure);
@@ -402,17 +422,17 @@ impl Client {
                 Some(asked) if asked > policy.max_delay => {
                     error.message.push_str(&format!(
                         "; the server asked to wait {} ms, more than retry.maxDelayMs",
-                        asked.as_millis()
+                        retry::millis(asked)
                     ));
                     return Err(error);
                 }
                 Some(asked) => asked,
                 None => retry::backoff(policy, counted),
             };
-            if wait >= deadline.saturating_duration_since(Instant::now()) {
+            if wait >= deadline.remaining() {
                 error.message.push_str(&format!(
                     "; not retried: waiting {} ms would pass timeouts.totalMs",
-                    wait.as_millis()
+                    retry::millis(wait)
                 ));
                 return Err(error);
             }
@@ -422,22 +442,17 @@ impl Client {
                     prepared.endpoint.path(),
                     prepared.request_id,
                     error.message,
-                    wait.as_millis()
+                    retry::millis(wait)
                 )
             });
-            if !self.inner.lifecycle.sleep(wait) {
-                let mut closed = Error::new(
-                    ErrorKind::Closed,
-                    format!(
-                        "the client was closed; the retry after attempt {attempts} was skipped (last failure: {})",
-                        error.message
-                    ),
-                );
-                closed.http_status = error.http_status;
-                closed.code = error.code;
-                closed.problem = error.problem;
-                return Err(stamp(closed, attempts));
+            match deadline.sleep(wait) {
+                Ok(()) => {}
+                Err(Stop::Closed) => {
+                    return Err(stamp(skipped_by_close(attempts, Some(&error)), attempts))
+                }
+                Err(Stop::Deadline) => return Err(self.total_timeout(prepared, attempts)),
             }
+            last_failure = Some(error);
         }
     }
 
@@ -457,7 +472,7 @@ impl Client {
                 "attempts": attempts,
                 "requestId": prepared.request_id,
                 "region": raw.region,
-                "elapsedMs": started.elapsed().as_millis() as u64,
+                "elapsedMs": retry::millis(started.elapsed()),
             }),
         );
         Ok(Value::Object(body))
@@ -481,21 +496,46 @@ impl Client {
     }
 }
 
-/// An error of a call that was sent: its attempts and the `requestId` sent.
+/// An error of a call: its attempts and, when something was sent, the
+/// `requestId` sent (design.md §3.3: `null` when nothing was sent).
 fn stamped(mut error: Error, prepared: &Prepared, attempts: u32) -> Error {
     error.attempts = attempts;
-    error.request_id = Some(prepared.request_id.clone());
+    error.request_id = (attempts > 0).then(|| prepared.request_id.clone());
     error
+}
+
+/// `CLOSED` for a call whose next attempt `close` stopped, keeping what the
+/// last failure said (its HTTP status, code and problem).
+fn skipped_by_close(attempts: u32, last: Option<&Error>) -> Error {
+    let Some(last) = last else {
+        return Error::new(
+            ErrorKind::Closed,
+            "the client was closed before the request was sent",
+        );
+    };
+    let mut closed = Error::new(
+        ErrorKind::Closed,
+        format!(
+            "the client was closed; the retry after attempt {attempts} was skipped (last failure: {})",
+            last.message
+        ),
+    );
+    closed.http_status = last.http_status;
+    closed.code = last.code.clone();
+    closed.problem = last.problem.clone();
+    closed
 }
 
 /// The error for an attempt that got no HTTP response.
 fn failure_error(failure: &Failure) -> Error {
     let kind = match failure {
-        Failure::ReadTimeout | Failure::ConnectTimeout => ErrorKind::Timeout,
+        _ if failure.is_timeout() => ErrorKind::Timeout,
         Failure::TooLarge(_) => ErrorKind::InvalidResponse,
         _ => ErrorKind::Transport,
     };
-    Error::new(kind, failure.describe())
+    let mut e = Error::new(kind, failure.describe());
+    e.http_status = failure.http_status();
+    e
 }
 
 #[cfg(test)]

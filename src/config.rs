@@ -291,7 +291,10 @@ fn parse(value: &Value) -> std::result::Result<Config, String> {
         proxy = match (url, from_env) {
             (Some(_), true) => return Err("give proxy.url or proxy.fromEnv, not both".into()),
             (Some(url), false) => {
-                check_proxy_url(url)?;
+                let host = check_proxy_url(url)?;
+                if let Some(why) = plain_http_through_proxy(&origin, &auth, &host, "proxy.url") {
+                    return Err(why);
+                }
                 ProxySetting::Url(Secret::new(url))
             }
             (None, true) => ProxySetting::FromEnv,
@@ -504,15 +507,44 @@ pub(crate) fn is_loopback(host: &str) -> bool {
             .unwrap_or(false)
 }
 
-fn check_proxy_url(url: &str) -> std::result::Result<(), String> {
+/// Checks a proxy URL and returns its host.
+fn check_proxy_url(url: &str) -> std::result::Result<String, String> {
     let lower = url.to_ascii_lowercase();
     let supported = ["http://", "https://", "socks5://", "socks5h://"];
     if !supported.iter().any(|p| lower.starts_with(p)) {
         return Err("proxy.url must start with http://, https://, socks5:// or socks5h://".into());
     }
     ureq::Proxy::new(url)
-        .map(|_| ())
+        .map(|p| p.host().to_string())
         .map_err(|_| "proxy.url is not a valid proxy URL".to_string())
+}
+
+/// Why a proxy on `proxy_host` may not be used: plain text must not leave the
+/// machine (design.md §3.1), so an `http://` Edge origin or token URL goes
+/// through a proxy only when the proxy itself is on loopback. `None` when it may.
+pub(crate) fn plain_http_through_proxy(
+    origin: &Origin,
+    auth: &AuthConfig,
+    proxy_host: &str,
+    proxy_name: &str,
+) -> Option<String> {
+    let host = proxy_host.trim_start_matches('[').trim_end_matches(']');
+    if is_loopback(host) {
+        return None;
+    }
+    let plain = if origin.scheme == "http" {
+        Some("baseUrl")
+    } else {
+        match auth {
+            AuthConfig::OAuth { token_url, .. } if token_url.starts_with("http://") => {
+                Some("auth.tokenUrl")
+            }
+            _ => None,
+        }
+    }?;
+    Some(format!(
+        "{plain} is plain http://, which is allowed only on this machine, but {proxy_name} is {host}, not a loopback proxy: the requests (tokens included) would leave the machine unencrypted; use https:// or a proxy on 127.0.0.1"
+    ))
 }
 
 #[cfg(test)]
@@ -617,6 +649,53 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn plain_http_never_goes_through_a_proxy_off_the_machine() {
+        let local = "http://127.0.0.1:8080";
+        for proxy in [
+            "http://10.0.0.1:3128",
+            "socks5://proxy.example.com:1080",
+            "https://proxy.example.com",
+        ] {
+            let msg = err(json!({"datastreamId": "d", "baseUrl": local, "proxy": {"url": proxy}}));
+            assert!(
+                msg.contains("baseUrl is plain http://") && msg.contains("proxy.url"),
+                "{msg}"
+            );
+        }
+        let oauth = json!({"type": "oauth", "clientId": "id", "clientSecret": "s", "scopes": "x",
+            "tokenUrl": "http://127.0.0.1:9/ims/token/v3"});
+        let msg = err(
+            json!({"datastreamId": "d", "orgId": "A@AdobeOrg", "auth": oauth,
+            "proxy": {"url": "http://10.0.0.1:3128"}}),
+        );
+        assert!(msg.contains("auth.tokenUrl is plain http://"), "{msg}");
+        // A loopback proxy, or https everywhere, is fine.
+        for (base, proxy) in [
+            (local, "http://127.0.0.1:3128"),
+            (local, "http://[::1]:3128"),
+            (local, "socks5://localhost:1080"),
+            ("https://edge.example.com", "http://10.0.0.1:3128"),
+        ] {
+            assert!(
+                Config::from_value(
+                    &json!({"datastreamId": "d", "baseUrl": base, "proxy": {"url": proxy}})
+                )
+                .is_ok(),
+                "{base} via {proxy}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_misspelt_required_key_is_named_as_unknown() {
+        let msg = err(json!({"datastreamID": "ds"}));
+        assert!(msg.contains("unknown key datastreamID"), "{msg}");
+        assert!(msg.contains("datastreamId"), "{msg}");
+        let msg = err(json!({"datastreamId": "ds", "auth": {"tpye": "none"}}));
+        assert!(msg.contains("unknown key auth.tpye"), "{msg}");
     }
 
     #[test]

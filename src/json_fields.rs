@@ -65,8 +65,26 @@ impl<'a> Fields<'a> {
         match self.string(key)? {
             Some(s) if !s.trim().is_empty() => Ok(s),
             Some(_) => Err(format!("{} must not be empty", self.path_of(key))),
-            None => Err(format!("{} is required", self.path_of(key))),
+            None => Err(match self.misspelling_of(key) {
+                // A misspelt key is the likelier mistake: name it first.
+                Some(typo) => format!(
+                    "unknown key {} (did you mean {}?)",
+                    self.path_of(typo),
+                    self.path_of(key)
+                ),
+                None => format!("{} is required", self.path_of(key)),
+            }),
         }
+    }
+
+    /// A key of this object that looks like a misspelling of `key`: equal
+    /// ignoring case, or one or two letters off.
+    fn misspelling_of(&self, key: &str) -> Option<&'a str> {
+        self.map
+            .keys()
+            .map(String::as_str)
+            .filter(|k| *k != key && !self.taken.contains(k))
+            .find(|k| k.eq_ignore_ascii_case(key) || edit_distance(k, key) <= 2)
     }
 
     pub(crate) fn bool(&mut self, key: &'a str) -> Result<Option<bool>, FieldError> {
@@ -112,6 +130,24 @@ impl<'a> Fields<'a> {
             None => Ok(()),
         }
     }
+}
+
+/// The Levenshtein distance of two short keys (at most a few dozen bytes).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// The JSON type of a value, for error messages.

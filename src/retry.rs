@@ -17,15 +17,24 @@ pub fn is_retryable_status(status: u16) -> bool {
 pub fn is_retryable_failure(failure: &Failure, policy: &RetryPolicy) -> bool {
     match failure {
         Failure::Connect(_) | Failure::ConnectTimeout | Failure::Reset(_) | Failure::Tls(_) => true,
-        Failure::ReadTimeout => policy.retry_read_timeouts,
-        Failure::Certificate(_) | Failure::Dns(_) | Failure::TooLarge(_) | Failure::Other(_) => {
-            false
-        }
+        Failure::ReadTimeout | Failure::CutBody { .. } => policy.retry_read_timeouts,
+        Failure::Certificate(_)
+        | Failure::Dns(_)
+        | Failure::TooLarge(_)
+        | Failure::NotTls(_)
+        | Failure::Other(_) => false,
     }
 }
 
+/// A duration in whole milliseconds, saturating instead of wrapping.
+pub fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// The wait a `Retry-After` value asks for: delay-seconds or an HTTP-date.
-/// A date in the past means no wait; anything unparsable is ignored.
+/// A date in the past means no wait; anything unparsable is ignored. Any
+/// size is representable (`Duration` holds `u64` seconds); callers compare it
+/// with `maxDelayMs` and report it through [`millis`].
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
@@ -39,9 +48,9 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 /// retry): `baseDelay · 2^(retry-1)`, capped at `maxDelay`, then a random
 /// point in its upper half so that many clients do not retry in step.
 pub fn backoff(policy: &RetryPolicy, retry: u32) -> Duration {
-    let base = policy.base_delay.as_millis() as u64;
+    let base = millis(policy.base_delay);
     let exp = base.saturating_mul(1u64 << retry.saturating_sub(1).min(32));
-    let capped = exp.min(policy.max_delay.as_millis() as u64);
+    let capped = exp.min(millis(policy.max_delay));
     let half = capped / 2;
     let jitter = if half == 0 {
         0
@@ -97,6 +106,18 @@ mod tests {
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
+    }
+
+    #[test]
+    fn absurd_retry_after_values_saturate() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let huge = parse_retry_after("18446744073709552", now).unwrap();
+        assert_eq!(millis(huge), u64::MAX, "never wraps to a small number");
+        let big = parse_retry_after(&(1u64 << 40).to_string(), now).unwrap();
+        assert_eq!(millis(big), (1u64 << 40) * 1000);
+        let y9999 = parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now).unwrap();
+        assert!(millis(y9999) > 200_000_000_000_000);
+        assert_eq!(parse_retry_after("99999999999999999999999", now), None);
     }
 
     #[test]

@@ -32,6 +32,15 @@ pub enum Failure {
     Dns(String),
     /// The response body is larger than the configured cap.
     TooLarge(u64),
+    /// The status line of `status` arrived but the body was cut off (or
+    /// timed out): the server may have processed the request.
+    CutBody {
+        status: u16,
+        timed_out: bool,
+        detail: String,
+    },
+    /// An `https://` URL answered by a server that does not speak TLS.
+    NotTls(String),
     /// Anything else: not retried.
     Other(String),
 }
@@ -49,7 +58,41 @@ impl Failure {
             Failure::TooLarge(limit) => {
                 format!("the response body is larger than the {limit}-byte limit")
             }
+            Failure::CutBody {
+                status,
+                timed_out: true,
+                ..
+            } => format!(
+                "HTTP {status} arrived but its body did not arrive in time (the server may have processed the request)"
+            ),
+            Failure::CutBody { status, detail, .. } => format!(
+                "HTTP {status} arrived but its body was cut off: {detail} (the server may have processed the request)"
+            ),
+            Failure::NotTls(m) => format!(
+                "the server does not speak TLS: is it a plain http:// server behind an https:// URL? ({m})"
+            ),
             Failure::Other(m) => m.clone(),
+        }
+    }
+
+    /// Whether the attempt ran out of time (rather than failing).
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            Failure::ReadTimeout
+                | Failure::ConnectTimeout
+                | Failure::CutBody {
+                    timed_out: true,
+                    ..
+                }
+        )
+    }
+
+    /// The HTTP status that arrived before the failure, if any.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Failure::CutBody { status, .. } => Some(*status),
+            _ => None,
         }
     }
 }
@@ -73,6 +116,19 @@ impl Transport {
             // An unset or unparsable environment means no proxy, as with curl.
             ProxySetting::FromEnv => ureq::Proxy::try_from_env(),
         };
+        if let (ProxySetting::FromEnv, Some(p)) = (&config.proxy, &proxy) {
+            // Known only now: the environment's proxy must pass the same rule
+            // as proxy.url (plain text never leaves the machine).
+            let why = crate::config::plain_http_through_proxy(
+                &config.origin,
+                &config.auth,
+                p.host(),
+                "the environment's proxy (proxy.fromEnv)",
+            );
+            if let Some(why) = why {
+                return Err(Error::invalid_config(why));
+            }
+        }
         let agent: Agent = Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -129,7 +185,14 @@ impl Transport {
             .with_config()
             .limit(self.max_response_bytes)
             .read_to_vec()
-            .map_err(classify)?;
+            .map_err(|e| match classify(e) {
+                too_large @ Failure::TooLarge(_) => too_large,
+                cut => Failure::CutBody {
+                    status,
+                    timed_out: cut.is_timeout(),
+                    detail: cut.describe(),
+                },
+            })?;
         Ok(RawResponse {
             status,
             body,
@@ -209,12 +272,7 @@ fn classify(error: ureq::Error) -> Failure {
         ureq::Error::HostNotFound => Failure::Dns("host not found".into()),
         ureq::Error::BodyExceedsLimit(limit) => Failure::TooLarge(limit),
         ureq::Error::Tls(m) => Failure::Tls(m.to_string()),
-        ureq::Error::Rustls(e) => match e {
-            rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
-                Failure::Certificate(e.to_string())
-            }
-            other => Failure::Tls(other.to_string()),
-        },
+        ureq::Error::Rustls(e) => classify_rustls(&e),
         ureq::Error::Io(e) => classify_io(e),
         ureq::Error::Protocol(e) => Failure::Reset(format!("malformed HTTP response: {e}")),
         other => Failure::Other(other.to_string()),
@@ -235,13 +293,23 @@ fn classify_io(e: io::Error) -> Failure {
             // rustls reports handshake problems as io errors wrapping rustls::Error.
             let inner = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
             match inner {
-                Some(rustls::Error::InvalidCertificate(c)) => {
-                    Failure::Certificate(format!("{c:?}"))
-                }
-                Some(other) => Failure::Tls(other.to_string()),
+                Some(rustls_error) => classify_rustls(rustls_error),
                 None => Failure::Other(e.to_string()),
             }
         }
+    }
+}
+
+fn classify_rustls(e: &rustls::Error) -> Failure {
+    match e {
+        rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
+            Failure::Certificate(e.to_string())
+        }
+        // The first bytes were not a TLS record: "HTTP/1.1 ..." from a plain server.
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+            Failure::NotTls(e.to_string())
+        }
+        other => Failure::Tls(other.to_string()),
     }
 }
 

@@ -122,7 +122,13 @@ fn refused_client_credentials_are_an_auth_error_without_the_secret() {
     let e = client.interact(source_request()).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Auth);
     assert_eq!(e.http_status, Some(401));
-    assert_eq!(e.code.as_deref(), Some("invalid_client"));
+    // design.md §3.3: `code` is for EXEG codes; IMS's `error` is in the message
+    // and its body under `problem`. Nothing was sent to the Edge Network.
+    assert_eq!(e.code, None);
+    assert!(e.message.contains("invalid_client"), "{}", e.message);
+    assert_eq!(e.problem.as_ref().unwrap()["error"], "invalid_client");
+    assert!(!e.retryable, "the same credentials will be refused again");
+    assert_eq!((e.attempts, e.request_id.as_deref()), (0, None));
     assert!(!e.to_json_string().contains("wrong-secret-value"));
     assert!(!format!("{client:?}").contains("wrong-secret-value"));
     assert_eq!(

@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 #[test]
 fn close_waits_for_calls_in_flight_then_refuses_new_ones() {
     let edge = emulator();
-    let client = client(&edge.base_url(), json!({}));
+    // Session none: no identity gate, so all three calls are on the wire when
+    // close comes (a call still waiting for the first call's identity would
+    // end with CLOSED instead).
+    let client = client(&edge.base_url(), json!({"session": "none"}));
     edge.inject(Fault::delay(400).times(3));
     std::thread::scope(|s| {
         let calls: Vec<_> = (0..3)

@@ -26,6 +26,10 @@ impl aep_edge_client {
             poisoned: AtomicBool::new(false),
         }
     }
+
+    pub(super) fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
+    }
 }
 
 /// The status for an error kind. The one place the core's kinds meet the ABI.
@@ -80,11 +84,30 @@ pub(super) fn guard(
     out: *mut *mut c_char,
     body: impl FnOnce() -> Result<Reply, Error>,
 ) -> aep_edge_status {
+    guard_with(function, client, out, Poison::Refuse, body)
+}
+
+/// Whether a function refuses a poisoned client (all but close, which must
+/// still let a host wait for the calls in flight before `free`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Poison {
+    Refuse,
+    Allow,
+}
+
+/// [`guard`], saying what to do with a poisoned client.
+pub(super) fn guard_with(
+    function: &'static str,
+    client: *const aep_edge_client,
+    out: *mut *mut c_char,
+    poison: Poison,
+    body: impl FnOnce() -> Result<Reply, Error>,
+) -> aep_edge_status {
     // SAFETY: the caller promises `out` is NULL or valid for a write.
     unsafe { set_out(out, None) };
     // SAFETY: the caller promises `client` is NULL or a live handle.
     let handle = unsafe { client.as_ref() };
-    if handle.is_some_and(|h| h.poisoned.load(Ordering::Acquire)) {
+    if poison == Poison::Refuse && handle.is_some_and(aep_edge_client::is_poisoned) {
         let e = Error::new(
             ErrorKind::Panic,
             "the client is unusable after an internal panic; free it and create a new one",
@@ -106,11 +129,7 @@ pub(super) fn guard(
             if let Some(h) = handle {
                 h.poisoned.store(true, Ordering::Release);
             }
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
+            let what = panic_message(panic.as_ref());
             fail(
                 out,
                 Error::new(
@@ -138,10 +157,41 @@ pub(super) unsafe fn set_out(out: *mut *mut c_char, value: Option<String>) {
     }
     let ptr = match value {
         None => std::ptr::null_mut(),
-        Some(s) => to_c_string(s).into_raw(),
+        Some(s) => host_string(&s),
     };
     // SAFETY: the caller promises `out` is valid for a write.
     unsafe { *out = ptr };
+}
+
+/// A NUL-terminated copy of `s` in memory from the C library's `malloc`, so
+/// that [`free_host_string`] needs nothing from its contents: a host may write
+/// into it (strtok) before freeing it. Interior NULs become spaces. Aborts
+/// like any Rust allocation when memory runs out.
+pub(super) fn host_string(s: &str) -> *mut c_char {
+    let bytes = s.as_bytes();
+    // SAFETY: malloc with a non-zero size; checked for NULL below.
+    let ptr = unsafe { libc::malloc(bytes.len() + 1) }.cast::<u8>();
+    if ptr.is_null() {
+        std::alloc::handle_alloc_error(
+            std::alloc::Layout::array::<u8>(bytes.len() + 1).expect("a string's size"),
+        );
+    }
+    for (i, b) in bytes.iter().enumerate() {
+        // SAFETY: i < len + 1, inside the allocation.
+        unsafe { *ptr.add(i) = if *b == 0 { b' ' } else { *b } };
+    }
+    // SAFETY: the last byte of the allocation.
+    unsafe { *ptr.add(bytes.len()) = 0 };
+    ptr.cast()
+}
+
+/// Frees a string made by [`host_string`].
+///
+/// # Safety
+/// `s` must be NULL or a pointer returned by `host_string`, not yet freed.
+pub(super) unsafe fn free_host_string(s: *mut c_char) {
+    // SAFETY: the caller promises it came from libc::malloc in host_string.
+    unsafe { libc::free(s.cast()) };
 }
 
 /// A C string for any Rust string: interior NULs (impossible in JSON made by
@@ -210,8 +260,43 @@ pub(super) unsafe fn client_ref<'a>(ptr: *const aep_edge_client) -> Result<&'a C
 fn test_hook(function: &str) {
     #[cfg(debug_assertions)]
     if std::env::var_os("AEP_EDGE_TEST_PANIC").is_some_and(|v| v == function) {
-        panic!("test hook AEP_EDGE_TEST_PANIC={function}");
+        quiet_test_hook_panics();
+        std::panic::panic_any(TestHookPanic(format!(
+            "test hook AEP_EDGE_TEST_PANIC={function}"
+        )));
     }
     #[cfg(not(debug_assertions))]
     let _ = function;
+}
+
+/// The payload of a deliberate test-hook panic: the panic hook stays silent
+/// for it (a test watching its output must not read it as a failure), and
+/// prints every other panic as before.
+#[cfg(debug_assertions)]
+struct TestHookPanic(String);
+
+#[cfg(debug_assertions)]
+fn quiet_test_hook_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info.payload().downcast_ref::<TestHookPanic>().is_none() {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// The message of a caught panic's payload.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    #[cfg(debug_assertions)]
+    if let Some(TestHookPanic(what)) = panic.downcast_ref::<TestHookPanic>() {
+        return what.clone();
+    }
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }

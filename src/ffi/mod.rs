@@ -19,7 +19,10 @@ pub use boundary::aep_edge_client;
 use crate::config::MAX_CONFIG_BYTES;
 use crate::request::MAX_REQUEST_JSON_BYTES;
 use crate::{Client, Config, ErrorKind, Level};
-use boundary::{client_ref, guard, null_argument, read_str, to_c_string, Reply};
+use boundary::{
+    client_ref, free_host_string, guard, guard_with, null_argument, read_str, to_c_string, Poison,
+    Reply,
+};
 use serde_json::json;
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
@@ -92,7 +95,8 @@ pub enum aep_edge_status {
 /// A log callback: `level` is 1 error, 2 warn, 3 info, 4 debug, 5 trace;
 /// `message` is valid only during the call and never contains a secret.
 /// It runs on whichever thread logs, possibly on several threads at once; it
-/// must not throw, longjmp, or call `aep_edge_set_log_callback`.
+/// must not throw or longjmp. It may call any function of the library (on any
+/// client), except `aep_edge_client_free` of the client that is logging.
 pub type aep_edge_log_fn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, level: u32, message: *const c_char)>;
 
@@ -161,28 +165,41 @@ pub unsafe extern "C" fn aep_edge_client_new(
 /// Closes a client: new calls return `AEP_EDGE_CLOSED` at once, calls in flight
 /// make no further attempts, and this waits up to `timeout_ms` for them.
 ///
+/// Calls waiting for something (a retry's backoff, the identity of a first
+/// call, an access token, pending consent) are woken and end with
+/// `AEP_EDGE_CLOSED`; a call whose attempt is on the wire ends with its own
+/// outcome. No attempt starts after close has begun.
+///
 /// Returns `AEP_EDGE_OK` when no call is left in flight, `AEP_EDGE_TIMEOUT` when
-/// `timeout_ms` passed first. `report_json_out` may be NULL; otherwise it is set
-/// to `{"inFlight": n, "waitedMs": m}` (with an `"error"` object on failure),
-/// released with `aep_edge_string_free`.
+/// `timeout_ms` passed first; it returns within `timeout_ms`. `report_json_out`
+/// may be NULL; otherwise it is set to `{"inFlight": n, "waitedMs": m}` (with
+/// an `"error"` object on failure, and `"poisoned": true` for a client that
+/// had an internal panic), released with `aep_edge_string_free`.
 ///
 /// Thread-safe and idempotent: may be called from any thread, while other
-/// threads are in calls on the same client. Does not free the client.
+/// threads are in calls on the same client, and from inside a callback, where
+/// it does not wait for the calling thread's own call. A poisoned client
+/// answers it too (it waits for the calls in flight). Does not free the client.
 #[no_mangle]
 pub unsafe extern "C" fn aep_edge_client_close(
     client: *mut aep_edge_client,
     timeout_ms: u32,
     report_json_out: *mut *mut c_char,
 ) -> aep_edge_status {
-    guard("aep_edge_client_close", client, report_json_out, || {
+    let handle = client;
+    let body = move || {
         // SAFETY: the caller promises a live handle or NULL.
-        let client = unsafe { client_ref(client) }?;
+        let poisoned = unsafe { handle.as_ref() }.is_some_and(aep_edge_client::is_poisoned);
+        // SAFETY: as above.
+        let client = unsafe { client_ref(handle) }?;
         let report = client.close(Duration::from_millis(u64::from(timeout_ms)));
-        let waited_ms = report.waited.as_millis() as u64;
+        let waited_ms = u64::try_from(report.waited.as_millis()).unwrap_or(u64::MAX);
         if report.in_flight == 0 {
-            return Ok(Reply::ok(Some(
-                json!({"inFlight": 0, "waitedMs": waited_ms}).to_string(),
-            )));
+            let mut body = json!({"inFlight": 0, "waitedMs": waited_ms});
+            if poisoned {
+                body["poisoned"] = json!(true);
+            }
+            return Ok(Reply::ok(Some(body.to_string())));
         }
         let error = crate::Error::new(
             ErrorKind::Timeout,
@@ -194,11 +211,21 @@ pub unsafe extern "C" fn aep_edge_client_close(
         let mut body = error.to_json();
         body["inFlight"] = json!(report.in_flight);
         body["waitedMs"] = json!(waited_ms);
+        if poisoned {
+            body["poisoned"] = json!(true);
+        }
         Ok(Reply {
             status: aep_edge_status::AEP_EDGE_TIMEOUT,
             json: Some(body.to_string()),
         })
-    })
+    };
+    guard_with(
+        "aep_edge_client_close",
+        client,
+        report_json_out,
+        Poison::Allow,
+        body,
+    )
 }
 
 /// Frees a client. NULL-safe. Never does network I/O and never blocks on it:
@@ -357,7 +384,7 @@ pub unsafe extern "C" fn aep_edge_session_reset(
 /// - `access_token`: borrowed; NUL-terminated; never logged.
 /// - `error_json_out`: may be NULL; otherwise NULL on success and an error
 ///   object on failure (`AEP_EDGE_INVALID_REQUEST` for another auth type or a
-///   token with spaces or control characters).
+///   token with spaces or control characters, `AEP_EDGE_CLOSED` after close).
 ///
 /// Thread-safe.
 #[no_mangle]
@@ -393,10 +420,14 @@ pub unsafe extern "C" fn aep_edge_client_set_access_token(
 ///
 /// `user_data` is passed back unchanged and must stay valid until the callback
 /// is replaced or removed, or the client freed. When this function returns,
-/// the previous callback is no longer running on any thread.
+/// the previous callback is no longer running on any thread; called from
+/// inside a log callback it does not wait (the previous callback may still be
+/// running on other threads for a moment).
 ///
 /// The callback runs on whichever thread logs, possibly on several at once; it
-/// must not throw, longjmp, or call this function. Thread-safe otherwise.
+/// must not throw or longjmp, and may call any function of the library except
+/// `aep_edge_client_free` of this client. Thread-safe; allowed after close
+/// (to remove a callback before freeing what it uses).
 #[no_mangle]
 pub unsafe extern "C" fn aep_edge_set_log_callback(
     client: *const aep_edge_client,
@@ -424,8 +455,9 @@ pub unsafe extern "C" fn aep_edge_set_log_callback(
 
 /// Frees a string this library returned through a `char **..._out`. NULL-safe.
 ///
-/// Never pass a string from anywhere else, and never release these with `free()`.
-/// Thread-safe.
+/// The caller may have modified the string's bytes (strtok, in-place
+/// parsing) before freeing it. Never pass a string from anywhere else, and
+/// never release these with `free()`. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn aep_edge_string_free(s: *mut c_char) {
     guard(
@@ -433,10 +465,8 @@ pub unsafe extern "C" fn aep_edge_string_free(s: *mut c_char) {
         std::ptr::null(),
         std::ptr::null_mut(),
         || {
-            if !s.is_null() {
-                // SAFETY: the caller promises `s` came from CString::into_raw here.
-                drop(unsafe { std::ffi::CString::from_raw(s) });
-            }
+            // SAFETY: the caller promises `s` is NULL or came from this library.
+            unsafe { free_host_string(s) };
             Ok(Reply::ok(None))
         },
     );

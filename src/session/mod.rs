@@ -7,13 +7,15 @@ mod file;
 mod state;
 
 use crate::config::{Config, DefaultConsent, SessionMode};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::lifecycle::{later, Deadline, Lifecycle, Stop};
 use crate::request::StateEntry;
 use file::{FileLock, Stamp, StateFile};
 use serde_json::{json, Value};
 use state::SessionData;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How long concurrent first calls wait for the one that mints the identity.
@@ -22,7 +24,7 @@ pub const IDENTITY_WAIT: Duration = Duration::from_secs(2);
 pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// What a request takes from the session when it is built.
@@ -49,8 +51,7 @@ pub struct Session {
     inner: Mutex<Inner>,
     hint_disabled: AtomicBool,
     file: Option<StateFile>,
-    gate_busy: Mutex<bool>,
-    gate_free: Condvar,
+    gate: Mutex<Gate>,
     /// A storage warning not logged yet: checked without the lock on every call.
     unlogged_warning: AtomicBool,
 }
@@ -90,8 +91,7 @@ impl Session {
             }),
             hint_disabled: AtomicBool::new(false),
             file,
-            gate_busy: Mutex::new(false),
-            gate_free: Condvar::new(),
+            gate: Mutex::new(Gate::default()),
             unlogged_warning,
         })
     }
@@ -99,6 +99,12 @@ impl Session {
     /// Whether this client keeps a visitor's state (session `device`).
     pub fn keeps_state(&self) -> bool {
         self.mode == SessionMode::Device
+    }
+
+    /// Whether the session is shared through a state file, whose changes by
+    /// other processes no in-process notification announces.
+    pub fn has_file(&self) -> bool {
+        self.file.is_some()
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -295,71 +301,103 @@ impl Session {
     }
 
     /// With session `device` and no identity yet, lets one identity-minting
-    /// call out at a time (across processes sharing the state file too); the
-    /// others wait until it is answered, at most [`IDENTITY_WAIT`] or until
-    /// `deadline`, then go out with whatever state it brought.
-    pub fn identity_gate(&self, deadline: Instant) -> Option<IdentityTicket<'_>> {
+    /// call out at a time (across processes sharing the state file too). The
+    /// others wait until it ends, at most [`IDENTITY_WAIT`], the call's
+    /// deadline or `close`, then all go out at once with whatever state it
+    /// brought, whatever its outcome: a failed mint does not serialise the
+    /// rest. A thread that already holds the gate (a log callback calling
+    /// interact) goes at once. `CLOSED` when the client closed meanwhile.
+    pub fn identity_gate<'a>(
+        &'a self,
+        deadline: &Deadline<'a>,
+    ) -> Result<Option<IdentityTicket<'a>>> {
         if !self.keeps_state() || self.has_identity() {
-            return None;
+            return Ok(None);
         }
-        let limit = deadline.min(Instant::now() + IDENTITY_WAIT);
-        let mut busy = self.gate_busy.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            if self.has_identity() {
-                return None;
-            }
-            if !*busy {
-                *busy = true;
-                break;
-            }
-            let now = Instant::now();
-            if now >= limit {
-                return None;
-            }
-            busy = self
-                .gate_free
-                .wait_timeout(busy, limit - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+        let limit = deadline.no_later_than(later(Instant::now(), IDENTITY_WAIT));
+        let me = std::thread::current().id();
+        let mut waiting_on_round = None;
+        let mut minting = false;
+        let waited = limit.wait_until(
+            || {
+                if self.has_identity() {
+                    return true;
+                }
+                let mut gate = self.gate.lock().unwrap_or_else(|p| p.into_inner());
+                if waiting_on_round.is_some_and(|round| round != gate.round) {
+                    return true; // the call this one waited for has ended
+                }
+                match gate.minter {
+                    None => {
+                        gate.minter = Some(me);
+                        minting = true;
+                        true
+                    }
+                    Some(owner) if owner == me => true,
+                    Some(_) => {
+                        waiting_on_round = Some(gate.round);
+                        false
+                    }
+                }
+            },
+            None,
+        );
+        match waited {
+            Err(Stop::Closed) => return Err(Error::closed()),
+            Err(Stop::Deadline) => return Ok(None),
+            Ok(()) if !minting => return Ok(None),
+            Ok(()) => {}
         }
-        drop(busy);
         let mut ticket = IdentityTicket {
             session: self,
+            lifecycle: deadline.lifecycle(),
             _file_lock: None,
         };
         if let Some(file) = &self.file {
-            loop {
-                if let Some(lock) = file.try_identity_lock() {
-                    ticket._file_lock = Some(lock);
-                    break;
-                }
-                if Instant::now() >= limit {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            if self.has_identity() {
-                return None; // another process minted it meanwhile
+            // Another process may be minting: wait for its identity or its lock.
+            let mut minted_elsewhere = false;
+            let waited = limit.wait_until(
+                || {
+                    if self.has_identity() {
+                        minted_elsewhere = true;
+                        return true;
+                    }
+                    ticket._file_lock = file.try_identity_lock();
+                    ticket._file_lock.is_some()
+                },
+                Some(Duration::from_millis(10)),
+            );
+            match waited {
+                Err(Stop::Closed) => return Err(Error::closed()),
+                _ if minted_elsewhere => return Ok(None),
+                _ => {}
             }
         }
-        Some(ticket)
+        Ok(Some(ticket))
     }
+}
+
+/// Who holds the identity gate, and how many times it was released.
+#[derive(Default)]
+struct Gate {
+    minter: Option<ThreadId>,
+    round: u64,
 }
 
 /// Held by the one call minting the identity; dropping it lets the others go.
 pub struct IdentityTicket<'a> {
     session: &'a Session,
+    lifecycle: &'a Lifecycle,
     _file_lock: Option<FileLock>,
 }
 
 impl Drop for IdentityTicket<'_> {
     fn drop(&mut self) {
-        let mut busy = self
-            .session
-            .gate_busy
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        *busy = false;
-        self.session.gate_free.notify_all();
+        {
+            let mut gate = self.session.gate.lock().unwrap_or_else(|p| p.into_inner());
+            gate.minter = None;
+            gate.round = gate.round.wrapping_add(1);
+        }
+        self.lifecycle.notify();
     }
 }

@@ -132,7 +132,7 @@ impl SessionData {
             return;
         };
         let value = item["value"].as_str().map(str::to_string);
-        let entry = match item["maxAge"].as_i64() {
+        let entry = match max_age_seconds(&item["maxAge"]) {
             Some(age) if age <= 0 => Entry {
                 value: None,
                 expires_at_ms: Some(now_ms),
@@ -141,7 +141,7 @@ impl SessionData {
             },
             Some(age) => Entry {
                 value,
-                expires_at_ms: Some(now_ms.saturating_add((age as u64).saturating_mul(1000))),
+                expires_at_ms: Some(now_ms.saturating_add(age.unsigned_abs().saturating_mul(1000))),
                 updated_at_ms: now_ms,
                 deleted: false,
             },
@@ -248,6 +248,19 @@ impl SessionData {
     }
 }
 
+/// A `maxAge` in whole seconds, clamped into `i64`: numbers beyond it (2^63,
+/// 1e308) saturate, fractions are cut; anything but a number is no `maxAge`.
+fn max_age_seconds(value: &Value) -> Option<i64> {
+    if let Some(age) = value.as_i64() {
+        return Some(age);
+    }
+    if value.as_u64().is_some() {
+        return Some(i64::MAX);
+    }
+    // `as` from f64 saturates (and maps NaN to 0, which JSON cannot hold).
+    value.as_f64().map(|f| f as i64)
+}
+
 /// `kndctr_<org>_identity`: the Edge Network's identity entry for an org.
 pub fn is_identity_key(key: &str) -> bool {
     key.starts_with("kndctr_") && key.ends_with("_identity")
@@ -298,6 +311,39 @@ mod tests {
         );
         assert_eq!(keys(&s, 3_000), ["session-only"]);
         assert!(!s.has_identity(3_000));
+    }
+
+    #[test]
+    fn absurd_max_age_and_ttl_values_saturate() {
+        let mut s = SessionData::default();
+        let now = 1_000;
+        s.apply_response(
+            &serde_json::from_str(
+                r#"{"handle": [
+                {"type": "state:store", "payload": [
+                    {"key": "huge", "value": "a", "maxAge": 9223372036854775808},
+                    {"key": "float", "value": "b", "maxAge": 1e308},
+                    {"key": "gone", "value": "c", "maxAge": -1e308},
+                    {"key": "text", "value": "d", "maxAge": "9"}
+                ]},
+                {"type": "locationHint:result", "payload": [
+                    {"scope": "EdgeNetwork", "hint": "or2", "ttlSeconds": 9223372036854775808}
+                ]}
+            ]}"#,
+            )
+            .unwrap(),
+            now,
+        );
+        assert_eq!(s.entries["huge"].expires_at_ms, Some(u64::MAX));
+        assert_eq!(s.entries["float"].expires_at_ms, Some(u64::MAX));
+        assert!(s.entries["gone"].deleted);
+        assert_eq!(
+            s.entries["text"].expires_at_ms, None,
+            "not a number: no maxAge"
+        );
+        assert_eq!(s.hint(u64::MAX - 1), Some("or2"));
+        let view = s.view(now);
+        assert_eq!(view["entries"].as_array().unwrap().len(), 3);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds libaep_edge and the emulator, starts two emulators, then compiles and runs
 # the C ABI tests: C (shared library), C (static library), C++ (two translation
-# units), and C (shared) under valgrind memcheck. Exits non-zero on any failure.
+# units), C under ASan + UBSan and under TSan, and C (shared) under valgrind
+# memcheck. Exits non-zero on any failure.
 #
 #   bash tests/c/run.sh
 #
@@ -138,6 +139,29 @@ compile_wrapper() {
     g++ "$OUT/wrapper_test.o" "$OUT/wrapper_second_tu.o" -o "$OUT/wrapper_test" \
       -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
 }
+# Sanitizer builds of the C test program. ASan + UBSan instrument the C side and
+# intercept every malloc/free, the library's included: they catch a host-side
+# overflow, a use after free, a string freed with the wrong allocator, and leaks
+# of strings the library returned. The library itself is not instrumented (Rust
+# std is prebuilt), so TSan sees only the C side: races between the host's
+# threads and in its callbacks. tests/c/tsan.supp tells it not to track the
+# uninstrumented library's own allocations and locks, which it cannot see
+# synchronise and would report as races.
+SANITIZE_ASAN=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+compile_sanitized() { # kind (asan|tsan)
+  local flags
+  if [ "$1" = asan ]; then flags=("${SANITIZE_ASAN[@]}"); else flags=(-fsanitize=thread); fi
+  gcc "${CFLAGS[@]}" "${flags[@]}" tests/c/abi_test.c -o "$OUT/abi_test_$1" \
+    -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
+}
+run_asan() {
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$OUT/abi_test_asan"
+}
+run_tsan() {
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$ROOT/tests/c/tsan.supp" \
+    "$OUT/abi_test_tsan"
+}
 run_valgrind() {
   AEP_EDGE_TEST_TIME_SCALE=${AEP_EDGE_VALGRIND_TIME_SCALE:-10} \
     valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
@@ -152,6 +176,10 @@ step "compile C++ (two translation units)" "$OUT/compile_cpp.log" compile_cpp &&
   step "run C++" "$OUT/cpp.log" "$OUT/abi_test_cpp"
 step "compile C++ wrapper (bindings/cpp/aep_edge.hpp, two translation units)" "$OUT/compile_wrapper.log" compile_wrapper &&
   step "run C++ wrapper" "$OUT/wrapper.log" "$OUT/wrapper_test"
+step "compile C (ASan + UBSan)" "$OUT/compile_asan.log" compile_sanitized asan &&
+  step "run C under ASan + UBSan" "$OUT/asan.log" run_asan
+step "compile C (TSan)" "$OUT/compile_tsan.log" compile_sanitized tsan &&
+  step "run C under TSan" "$OUT/tsan.log" run_tsan
 if [ "${AEP_EDGE_SKIP_VALGRIND:-0}" = 1 ]; then
   RESULTS+=("SKIP  valgrind (AEP_EDGE_SKIP_VALGRIND=1)")
 elif [ -x "$OUT/abi_test_shared" ]; then
