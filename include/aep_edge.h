@@ -145,6 +145,10 @@ enum aep_edge_status
    */
   AEP_EDGE_CONSENT_DENIED = 14,
   /**
+   * `aep_edge_poll` found no finished call within its timeout. Not a failure.
+   */
+  AEP_EDGE_NOT_READY = 15,
+  /**
    * An internal bug; the panic did not cross into the host and the client is now unusable.
    */
   AEP_EDGE_PANIC = 99,
@@ -170,6 +174,37 @@ typedef struct aep_edge_client aep_edge_client;
  * client), except `aep_edge_client_free` of the client that is logging.
  */
 typedef void (*aep_edge_log_fn)(void *user_data, uint32_t level, const char *message);
+
+/**
+ * A completion callback: `call_id` is the id the async call wrote to
+ * `*call_id_out`; `status` and `result_json` are what the blocking call would
+ * have returned (the result JSON, or an error object). `result_json` is
+ * borrowed for the duration of the callback; copy it to keep it.
+ *
+ * It runs once per accepted call, on one of the client's worker threads (or,
+ * for a call that `aep_edge_client_close` ended before it started, on the
+ * thread calling close), possibly on several threads at once. It may call any
+ * function of this library except `aep_edge_client_free` of its own client; it
+ * must not throw or longjmp.
+ */
+typedef void (*aep_edge_completion_fn)(void *user_data,
+                                       uint64_t call_id,
+                                       aep_edge_status status,
+                                       const char *result_json);
+
+/**
+ * An outcome callback: `outcome_json` is `{"eventId": "...", "outcome":
+ * "delivered" | "rejected", "error"?: {...}, "attempts": n}`, borrowed for
+ * the duration of the call (copy what you keep).
+ *
+ * It runs on the client's dispatcher thread, one event at a time; it must
+ * not throw or longjmp, and must not call `aep_edge_client_free` on the
+ * client it belongs to. It may call any other function: `aep_edge_flush` of
+ * its own client returns `AEP_EDGE_TIMEOUT` at once from there (the
+ * dispatcher is the calling thread) and `aep_edge_client_close` does not wait
+ * for the queue.
+ */
+typedef void (*aep_edge_outcome_fn)(void *user_data, const char *outcome_json);
 
 #ifdef __cplusplus
 extern "C" {
@@ -206,24 +241,34 @@ aep_edge_status aep_edge_client_new(const char *config_json,
                                     char **error_json_out);
 
 /**
- * Closes a client: new calls return `AEP_EDGE_CLOSED` at once, calls in flight
- * make no further attempts, and this waits up to `timeout_ms` for them.
+ * Closes a client: new calls and `aep_edge_send_event` return
+ * `AEP_EDGE_CLOSED` at once, the durable queue delivers what it can until
+ * `timeout_ms` and keeps the rest stored (in the queue file for the next
+ * client on it; an in-memory queue loses it), calls in flight make no further
+ * attempts, and this waits for them within the same `timeout_ms`.
  *
  * Calls waiting for something (a retry's backoff, the identity of a first
  * call, an access token, pending consent) are woken and end with
  * `AEP_EDGE_CLOSED`; a call whose attempt is on the wire ends with its own
  * outcome. No attempt starts after close has begun.
  *
- * Returns `AEP_EDGE_OK` when no call is left in flight, `AEP_EDGE_TIMEOUT` when
- * `timeout_ms` passed first; it returns within `timeout_ms`. `report_json_out`
- * may be NULL; otherwise it is set to `{"inFlight": n, "waitedMs": m}` (with
- * an `"error"` object on failure, and `"poisoned": true` for a client that
- * had an internal panic), released with `aep_edge_string_free`.
+ * Returns `AEP_EDGE_OK` when no call is left in flight and no queued event is
+ * undelivered, `AEP_EDGE_TIMEOUT` otherwise; it returns within `timeout_ms`.
+ * `report_json_out` may be NULL; otherwise it is set to `{"inFlight": calls,
+ * "undelivered": events, "waitedMs": m, "queue": {stats as aep_edge_stats}}`
+ * (with an `"error"` object on failure, and `"poisoned": true` for a client
+ * that had an internal panic), released with `aep_edge_string_free`.
+ *
+ * Async calls: queued ones end with `AEP_EDGE_CLOSED` (their callbacks run on
+ * this thread), running ones end as blocking calls do, and `AEP_EDGE_OK` means
+ * every completion has been delivered (callbacks returned, poll-mode
+ * completions queued; they stay pollable after close).
  *
  * Thread-safe and idempotent: may be called from any thread, while other
  * threads are in calls on the same client, and from inside a callback, where
- * it does not wait for the calling thread's own call. A poisoned client
- * answers it too (it waits for the calls in flight). Does not free the client.
+ * it does not wait for the calling thread's own call (from an outcome
+ * callback: not for the queue). A poisoned client answers it too (it waits
+ * for the calls in flight). Does not free the client.
  */
 aep_edge_status aep_edge_client_close(struct aep_edge_client *client,
                                       uint32_t timeout_ms,
@@ -231,10 +276,19 @@ aep_edge_status aep_edge_client_close(struct aep_edge_client *client,
 
 /**
  * Frees a client. NULL-safe. Never does network I/O and never blocks on it:
- * call `aep_edge_client_close` first to let calls finish.
+ * call `aep_edge_client_close` first to let calls finish and the queue
+ * deliver. Events still queued stay in the queue file (an in-memory queue
+ * loses them); a dispatcher inside a request finishes it on its own, and no
+ * outcome callback runs after this returns (it waits only for one running
+ * at that moment).
  *
- * Threading: must not race with any other call on the same client; the
- * handle is invalid afterwards.
+ * Async calls: queued calls and unpolled completions are dropped without a
+ * callback, running calls make no further attempts, and this waits only for
+ * completion callbacks running at this moment; after it returns no callback
+ * of this client runs.
+ *
+ * Threading: must not race with any other call on the same client, nor be
+ * called from a callback of this client; the handle is invalid afterwards.
  */
 void aep_edge_client_free(struct aep_edge_client *client);
 
@@ -353,6 +407,173 @@ aep_edge_status aep_edge_set_log_callback(const struct aep_edge_client *client,
  * never release these with `free()`. Thread-safe.
  */
 void aep_edge_string_free(char *s);
+
+/**
+ * Starts `aep_edge_interact` without waiting on the network.
+ *
+ * The request is validated at once, exactly as `aep_edge_interact` does: a
+ * request it would refuse before sending (NULL, invalid UTF-8 or JSON, over
+ * 1 MiB or 64 KB encoded, unknown keys, a closed client, collect consent "n")
+ * is refused here with the same status and error object, and no completion
+ * follows. `AEP_EDGE_QUEUE_FULL` means `async.maxPending` calls are already
+ * waiting, running, or finished but not yet polled. The first async call of a
+ * client starts its worker threads (`async.workers`).
+ *
+ * - `client`: required.
+ * - `request_json`: borrowed for the call; the same JSON as `aep_edge_interact`.
+ * - `callback`: receives the one completion of the call on a worker thread (see
+ *   `aep_edge_completion_fn`). NULL keeps the completion in the client until
+ *   `aep_edge_poll` hands it out.
+ * - `user_data`: passed back to `callback` unchanged; it must stay valid until
+ *   the callback ran, or until `aep_edge_client_free` returned.
+ * - `call_id_out`: may be NULL; otherwise set to the call's unique, non-zero id
+ *   on `AEP_EDGE_OK` and to 0 on failure.
+ * - `error_json_out`: may be NULL; otherwise NULL on `AEP_EDGE_OK` and an error
+ *   object on failure, released with `aep_edge_string_free`.
+ *
+ * Exactly one completion follows every `AEP_EDGE_OK`, also when the client is
+ * closed meanwhile (`AEP_EDGE_CLOSED` for a call that had not started).
+ * Thread-safe; never blocks on the network.
+ */
+aep_edge_status aep_edge_interact_async(const struct aep_edge_client *client,
+                                        const char *request_json,
+                                        aep_edge_completion_fn callback,
+                                        void *user_data,
+                                        uint64_t *call_id_out,
+                                        char **error_json_out);
+
+/**
+ * Starts `aep_edge_collect` without waiting on the network; the request JSON
+ * is `aep_edge_collect`'s.
+ *
+ * Validation, completion, ownership, NULL behaviour and threading as
+ * `aep_edge_interact_async`.
+ */
+aep_edge_status aep_edge_collect_async(const struct aep_edge_client *client,
+                                       const char *request_json,
+                                       aep_edge_completion_fn callback,
+                                       void *user_data,
+                                       uint64_t *call_id_out,
+                                       char **error_json_out);
+
+/**
+ * Starts `aep_edge_set_consent` without waiting on the network; the request
+ * JSON is `aep_edge_set_consent`'s. The consent it sets gates the calls that
+ * start after it completed.
+ *
+ * Validation, completion, ownership, NULL behaviour and threading as
+ * `aep_edge_interact_async`.
+ */
+aep_edge_status aep_edge_set_consent_async(const struct aep_edge_client *client,
+                                           const char *request_json,
+                                           aep_edge_completion_fn callback,
+                                           void *user_data,
+                                           uint64_t *call_id_out,
+                                           char **error_json_out);
+
+/**
+ * Hands out the oldest finished async call started with a NULL callback,
+ * waiting up to `timeout_ms` for one (a game loop polls once per frame with 0).
+ *
+ * Returns `AEP_EDGE_OK` with `*completion_json_out` set to `{"callId": N,
+ * "status": S, "result": {...}}`, where `S` and `result` are the status and
+ * JSON the blocking call would have returned; or `AEP_EDGE_NOT_READY` with
+ * `*completion_json_out` NULL when none finished in time (at once when the
+ * client is closed and no poll-mode call is left). Completions stay pollable
+ * after `aep_edge_client_close`.
+ *
+ * - `client`: required.
+ * - `completion_json_out`: required (NULL is `AEP_EDGE_NULL_ARGUMENT`);
+ *   released with `aep_edge_string_free`.
+ *
+ * Thread-safe: any thread may poll; each completion is handed out once.
+ */
+aep_edge_status aep_edge_poll(const struct aep_edge_client *client,
+                              uint32_t timeout_ms,
+                              char **completion_json_out);
+
+/**
+ * Queues one event for delivery and returns at once; never does network I/O.
+ *
+ * The event is validated as `aep_edge_interact` would, gets `xdm._id` and
+ * `xdm.timestamp` when absent, and is stored before this returns: in the
+ * SQLite file of the config's `queue.path` (WAL; a process crash loses
+ * nothing, and with `queue.sync` "full" neither does power loss), or in
+ * memory without a path (lost on a crash). The client's dispatcher thread
+ * (started at the first event) delivers stored events in batches to
+ * `/ee/v2/collect`, with the session's state, hint and consent and the retry
+ * rules, and removes each only when the Edge Network accepted or rejected it.
+ *
+ * - `client`: required.
+ * - `request_json`: borrowed; `{"event": {...}, "meta"?: {...}, "options"?:
+ *   {"datastreamId", "state"}}`; events of equal meta and options share
+ *   batches. Over 1 MiB is `AEP_EDGE_INVALID_REQUEST`.
+ * - `result_json_out`: required (NULL is `AEP_EDGE_NULL_ARGUMENT`); set to
+ *   `{"eventId": "<xdm._id>", "queued": <events now waiting>}` or an error
+ *   object; release it with `aep_edge_string_free`.
+ *
+ * Statuses besides the input errors: `AEP_EDGE_QUEUE_FULL` (queue.maxEvents
+ * or queue.maxBytes reached: nothing already accepted is dropped),
+ * `AEP_EDGE_CONSENT_DENIED` (collect consent is "n": nothing stored; while it
+ * is pending, events are stored and held), `AEP_EDGE_CLOSED`,
+ * `AEP_EDGE_STORAGE_ERROR`.
+ *
+ * Thread-safe. After `fork()`, this function answers `AEP_EDGE_STORAGE_ERROR`
+ * in the child for a client the parent created with a queue file, or whose
+ * in-memory queue the parent had used: that queue stays the parent's.
+ * Create a new client in the child, with another `queue.path` or none (an
+ * in-memory queue); the Python package does this for you, in memory.
+ */
+aep_edge_status aep_edge_send_event(const struct aep_edge_client *client,
+                                    const char *request_json,
+                                    char **result_json_out);
+
+/**
+ * Sends every queued event without waiting for batches to fill, and waits
+ * up to `timeout_ms` for the queue to empty.
+ *
+ * Returns `AEP_EDGE_OK` when it is empty, `AEP_EDGE_TIMEOUT` when the
+ * deadline came first (the events stay queued and keep going). In both cases
+ * `report_json_out` (may be NULL) is set to the stats of `aep_edge_stats`,
+ * not an error object; on other failures (`AEP_EDGE_CLOSED`, a NULL client)
+ * to an error object. Release it with `aep_edge_string_free`.
+ *
+ * Blocks the calling thread for at most `timeout_ms`. Thread-safe.
+ */
+aep_edge_status aep_edge_flush(const struct aep_edge_client *client,
+                               uint32_t timeout_ms,
+                               char **report_json_out);
+
+/**
+ * The queue's counters as JSON: `{"queued", "inFlight", "delivered",
+ * "rejected": {"<EXEG code, or error kind>": n}, "retries", "batches",
+ * "oldestAgeMs", "bytes"}`. `queued` (every stored event not yet delivered
+ * or rejected, those in flight included), `inFlight`, `bytes` and
+ * `oldestAgeMs` describe now; the others count since `aep_edge_client_new`;
+ * `retries` counts every re-send of an event.
+ *
+ * - `stats_json_out`: required; release it with `aep_edge_string_free`.
+ *
+ * Never blocks on the network. Thread-safe; works after close too.
+ */
+aep_edge_status aep_edge_stats(const struct aep_edge_client *client, char **stats_json_out);
+
+/**
+ * Installs the outcome callback (NULL `callback` removes it): one call per
+ * queued event when it leaves the queue, delivered or rejected (with the
+ * error: an EXEG code from a 400/413/422 answer or a 207's
+ * `report.eventIndex`, or kind `consent_denied`).
+ *
+ * `user_data` is passed back unchanged and must stay valid until the callback
+ * is replaced or removed, or the client freed. When this returns, the
+ * previous callback is no longer running (unless this is called from inside
+ * it). The callback runs on the dispatcher thread (see `aep_edge_outcome_fn`).
+ *
+ * Thread-safe.
+ */
+aep_edge_status aep_edge_set_outcome_callback(const struct aep_edge_client *client,
+                                              aep_edge_outcome_fn callback,
+                                              void *user_data);
 
 #ifdef __cplusplus
 }  // extern "C"

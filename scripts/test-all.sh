@@ -2,8 +2,10 @@
 # Every test of the project, from a fresh clone on a fresh machine: lint, the
 # Rust unit and integration tests (core and emulator, the header check), the C
 # and C++ programs against the C ABI (shared and static, under ASan/UBSan, TSan
-# and valgrind too), the fuzz targets (seed replay and a short run of each), and
-# the Python package built as a wheel and tested with pytest.
+# and valgrind too), the runtime bindings (LuaJIT, Go, Node.js, Java, C#), the
+# installed C/C++ package with its CMake and pkg-config consumers and the kiosk
+# example, the fuzz targets (seed replay and a short run of each), and the
+# Python package built as a wheel and tested with pytest.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -24,8 +26,17 @@ cargo test --quiet >"$log" 2>&1 || { cat "$log"; exit 1; }
 grep -E "^test result:" "$log"
 rust_passed=$(grep -oE "^test result: ok\. [0-9]+ passed" "$log" | awk '{s+=$4} END {print s+0}')
 
+say "Emulator live view in headless chromium"
+bash emulator/tests/live-view/run.sh
+
 say "C and C++ programs against the C ABI"
 bash tests/c/run.sh
+
+say "Runtime bindings over the C ABI: LuaJIT, Go, Node.js, Java (FFM), C# on Mono"
+bash bindings/test-all.sh
+
+say "C/C++ package: scripts/install.sh, CMake and pkg-config consumers (shared and static)"
+bash tests/consumers/run.sh
 
 say "fuzz targets: replay the seeds and regression inputs, then fuzz each for 30 s"
 (cd fuzz && cargo fmt --all -- --check && cargo clippy --quiet --all-targets -- -D warnings)

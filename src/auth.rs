@@ -306,7 +306,9 @@ impl OAuth {
                         .retry_after
                         .as_deref()
                         .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
-                    (ims_refusal(&raw), wait)
+                    let mut e = ims_refusal(&raw);
+                    e.retry_after_ms = wait.map(retry::millis);
+                    (e, wait)
                 }
                 Err(failure) if failure.is_timeout() && timeout < self.attempt_timeout => {
                     return Err(token_timeout());

@@ -5,7 +5,7 @@
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
-use crate::lifecycle::{CloseReport, Deadline, Lifecycle, Stop};
+use crate::lifecycle::{later, CloseReport, Deadline, Lifecycle, Stop};
 use crate::log::{Level, LogFn, Logger};
 use crate::request::{CallTimeouts, Draft, Endpoint, Prepared};
 use crate::response::{self, RawResponse};
@@ -177,21 +177,69 @@ impl Client {
         self.inner.logger.set(min_level, sink);
     }
 
-    fn log(&self, level: Level, message: impl FnOnce() -> String) {
+    pub(crate) fn log(&self, level: Level, message: impl FnOnce() -> String) {
         self.inner.logger.log(level, message);
     }
 
+    /// Whether collect consent lets events out now (for the durable queue).
+    pub(crate) fn consent_gate(&self) -> ConsentGate {
+        self.inner.session.consent_gate()
+    }
+
+    /// Whether a device session still has no ECID (the queue then sends its
+    /// oldest event through interact first).
+    pub(crate) fn needs_ecid(&self) -> bool {
+        self.inner.session.keeps_state() && self.inner.session.snapshot().needs_ecid
+    }
+
+    /// What an async call does before it is queued (design.md §3.6): refuses
+    /// at once what the blocking call would refuse before sending (a closed
+    /// client, an invalid or oversized request, collect consent "n") and
+    /// returns the draft for [`Client::run_draft`].
+    pub(crate) fn check_async(
+        &self,
+        endpoint: Endpoint,
+        draft: impl FnOnce() -> Result<Draft>,
+    ) -> Result<Draft> {
+        self.inner.lifecycle.check_open()?;
+        let draft = draft()?;
+        draft.check_body_size()?;
+        if endpoint != Endpoint::Consent
+            && matches!(self.inner.session.consent_gate(), ConsentGate::Deny)
+        {
+            return Err(consent_denied());
+        }
+        Ok(draft)
+    }
+
+    /// Runs a draft that [`Client::check_async`] accepted as the blocking call
+    /// would. Its `timeouts.totalMs` counts from `accepted`: the wait for a
+    /// worker is part of the call (design.md §3.10).
+    pub(crate) fn run_draft(&self, draft: Draft, accepted: Instant) -> Result<Value> {
+        self.call_from(draft.endpoint, accepted, || Ok(draft))
+    }
+
     fn call(&self, endpoint: Endpoint, draft: impl FnOnce() -> Result<Draft>) -> Result<Value> {
+        self.call_from(endpoint, Instant::now(), draft)
+    }
+
+    fn call_from(
+        &self,
+        endpoint: Endpoint,
+        started: Instant,
+        draft: impl FnOnce() -> Result<Draft>,
+    ) -> Result<Value> {
         let _in_flight = self.inner.lifecycle.enter()?;
-        let started = Instant::now();
         if let Some(warning) = self.inner.session.take_warning() {
             self.log(Level::Warn, || warning);
         }
         let mut draft = draft()?;
+        let total = self.total_timeout_of(&draft.timeouts);
         let deadline = self
             .inner
             .lifecycle
-            .deadline(self.total_timeout_of(&draft.timeouts));
+            .deadline(total)
+            .no_later_than(later(started, total));
         if endpoint != Endpoint::Consent {
             self.wait_for_consent(&deadline, &draft)?;
         }
@@ -256,10 +304,7 @@ impl Client {
             recheck,
         );
         match (waited, gate) {
-            (Ok(()), ConsentGate::Deny) => Err(Error::new(
-                ErrorKind::ConsentDenied,
-                "the visitor's collect consent is \"n\": nothing was sent",
-            )),
+            (Ok(()), ConsentGate::Deny) => Err(consent_denied()),
             (Ok(()), _) => Ok(()),
             (Err(Stop::Closed), _) => Err(Error::new(
                 ErrorKind::Closed,
@@ -331,7 +376,19 @@ impl Client {
                 .auth
                 .headers(&self.inner.transport, deadline, expired_token.as_ref())
                 .map_err(|e| stamp(e, attempts))?;
-            // The token may have taken a while: look again before sending.
+            self.log(Level::Debug, || {
+                format!(
+                    "POST {} {} attempt {}{}",
+                    prepared.endpoint.path(),
+                    prepared.request_id,
+                    attempts + 1,
+                    hint.as_deref()
+                        .map(|h| format!(" via {h}"))
+                        .unwrap_or_default()
+                )
+            });
+            // The token, or a log callback, may have taken a while (and may
+            // have closed the client): look again right before sending.
             before_attempt(attempts, &last_failure)?;
             let headers: Vec<(&str, &str)> =
                 auth_headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -339,16 +396,6 @@ impl Client {
             let attempt_timeout = request_timeout.min(deadline.remaining());
             attempts = attempts.saturating_add(1);
             counted = counted.saturating_add(1);
-            self.log(Level::Debug, || {
-                format!(
-                    "POST {} {} attempt {attempts}{}",
-                    prepared.endpoint.path(),
-                    prepared.request_id,
-                    hint.as_deref()
-                        .map(|h| format!(" via {h}"))
-                        .unwrap_or_default()
-                )
-            });
             let url = self.url(prepared, hint.as_deref());
             let outcome = self.inner.transport.post(
                 &url,
@@ -494,6 +541,13 @@ impl Client {
         e.retryable = true;
         stamped(e, prepared, attempts)
     }
+}
+
+fn consent_denied() -> Error {
+    Error::new(
+        ErrorKind::ConsentDenied,
+        "the visitor's collect consent is \"n\": nothing was sent",
+    )
 }
 
 /// An error of a call: its attempts and, when something was sent, the

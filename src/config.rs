@@ -126,6 +126,64 @@ pub struct Config {
     /// Where the session is persisted (session `device` only).
     pub state_path: Option<PathBuf>,
     pub default_consent: DefaultConsent,
+    /// The durable event queue of `send_event` (design.md §3.7).
+    pub queue: QueueConfig,
+    /// The worker pool behind the async calls (`async`).
+    pub async_calls: AsyncSettings,
+}
+
+/// How hard the queue file is synced to disk on every stored event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueSync {
+    /// SQLite `synchronous=NORMAL` in WAL mode: survives a process crash.
+    Normal,
+    /// `synchronous=FULL`: also survives power loss, at the cost of an fsync per event.
+    Full,
+}
+
+/// Config `queue`: where events wait for delivery and how they are batched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueConfig {
+    /// The SQLite file; `None` keeps the queue in memory (lost on a crash).
+    pub path: Option<PathBuf>,
+    pub max_events: u64,
+    /// Bound on the stored bytes (event and meta JSON).
+    pub max_bytes: u64,
+    /// How long a batch may wait to fill before it is sent.
+    pub flush_interval: Duration,
+    pub max_batch_events: usize,
+    pub sync: QueueSync,
+}
+
+impl Default for QueueConfig {
+    fn default() -> QueueConfig {
+        QueueConfig {
+            path: None,
+            max_events: 100_000,
+            max_bytes: 64 * 1024 * 1024,
+            flush_interval: Duration::from_millis(1000),
+            max_batch_events: 100,
+            sync: QueueSync::Normal,
+        }
+    }
+}
+
+/// `async`: the threads that run async calls and how many calls may wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AsyncSettings {
+    /// Worker threads, started at the first async call (1 to 256).
+    pub workers: usize,
+    /// Calls waiting, running, or finished but not yet polled, at most.
+    pub max_pending: usize,
+}
+
+impl Default for AsyncSettings {
+    fn default() -> AsyncSettings {
+        AsyncSettings {
+            workers: 4,
+            max_pending: 1024,
+        }
+    }
 }
 
 const DEFAULT_MAX_RESPONSE_BYTES: u64 = 8 * 1024 * 1024;
@@ -133,7 +191,7 @@ const ONE_DAY_MS: u64 = 24 * 3600 * 1000;
 
 /// Settings of design.md §3.1 that later work implements. Refused by name
 /// rather than ignored, so nobody believes they are in effect.
-const NOT_YET_SUPPORTED: &[&str] = &["queue"];
+const NOT_YET_SUPPORTED: &[&str] = &[];
 
 impl Config {
     /// Parses and validates a config JSON string.
@@ -327,6 +385,22 @@ fn parse(value: &Value) -> std::result::Result<Config, String> {
         }
     };
 
+    let queue = match top.take("queue") {
+        None => QueueConfig::default(),
+        Some(v) => parse_queue(v)?,
+    };
+    let mut async_calls = AsyncSettings::default();
+    if let Some(v) = top.take("async") {
+        let mut a = Fields::new("async", v)?;
+        if let Some(n) = a.integer("workers", 1, 256)? {
+            async_calls.workers = n as usize;
+        }
+        if let Some(n) = a.integer("maxPending", 1, 1 << 20)? {
+            async_calls.max_pending = n as usize;
+        }
+        a.finish()?;
+    }
+
     for key in NOT_YET_SUPPORTED {
         if top.take(key).is_some() {
             return Err(format!("{key} is not supported in this build"));
@@ -349,7 +423,45 @@ fn parse(value: &Value) -> std::result::Result<Config, String> {
         max_response_bytes,
         state_path,
         default_consent,
+        queue,
+        async_calls,
     })
+}
+
+fn parse_queue(value: &Value) -> std::result::Result<QueueConfig, String> {
+    let mut q = Fields::new("queue", value)?;
+    let path = match q.string("path")? {
+        None => None,
+        Some("") => return Err("queue.path must not be empty".into()),
+        Some(path) => Some(PathBuf::from(path)),
+    };
+    let mut queue = QueueConfig {
+        path,
+        ..QueueConfig::default()
+    };
+    if let Some(v) = q.integer("maxEvents", 1, 100_000_000)? {
+        queue.max_events = v;
+    }
+    if let Some(v) = q.integer("maxBytes", 65536, 1 << 40)? {
+        queue.max_bytes = v;
+    }
+    if let Some(v) = q.integer("flushIntervalMs", 0, ONE_DAY_MS)? {
+        queue.flush_interval = Duration::from_millis(v);
+    }
+    if let Some(v) = q.integer("maxBatchEvents", 1, 1000)? {
+        queue.max_batch_events = v as usize;
+    }
+    queue.sync = match q.string("sync")? {
+        None | Some("normal") => QueueSync::Normal,
+        Some("full") => QueueSync::Full,
+        Some(other) => {
+            return Err(format!(
+                "queue.sync must be \"normal\" or \"full\", not {other:?}"
+            ))
+        }
+    };
+    q.finish()?;
+    Ok(queue)
 }
 
 fn parse_auth(value: &Value) -> std::result::Result<AuthConfig, String> {
@@ -590,11 +702,51 @@ mod tests {
     }
 
     #[test]
-    fn the_queue_is_refused_by_name() {
-        let msg = err(json!({"datastreamId": "ds", "queue": {}}));
-        assert!(
-            msg.contains("queue") && msg.contains("not supported"),
-            "{msg}"
+    fn the_queue_takes_defaults_and_checks_its_keys() {
+        let c = Config::from_value(&json!({"datastreamId": "ds", "queue": {}})).unwrap();
+        assert_eq!(c.queue, QueueConfig::default());
+        let c = Config::from_value(&json!({"datastreamId": "ds", "queue": {
+            "path": "/tmp/q.db", "maxEvents": 10, "maxBytes": 65536,
+            "flushIntervalMs": 0, "maxBatchEvents": 7, "sync": "full"}}))
+        .unwrap();
+        assert_eq!(
+            c.queue.path.as_deref(),
+            Some(std::path::Path::new("/tmp/q.db"))
+        );
+        assert_eq!(
+            (c.queue.max_events, c.queue.max_batch_events, c.queue.sync),
+            (10, 7, QueueSync::Full)
+        );
+        assert!(err(json!({"datastreamId": "d", "queue": {"sync": "off"}})).contains("queue.sync"));
+        assert!(err(json!({"datastreamId": "d", "queue": {"maxEvents": 0}}))
+            .contains("queue.maxEvents"));
+        assert!(err(json!({"datastreamId": "d", "queue": {"path": ""}})).contains("queue.path"));
+        assert_eq!(
+            err(json!({"datastreamId": "d", "queue": {"maxBatch": 1}})),
+            "unknown key queue.maxBatch"
+        );
+    }
+
+    #[test]
+    fn async_settings_are_bounded() {
+        let c = Config::from_value(&json!({"datastreamId": "d"})).unwrap();
+        assert_eq!(c.async_calls, AsyncSettings::default());
+        let c = Config::from_value(
+            &json!({"datastreamId": "d", "async": {"workers": 256, "maxPending": 1}}),
+        )
+        .unwrap();
+        assert_eq!((c.async_calls.workers, c.async_calls.max_pending), (256, 1));
+        for bad in [
+            json!({"workers": 0}),
+            json!({"workers": 257}),
+            json!({"maxPending": 0}),
+        ] {
+            let msg = err(json!({"datastreamId": "d", "async": bad}));
+            assert!(msg.starts_with("async."), "{msg}");
+        }
+        assert_eq!(
+            err(json!({"datastreamId": "d", "async": {"threads": 2}})),
+            "unknown key async.threads"
         );
     }
 

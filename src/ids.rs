@@ -47,7 +47,7 @@ pub fn now_rfc3339() -> String {
     let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    rfc3339_millis(since.as_millis() as u64)
+    rfc3339_millis(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Formats milliseconds since the Unix epoch as RFC 3339 UTC.

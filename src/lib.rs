@@ -16,8 +16,9 @@
 //! ```
 //!
 //! The layers, bottom to top: `config`, `request`, `response`, `error`;
-//! `auth`, `transport`, `retry`, `lifecycle`, `log`; [`Client`]; and the C ABI
-//! in `ffi` (behind the default `capi` feature), which nothing else depends on.
+//! `auth`, `transport`, `retry`, `lifecycle`, `log`; [`Client`]; beside it
+//! `workers` (async calls, using the client); and the C ABI in `ffi` (behind
+//! the default `capi` feature), which nothing else depends on.
 
 // cbindgen reads only src/ffi: every core module is marked `cbindgen:ignore`.
 // Errors are on the cold path; a flat struct keeps them easy to read and map.
@@ -40,6 +41,8 @@ mod lifecycle;
 /// cbindgen:ignore
 pub mod log;
 /// cbindgen:ignore
+pub mod queue;
+/// cbindgen:ignore
 pub mod request;
 /// cbindgen:ignore
 pub mod response;
@@ -51,6 +54,8 @@ mod secret;
 mod session;
 /// cbindgen:ignore
 mod transport;
+/// cbindgen:ignore
+pub mod workers;
 
 #[cfg(feature = "capi")]
 pub mod ffi;
@@ -60,6 +65,7 @@ pub use config::Config;
 pub use error::{Error, ErrorKind, Result, ERROR_KINDS};
 pub use lifecycle::CloseReport;
 pub use log::{Level, LogFn};
+pub use queue::{OutcomeFn, Queue, QueueCloseReport};
 pub use secret::Secret;
 pub use transport::USER_AGENT;
 

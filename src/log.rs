@@ -6,10 +6,10 @@
 //! secret: the client logs methods, paths, statuses and timings, never headers
 //! or bodies.
 
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::ThreadId;
 
 /// Log levels, numbered as in the C ABI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -39,8 +39,17 @@ struct State {
     sink: Option<LogFn>,
     /// Bumped by every `set`.
     generation: u64,
-    /// Deliveries running now: the generation of their callback and their thread.
-    running: Vec<(u64, ThreadId)>,
+    /// Deliveries running now: the generation of their callback.
+    running: Vec<u64>,
+}
+
+thread_local! {
+    /// How many log callbacks (of any client) this thread is inside.
+    static DELIVERING: Cell<u32> = const { Cell::new(0) };
+}
+
+fn inside_a_callback() -> bool {
+    DELIVERING.try_with(|d| d.get() > 0).unwrap_or(false)
 }
 
 impl Logger {
@@ -51,14 +60,13 @@ impl Logger {
     /// Installs (or with `None` removes) the callback.
     ///
     /// When this returns, the previous callback is no longer running on any
-    /// thread, so a host may free what it captured. Called from inside a
-    /// callback (which may call anything), it does not wait: the calling
-    /// thread is itself inside a callback, and other threads' deliveries may
-    /// be waiting for it. Nothing spins: it sleeps on a condvar that every
-    /// ending delivery signals.
+    /// thread, so a host may free what it captured. Called from inside a log
+    /// callback (of any client; a callback may call anything), it does not
+    /// wait: the calling thread is itself inside a callback, and the
+    /// deliveries it would wait for may be waiting for it. Nothing spins: it
+    /// sleeps on a condvar that every ending delivery signals.
     pub fn set(&self, min_level: u32, sink: Option<LogFn>) {
         let enabled = sink.is_some();
-        let me = std::thread::current().id();
         let mut state = self.state();
         let previous = std::mem::replace(&mut state.sink, sink);
         state.generation = state.generation.wrapping_add(1);
@@ -67,10 +75,10 @@ impl Logger {
             if enabled { min_level.min(5) } else { 0 },
             Ordering::Release,
         );
-        if state.running.iter().any(|(_, thread)| *thread == me) {
+        if inside_a_callback() {
             return;
         }
-        while state.running.iter().any(|(g, _)| *g != generation) {
+        while state.running.iter().any(|g| *g != generation) {
             state = self
                 .delivered
                 .wait(state)
@@ -102,25 +110,22 @@ impl Logger {
         if !self.enabled(level) {
             return;
         }
-        let me = std::thread::current().id();
         let (sink, generation) = {
             let mut state = self.state();
             let Some(sink) = state.sink.clone() else {
                 return;
             };
             let generation = state.generation;
-            state.running.push((generation, me));
+            state.running.push(generation);
             (sink, generation)
         };
         let text = message();
+        let _ = DELIVERING.try_with(|d| d.set(d.get() + 1));
         let _ = catch_unwind(AssertUnwindSafe(|| sink(level, &text)));
+        let _ = DELIVERING.try_with(|d| d.set(d.get().saturating_sub(1)));
         drop(sink);
         let mut state = self.state();
-        if let Some(i) = state
-            .running
-            .iter()
-            .position(|entry| *entry == (generation, me))
-        {
+        if let Some(i) = state.running.iter().position(|g| *g == generation) {
             state.running.swap_remove(i);
         }
         drop(state);

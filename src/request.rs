@@ -193,6 +193,35 @@ impl Draft {
         })
     }
 
+    /// The validated body, for the durable queue: it stores the event and its
+    /// `meta` and sends them later in batches.
+    pub fn into_body(self) -> Map<String, Value> {
+        self.body
+    }
+
+    /// Refuses a body already over the 64 KB limit before state is merged, so
+    /// an async call is refused at once (design.md §3.6); `finish` checks the
+    /// final body. Counts the encoded bytes without keeping them.
+    pub fn check_body_size(&self) -> Result<()> {
+        struct Count(usize);
+        impl std::io::Write for Count {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0 += buf.len();
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut count = Count(0);
+        serde_json::to_writer(&mut count, &self.body)
+            .map_err(|e| Error::invalid_request(format!("the request cannot be encoded: {e}")))?;
+        if count.0 > MAX_BODY_BYTES {
+            return Err(too_large(count.0));
+        }
+        Ok(())
+    }
+
     /// Merges state entries into `meta.state.entries` (the caller's own entries
     /// there win, key by key) and encodes the body, enforcing the 64 KB limit.
     pub fn finish(mut self, client_state: &[StateEntry]) -> Result<Prepared> {
@@ -203,10 +232,7 @@ impl Draft {
         let body = serde_json::to_vec(&self.body)
             .map_err(|e| Error::invalid_request(format!("the request cannot be encoded: {e}")))?;
         if body.len() > MAX_BODY_BYTES {
-            return Err(Error::invalid_request(format!(
-                "the encoded request body is {} bytes; the Edge Network accepts at most {MAX_BODY_BYTES}",
-                body.len()
-            )));
+            return Err(too_large(body.len()));
         }
         Ok(Prepared {
             endpoint: self.endpoint,
@@ -216,6 +242,12 @@ impl Draft {
             body,
         })
     }
+}
+
+fn too_large(bytes: usize) -> Error {
+    Error::invalid_request(format!(
+        "the encoded request body is {bytes} bytes; the Edge Network accepts at most {MAX_BODY_BYTES}"
+    ))
 }
 
 #[derive(Default)]

@@ -93,7 +93,7 @@ fn explicit_state_and_datastream_override_go_on_the_wire() {
     let client = client(&edge.base_url(), json!({"session": "none"}));
     client
         .interact(json!({
-            "event": {},
+            "event": {"xdm": {"identityMap": {"FPID": [{"id": "visitor-1", "primary": true}]}}},
             "options": {"datastreamId": "override-ds", "state": [{"key": "k1", "value": "v1", "maxAge": 30}]}
         }))
         .unwrap();
@@ -109,7 +109,11 @@ fn explicit_state_and_datastream_override_go_on_the_wire() {
 fn collect_posts_a_batch_and_reads_202_and_204() {
     let edge = emulator();
     let client = client(&edge.base_url(), json!({}));
-    let events = json!([source_event(), {"xdm": {"eventType": "web.webinteraction.linkClicks"}}]);
+    let click = json!({"xdm": {
+        "eventType": "web.webinteraction.linkClicks",
+        "identityMap": {"FPID": [{"id": "visitor-1", "primary": true}]}
+    }});
+    let events = json!([source_event(), click]);
     let result = client.collect(json!({"events": events})).unwrap();
     assert_eq!(result["client"]["httpStatus"], 202);
     assert!(result["requestId"].is_string());

@@ -5,14 +5,16 @@ use serde_json::{json, Value};
 
 use crate::dispatch::Shared;
 use crate::http::{Request, Response};
-use crate::Fault;
+use crate::{live_view, Fault};
 
 pub(crate) const PREFIX: &str = "/__emulator/";
+/// The live view is served at `/__emulator/` and, for a typed address, `/__emulator`.
+pub(crate) const LIVE_VIEW: &str = "/__emulator";
 
 pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
     let name = req.path.strip_prefix(PREFIX).unwrap_or("");
     let expected = match name {
-        "health" | "requests" => "GET",
+        "" | "health" | "requests" => "GET",
         "faults" | "reset" => "POST",
         _ => return error(404, &format!("no control endpoint {}", req.path)),
     };
@@ -21,11 +23,18 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
             .with_header("allow", expected);
     }
     match name {
+        "" => live_view::page(&shared.recorder),
         "health" => ok(),
         "requests" => {
+            // `?since=N`: only the records after sequence number N (the live view polls so).
+            let since = match req.query_param("since").map(str::parse::<u64>) {
+                None => 0,
+                Some(Ok(n)) => n,
+                Some(Err(_)) => return error(400, "since must be a sequence number"),
+            };
             let list: Vec<Value> = shared
                 .recorder
-                .snapshot()
+                .since(since)
                 .iter()
                 .map(|r| r.to_control_json())
                 .collect();

@@ -1,11 +1,12 @@
-//! The Edge Network endpoints (edge-api.md §1-5): routing, the checks every endpoint
-//! shares, interact and collect. Consent lives in `consent.rs`.
+//! The Edge Network endpoints (edge-api.md §1-5): the checks every endpoint shares,
+//! interact and collect. Routing lives in `routing.rs`, consent in `consent.rs`.
 
 use serde_json::{json, Map, Value};
 
 use crate::http::{Request, Response};
 use crate::ims::{TokenStatus, TokenStore};
-use crate::{consent, ids, problem, Options};
+use crate::visitor::Visitor;
+use crate::{consent, decisions, ids, problem, Options};
 
 /// The largest body Edge accepts (edge-api.md §2.7).
 pub(crate) const MAX_EDGE_BODY: usize = 64 * 1024;
@@ -24,7 +25,7 @@ pub(crate) enum Endpoint {
 }
 
 impl Endpoint {
-    fn from_segments(segments: &[&str]) -> Option<Endpoint> {
+    pub(crate) fn from_segments(segments: &[&str]) -> Option<Endpoint> {
         Some(match segments {
             ["v2", "interact"] => Endpoint::InteractV2,
             ["v2", "collect"] => Endpoint::CollectV2,
@@ -45,48 +46,6 @@ impl Endpoint {
     }
 }
 
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Route {
-    /// An Edge endpoint served by `cluster` (the hint in the path, or the default).
-    Edge {
-        endpoint: Endpoint,
-        cluster: String,
-    },
-    /// A hint segment that names no known cluster: 404 with an empty body.
-    UnknownHint,
-    Ims,
-    NotFound,
-}
-
-pub(crate) fn route(options: &Options, path: &str) -> Route {
-    if path == "/ims/token/v3" {
-        return Route::Ims;
-    }
-    let segments: Vec<&str> = path.split('/').skip(1).collect();
-    let ["ee", rest @ ..] = segments.as_slice() else {
-        return Route::NotFound;
-    };
-    if let Some(endpoint) = Endpoint::from_segments(rest) {
-        return Route::Edge {
-            endpoint,
-            cluster: options.default_hint.clone(),
-        };
-    }
-    let [hint, rest @ ..] = rest else {
-        return Route::NotFound;
-    };
-    let Some(endpoint) = Endpoint::from_segments(rest) else {
-        return Route::NotFound;
-    };
-    match options.hints.iter().find(|h| h.eq_ignore_ascii_case(hint)) {
-        Some(known) => Route::Edge {
-            endpoint,
-            cluster: known.clone(),
-        },
-        None => Route::UnknownHint,
-    }
-}
-
 /// The response `requestId` for a request: the client's (query, then header) or a new
 /// UUID, with Edge's entropy suffix.
 pub(crate) fn response_request_id(req: &Request) -> String {
@@ -101,7 +60,9 @@ pub(crate) fn response_request_id(req: &Request) -> String {
 pub(crate) struct Ctx<'a> {
     pub options: &'a Options,
     pub cluster: &'a str,
-    pub request_id: String,
+    pub request_id: &'a str,
+    /// The datastream id the request named (empty until checked).
+    pub datastream: String,
     /// `kndctr_<org with @ as _>`, the prefix of every state key.
     pub state_prefix: String,
 }
@@ -124,7 +85,18 @@ impl Ctx<'_> {
     }
 
     pub fn problem(&self, code: &str, title: &str, detail: &str) -> Response {
-        problem::exeg(code, title, detail, &self.request_id)
+        problem::exeg(code, title, detail, self.request_id)
+    }
+
+    /// A problem whose report names the datastream and org too, as Edge's validation
+    /// errors do.
+    pub fn problem_with_config(&self, code: &str, title: &str, detail: &str) -> Response {
+        problem::exeg_with_report(
+            code,
+            title,
+            detail,
+            json!({"requestId": self.request_id, "configId": self.datastream, "orgId": self.options.org_id}),
+        )
     }
 }
 
@@ -135,32 +107,32 @@ pub(crate) fn handle(
     req: &Request,
     endpoint: Endpoint,
     cluster: &str,
+    request_id: &str,
 ) -> Response {
-    let ctx = Ctx {
+    let mut ctx = Ctx {
         options,
         cluster,
-        request_id: response_request_id(req),
+        request_id,
+        datastream: String::new(),
         state_prefix: format!("kndctr_{}", options.org_id.replace('@', "_")),
     };
     if req.method != "POST" {
-        return problem::generic(
-            405,
-            "This endpoint only accepts POST.",
-            Some(&ctx.request_id),
-        )
-        .with_header("allow", "POST");
+        return problem::generic(405, "This endpoint only accepts POST.", Some(request_id))
+            .with_header("allow", "POST");
     }
     let checked = check_datastream(&ctx, req, endpoint)
-        .or_else(|| check_auth(&ctx, tokens, req))
-        .map_or_else(|| parse_body(&ctx, req), Err);
+        .and_then(|datastream| {
+            ctx.datastream = datastream;
+            check_auth(&ctx, tokens, req).map_or(Ok(()), Err)
+        })
+        .and_then(|()| parse_body(&ctx, req));
     let body = match checked {
         Ok(body) => body,
         Err(resp) => return resp,
     };
     let mut resp = match endpoint {
-        Endpoint::InteractV2 | Endpoint::InteractV1 => interact(&ctx, &body, endpoint),
-        Endpoint::CollectV2 | Endpoint::CollectV1 => collect(&ctx, req, &body, endpoint),
         Endpoint::SetConsent => consent::set_consent(&ctx, &body),
+        _ => serve_events(&ctx, req, &body, endpoint),
     };
     if (200..300).contains(&resp.status) {
         resp.set_header("x-adobe-edge", &format!("{cluster};{REGION_ID}"));
@@ -168,13 +140,13 @@ pub(crate) fn handle(
     resp
 }
 
-fn check_datastream(ctx: &Ctx, req: &Request, endpoint: Endpoint) -> Option<Response> {
+fn check_datastream(ctx: &Ctx, req: &Request, endpoint: Endpoint) -> Result<String, Response> {
     let params = endpoint.datastream_params();
     let id = params
         .iter()
         .find_map(|p| req.query_param(p).filter(|v| !v.is_empty()));
     let Some(id) = id else {
-        return Some(ctx.problem(
+        return Err(ctx.problem(
             "EXEG-0002-400",
             "Missing datastream ID",
             &format!(
@@ -185,13 +157,13 @@ fn check_datastream(ctx: &Ctx, req: &Request, endpoint: Endpoint) -> Option<Resp
     };
     let known = &ctx.options.datastreams;
     if !known.is_empty() && !known.iter().any(|d| d == id) {
-        return Some(ctx.problem(
+        return Err(ctx.problem(
             "EXEG-0003-400",
             "Invalid datastream ID",
             &format!("The datastream ID '{id}' referenced in your request does not exist. Update the request with a valid datastream ID and try again."),
         ));
     }
-    None
+    Ok(id.to_string())
 }
 
 fn check_auth(ctx: &Ctx, tokens: &TokenStore, req: &Request) -> Option<Response> {
@@ -235,9 +207,32 @@ fn check_auth(ctx: &Ctx, tokens: &TokenStore, req: &Request) -> Option<Response>
     }
 }
 
-/// The body checks every endpoint shares: present, small enough, a JSON object, and a
-/// `meta.configOverrides` that is an object when present.
+/// The media types Edge reads a body as (edge-api.md §1.3, EXEG-0111): JSON, and the
+/// `text/plain` that browsers' `sendBeacon` and Adobe's samples send. A request without
+/// a Content-Type is read as JSON.
+fn accepted_content_type(content_type: Option<&str>) -> bool {
+    let Some(content_type) = content_type else {
+        return true;
+    };
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    ["application/json", "text/plain", "text/javascript"]
+        .iter()
+        .any(|t| essence.eq_ignore_ascii_case(t))
+}
+
+/// The body checks every endpoint shares: a media type Edge reads, present, small
+/// enough, a JSON object, and a `meta.configOverrides` that is an object when present.
 fn parse_body(ctx: &Ctx, req: &Request) -> Result<Map<String, Value>, Response> {
+    if !accepted_content_type(req.header("content-type")) {
+        return Err(ctx.problem(
+            "EXEG-0111-415",
+            "Unsupported media type",
+            &format!(
+                "The Content-Type '{}' is not supported. Use application/json or text/plain.",
+                req.header("content-type").unwrap_or("")
+            ),
+        ));
+    }
     if req.body.is_empty() && !req.body_too_large {
         return Err(ctx.problem(
             "EXEG-0109-408",
@@ -286,54 +281,119 @@ pub(crate) fn missing_field(ctx: &Ctx, field: &str) -> Response {
     )
 }
 
-fn interact(ctx: &Ctx, body: &Map<String, Value>, endpoint: Endpoint) -> Response {
-    let events: Vec<&Map<String, Value>> = if endpoint == Endpoint::InteractV2 {
-        match body.get("event").and_then(Value::as_object) {
-            Some(event) => vec![event],
-            None => return missing_field(ctx, "event"),
-        }
-    } else {
-        match events_array(body) {
-            Some(events) => events,
-            None => return missing_field(ctx, "events"),
-        }
+/// The events of a request: `event` on v2 interact, a non-empty `events` array otherwise.
+fn request_events<'a>(
+    ctx: &Ctx,
+    body: &'a Map<String, Value>,
+    endpoint: Endpoint,
+) -> Result<Vec<&'a Map<String, Value>>, Response> {
+    if endpoint == Endpoint::InteractV2 {
+        return match body.get("event").and_then(Value::as_object) {
+            Some(event) => Ok(vec![event]),
+            None => Err(missing_field(ctx, "event")),
+        };
+    }
+    let events: Vec<_> = body
+        .get("events")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+        .collect();
+    if events.is_empty() {
+        return Err(missing_field(ctx, "events"));
+    }
+    Ok(events)
+}
+
+/// The checks interact and collect share after the body parsed: the identity rule.
+fn check_events(ctx: &Ctx, visitor: &Visitor) -> Option<Response> {
+    if ctx.options.lenient_identity {
+        return None;
+    }
+    visitor.first_without_identity().map(|_| {
+        ctx.problem_with_config(
+            "EXEG-0306-400",
+            "No primary identity set in request (event)",
+            "No primary identity found in the input event. Update the request accordingly to your schema and try again.",
+        )
+    })
+}
+
+/// The warning Edge adds when the visitor's state says it opted out.
+fn no_consent_warning() -> Value {
+    json!({
+        "type": "https://ns.adobe.com/aep/errors/EXEG-0301-200",
+        "status": 200,
+        "title": "Request ignored",
+        "detail": "Unable to process this request due to lack of user consent.",
+    })
+}
+
+/// Interact and collect: their events, the identity rule, then the endpoint's answer.
+fn serve_events(
+    ctx: &Ctx,
+    req: &Request,
+    body: &Map<String, Value>,
+    endpoint: Endpoint,
+) -> Response {
+    let events = match request_events(ctx, body, endpoint) {
+        Ok(events) => events,
+        Err(resp) => return resp,
     };
-    let query = body.get("query");
+    let visitor = Visitor::new(ctx, body, &events);
+    if let Some(resp) = check_events(ctx, &visitor) {
+        return resp;
+    }
+    match endpoint {
+        Endpoint::InteractV2 | Endpoint::InteractV1 => interact(ctx, body, &events, &visitor),
+        _ => collect(ctx, req, endpoint, &visitor),
+    }
+}
+
+fn interact(
+    ctx: &Ctx,
+    body: &Map<String, Value>,
+    events: &[&Map<String, Value>],
+    visitor: &Visitor,
+) -> Response {
+    if visitor.opted_out() {
+        // Ignored: no decisions, no identity; routing and the cluster still come back.
+        let handle = json!([
+            ctx.location_hint_handle(),
+            {"payload": [ctx.cluster_entry()], "type": "state:store"},
+        ]);
+        return Response::json(
+            200,
+            &json!({"requestId": ctx.request_id, "handle": handle, "warnings": [no_consent_warning()]}),
+        );
+    }
     let mut handle = Vec::new();
 
-    // 1. One decision per requested scope, per event.
+    // 1. One proposition per requested scope and surface, per event.
     for (index, event) in events.iter().enumerate() {
-        let mut scopes = Vec::new();
         // The request-level query belongs to the first event (v2 has only one).
-        let request_query = if index == 0 { query } else { None };
-        for q in [request_query, event.get("query")].into_iter().flatten() {
-            for scope in q
-                .pointer("/personalization/decisionScopes")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
-                if !scopes.contains(&scope) {
-                    scopes.push(scope);
-                }
-            }
-        }
+        let request_query = if index == 0 { body.get("query") } else { None };
+        let queries: Vec<&Value> = [request_query, event.get("query")]
+            .into_iter()
+            .flatten()
+            .collect();
+        let scopes = match requested_scopes(ctx, &queries) {
+            Ok(scopes) => scopes,
+            Err(resp) => return resp,
+        };
         if !scopes.is_empty() {
-            let payload: Vec<Value> = scopes.iter().map(|s| decision(s)).collect();
+            let payload: Vec<Value> = scopes
+                .iter()
+                .filter_map(|r| decisions::proposition(r, &ctx.options.decisions))
+                .collect();
             handle.push(json!({"payload": payload, "type": "personalization:decisions", "eventIndex": index}));
         }
     }
 
     // 2. The visitor's ECID, when asked for.
-    let (ecid, returning) = visitor(ctx, body, events[0]);
-    let fetch = [query, events[0].get("query")]
-        .into_iter()
-        .flatten()
-        .filter_map(|q| q.pointer("/identity/fetch").and_then(Value::as_array))
-        .flatten()
-        .any(|ns| ns.as_str() == Some("ECID"));
-    if fetch {
+    let ecid = visitor.ecid();
+    if visitor.fetches_ecid() {
         handle.push(json!({
             "payload": [{"id": ecid, "namespace": {"code": "ECID"}}],
             "type": "identity:result",
@@ -343,7 +403,7 @@ fn interact(ctx: &Ctx, body: &Map<String, Value>, endpoint: Endpoint) -> Respons
     // 3. Routing, 4. state: a new visitor gets its identity entry, everyone the cluster.
     handle.push(ctx.location_hint_handle());
     let mut store = Vec::new();
-    if !returning {
+    if !visitor.returning() {
         store.push(json!({
             "key": ctx.state_key("identity"),
             "value": ids::encode_identity(&ecid),
@@ -357,140 +417,83 @@ fn interact(ctx: &Ctx, body: &Map<String, Value>, endpoint: Endpoint) -> Respons
     Response::json(200, &json!({"requestId": ctx.request_id, "handle": handle}))
 }
 
-/// A non-empty `events` array of objects.
-fn events_array(body: &Map<String, Value>) -> Option<Vec<&Map<String, Value>>> {
-    let events: Vec<_> = body
-        .get("events")?
-        .as_array()?
-        .iter()
-        .filter_map(Value::as_object)
-        .collect();
-    (!events.is_empty()).then_some(events)
-}
-
-/// The visitor's ECID and whether it echoed an identity state entry (a returning
-/// visitor). Precedence as on Edge: an ECID in the identity map, the identity state
-/// entry, an FPID (deterministically), else a new ECID.
-fn visitor(ctx: &Ctx, body: &Map<String, Value>, event: &Map<String, Value>) -> (String, bool) {
-    // v2 carries the identity map in the event; v1 may also carry it request-wide.
-    let maps: Vec<&Value> = [event.get("xdm"), body.get("xdm")]
-        .into_iter()
-        .flatten()
-        .filter_map(|xdm| xdm.get("identityMap"))
-        .collect();
-    let first_id = |namespace: &str| {
-        maps.iter()
-            .filter_map(|m| m.get(namespace).and_then(Value::as_array))
-            .flatten()
-            .filter_map(|item| item.get("id").and_then(Value::as_str))
-            .find(|id| !id.is_empty())
-            .map(str::to_string)
-    };
-    let identity_key = ctx.state_key("identity");
-    let state_value = body
-        .get("meta")
-        .and_then(|m| m.pointer("/state/entries"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .find(|e| e.get("key").and_then(Value::as_str) == Some(identity_key.as_str()))
-        .map(|e| e.get("value").and_then(Value::as_str).unwrap_or(""));
-    let ecid = first_id("ECID")
-        .or_else(|| state_value.and_then(ids::decode_identity))
-        .or_else(|| first_id("FPID").map(|f| ids::ecid_from_fpid(&f)))
-        .unwrap_or_else(ids::random_ecid);
-    (ecid, state_value.is_some())
-}
-
-/// A Target-style JSON offer for `scope`, shaped like
-/// fixtures/response-interact-200-target-json-offer.json. Ids derive from the scope so
-/// the same scope always gets the same decision.
-fn decision(scope: &str) -> Value {
-    let activity = (100_000 + ids::stable_number(scope, 900_000)).to_string();
-    let offer = (200_000 + ids::stable_number(&format!("offer:{scope}"), 800_000)).to_string();
-    let decision_id = json!({"activityId": activity, "experienceId": "0"}).to_string();
-    json!({
-        "id": format!("AT:{}", ids::base64url(decision_id.as_bytes(), false)),
-        "scope": scope,
-        "scopeDetails": {
-            "decisionProvider": "TGT",
-            "activity": {"id": activity},
-            "experience": {"id": "0"},
-            "strategies": [{"algorithmID": "0", "trafficType": "0"}],
-            "characteristics": {
-                "eventToken": ids::base64url(format!("emulator:{activity}:{scope}").as_bytes(), true),
-            },
-        },
-        "items": [{
-            "id": offer,
-            "schema": "https://ns.adobe.com/personalization/json-content-item",
-            "meta": {
-                "offer.name": format!("/emulator/{scope}/offer"),
-                "experience.id": "0",
-                "activity.name": format!("Emulated activity for {scope}"),
-                "activity.id": activity,
-                "experience.name": "Experience A",
-                "option.id": "2",
-                "offer.id": offer,
-            },
-            "data": {
-                "id": offer,
-                "format": "application/json",
-                "content": {"value": format!("emulated offer for {scope}"), "platform": "server"},
-            },
-        }],
-    })
-}
-
-fn collect(ctx: &Ctx, req: &Request, body: &Map<String, Value>, endpoint: Endpoint) -> Response {
-    if events_array(body).is_none() {
-        return missing_field(ctx, "events");
+/// The decision scopes, then the surfaces, an event asks for (each once), or the error
+/// for asking more than Edge allows.
+fn requested_scopes<'a>(
+    ctx: &Ctx,
+    queries: &[&'a Value],
+) -> Result<Vec<decisions::Requested<'a>>, Response> {
+    let mut requested: Vec<decisions::Requested<'a>> = Vec::new();
+    for (field, surface) in [("decisionScopes", false), ("surfaces", true)] {
+        let mut names: Vec<&str> = Vec::new();
+        for q in queries {
+            let listed = q
+                .get("personalization")
+                .and_then(|p| p.get(field))
+                .and_then(Value::as_array);
+            for name in listed.into_iter().flatten().filter_map(Value::as_str) {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        if names.len() > decisions::MAX_SCOPES {
+            return Err(ctx.problem_with_config(
+                "EXEG-0105-400",
+                "Input validation failed",
+                &format!(
+                    "The request asks for {} {field}; at most {} are allowed per request.",
+                    names.len(),
+                    decisions::MAX_SCOPES
+                ),
+            ));
+        }
+        requested.extend(
+            names
+                .into_iter()
+                .map(|scope| decisions::Requested { scope, surface }),
+        );
     }
+    Ok(requested)
+}
+
+fn collect(ctx: &Ctx, req: &Request, endpoint: Endpoint, visitor: &Visitor) -> Response {
     let silent = req
         .query_param("silent")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     if endpoint == Endpoint::CollectV1 || silent {
         return Response::new(204);
     }
-    Response::json(202, &json!({"requestId": ctx.request_id}))
+    let mut answer = json!({"requestId": ctx.request_id});
+    if visitor.opted_out() {
+        answer["warnings"] = json!([no_consent_warning()]);
+    }
+    Response::json(202, &answer)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn opts() -> Options {
-        Options::default()
-    }
-
     #[test]
-    fn routes_paths_and_hints() {
-        let o = opts();
-        assert_eq!(
-            route(&o, "/ee/v2/interact"),
-            Route::Edge {
-                endpoint: Endpoint::InteractV2,
-                cluster: "or2".into()
-            }
-        );
-        assert_eq!(
-            route(&o, "/ee/irl1/v1/privacy/set-consent"),
-            Route::Edge {
-                endpoint: Endpoint::SetConsent,
-                cluster: "irl1".into()
-            }
-        );
-        assert_eq!(route(&o, "/ee/bogus/v2/collect"), Route::UnknownHint);
-        assert_eq!(route(&o, "/ee/v3/interact"), Route::NotFound);
-        assert_eq!(route(&o, "/ee/or2/v2/other"), Route::NotFound);
-        assert_eq!(route(&o, "/v2/interact"), Route::NotFound);
-        assert_eq!(route(&o, "/ims/token/v3"), Route::Ims);
-    }
-
-    #[test]
-    fn decisions_are_stable_per_scope() {
-        assert_eq!(decision("a"), decision("a"));
-        assert_ne!(decision("a")["id"], decision("b")["id"]);
-        assert_eq!(decision("__view__")["scope"], "__view__");
+    fn content_types() {
+        for ok in [
+            None,
+            Some("application/json"),
+            Some("application/json; charset=utf-8"),
+            Some("text/plain;charset=UTF-8"),
+            Some("TEXT/PLAIN"),
+            Some("text/javascript"),
+        ] {
+            assert!(accepted_content_type(ok), "{ok:?}");
+        }
+        for bad in [
+            "application/x-www-form-urlencoded",
+            "text/html",
+            "multipart/form-data; boundary=x",
+            "",
+        ] {
+            assert!(!accepted_content_type(Some(bad)), "{bad}");
+        }
     }
 }

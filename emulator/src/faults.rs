@@ -2,6 +2,7 @@
 //! of) its normal answer.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use serde_json::Value;
@@ -30,7 +31,18 @@ pub struct Fault {
     pub truncate: bool,
     /// 200, `Content-Type: application/json`, a body that is not JSON.
     pub malformed: bool,
+    /// Refuse the events with these `xdm._id`s: the fault applies only to a request whose
+    /// events (`event`, or `events[]`) include one of them, and answers it with
+    /// `reject_status`. Requests without a named event pass untouched and do not use it up.
+    pub reject_event_ids: Vec<String>,
+    /// With `reject_event_ids`: 422 (EXEG-0104-422, the default), 400 (EXEG-0102-400) or
+    /// 413 (EXEG-0112-413) refuse the whole request; 207 serves it and reports one error
+    /// per named event, with its index in the request in `report.eventIndex`.
+    pub reject_status: Option<u16>,
 }
+
+/// The statuses a rejection fault may answer with.
+const REJECT_STATUSES: [u16; 4] = [400, 413, 422, 207];
 
 impl Fault {
     /// Answer the next matching request with `status`.
@@ -55,6 +67,21 @@ impl Fault {
             reset: true,
             ..Fault::default()
         }
+    }
+
+    /// Refuse the events with these `xdm._id`s with `status` (400, 413, 422 or 207; see
+    /// [`Fault::reject_event_ids`]).
+    pub fn reject_events<S: AsRef<str>>(ids: &[S], status: u16) -> Fault {
+        Fault {
+            reject_event_ids: ids.iter().map(|s| s.as_ref().to_string()).collect(),
+            reject_status: Some(status),
+            ..Fault::default()
+        }
+    }
+
+    /// The status a rejection fault answers with (422 unless set).
+    pub fn rejection_status(&self) -> u16 {
+        self.reject_status.unwrap_or(422)
     }
 
     /// Apply to `count` matching requests instead of one.
@@ -131,16 +158,78 @@ impl Fault {
                 "reset" => fault.reset = v.as_bool().ok_or_else(bad)?,
                 "truncate" => fault.truncate = v.as_bool().ok_or_else(bad)?,
                 "malformed" => fault.malformed = v.as_bool().ok_or_else(bad)?,
+                "rejectEventIds" => {
+                    fault.reject_event_ids = v
+                        .as_array()
+                        .and_then(|ids| {
+                            ids.iter()
+                                .map(|id| id.as_str().filter(|s| !s.is_empty()).map(String::from))
+                                .collect::<Option<Vec<String>>>()
+                        })
+                        .filter(|ids| !ids.is_empty())
+                        .ok_or(
+                            "fault key 'rejectEventIds' must be a non-empty array of event ids",
+                        )?
+                }
+                "rejectStatus" => {
+                    fault.reject_status = Some(
+                        uint(v)
+                            .and_then(|n| u16::try_from(n).ok())
+                            .filter(|s| REJECT_STATUSES.contains(s))
+                            .ok_or_else(|| {
+                                format!("fault rejectStatus {v} is not one of 400, 413, 422, 207")
+                            })?,
+                    )
+                }
                 _ => return Err(format!("unknown fault key '{key}'")),
             }
         }
+        fault.check_rejection()?;
         Ok(fault)
     }
 
-    fn matches(&self, path: &str) -> bool {
-        self.path_contains
+    /// A rejection names its events and answers on its own: it combines with `count`,
+    /// `pathContains`, `delayMs` and the header fields, not with another kind of answer.
+    fn check_rejection(&self) -> Result<(), String> {
+        if self.reject_event_ids.is_empty() {
+            return match self.reject_status {
+                Some(_) => Err("fault key 'rejectStatus' needs 'rejectEventIds'".into()),
+                None => Ok(()),
+            };
+        }
+        let others = [
+            ("status", self.status.is_some()),
+            ("body", self.body.is_some()),
+            ("reset", self.reset),
+            ("truncate", self.truncate),
+            ("malformed", self.malformed),
+        ];
+        match others.iter().find(|(_, set)| *set) {
+            Some((name, _)) => Err(format!(
+                "fault key '{name}' cannot be combined with 'rejectEventIds' (use 'rejectStatus')"
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the fault applies to a request for `path` whose events have these ids
+    /// (`None` when the request's events were not looked at: no rejection fault queued).
+    fn matches(&self, path: &str, event_ids: Option<&[Option<String>]>) -> bool {
+        let path_ok = self
+            .path_contains
             .as_deref()
-            .is_none_or(|fragment| path.contains(fragment))
+            .is_none_or(|fragment| path.contains(fragment));
+        if !path_ok {
+            return false;
+        }
+        if self.reject_event_ids.is_empty() {
+            return true;
+        }
+        event_ids.is_some_and(|ids| {
+            ids.iter()
+                .flatten()
+                .any(|id| self.reject_event_ids.contains(id))
+        })
     }
 }
 
@@ -160,29 +249,58 @@ fn opt_string(v: &Value) -> Option<Option<String>> {
 #[derive(Default)]
 pub(crate) struct FaultQueue {
     queue: Mutex<VecDeque<(Fault, u32)>>,
+    /// Queued faults, and how many of them reject events: read without the lock, so a
+    /// request skips the lock when nothing is queued and parses its body for event ids
+    /// only while a rejection fault waits.
+    queued: AtomicUsize,
+    rejecting: AtomicUsize,
 }
 
 impl FaultQueue {
     pub fn push(&self, fault: Fault) {
         let uses = fault.count.max(1);
-        self.lock().push_back((fault, uses));
+        let mut queue = self.lock();
+        queue.push_back((fault, uses));
+        self.recount(&queue);
     }
 
     pub fn clear(&self) {
-        self.lock().clear();
+        let mut queue = self.lock();
+        queue.clear();
+        self.recount(&queue);
     }
 
-    /// The fault that applies to a request for `path`, if any, using it up once.
-    pub fn take(&self, path: &str) -> Option<Fault> {
+    /// Whether a request must bring its event ids to [`FaultQueue::take`].
+    pub fn wants_event_ids(&self) -> bool {
+        self.rejecting.load(Ordering::Acquire) > 0
+    }
+
+    /// The fault that applies to a request for `path` (with these event ids, when
+    /// [`FaultQueue::wants_event_ids`] asked for them), if any, using it up once.
+    pub fn take(&self, path: &str, event_ids: Option<&[Option<String>]>) -> Option<Fault> {
+        if self.queued.load(Ordering::Acquire) == 0 {
+            return None;
+        }
         let mut queue = self.lock();
-        let index = queue.iter().position(|(f, _)| f.matches(path))?;
+        let index = queue.iter().position(|(f, _)| f.matches(path, event_ids))?;
         let (fault, uses) = &mut queue[index];
         *uses -= 1;
-        if *uses == 0 {
+        let taken = if *uses == 0 {
             queue.remove(index).map(|(f, _)| f)
         } else {
             Some(fault.clone())
-        }
+        };
+        self.recount(&queue);
+        taken
+    }
+
+    fn recount(&self, queue: &VecDeque<(Fault, u32)>) {
+        let rejecting = queue
+            .iter()
+            .filter(|(f, _)| !f.reject_event_ids.is_empty())
+            .count();
+        self.queued.store(queue.len(), Ordering::Release);
+        self.rejecting.store(rejecting, Ordering::Release);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(Fault, u32)>> {
@@ -239,17 +357,61 @@ mod tests {
         let q = FaultQueue::default();
         q.push(Fault::status(500).on_path("/collect"));
         q.push(Fault::status(503).times(2));
-        assert_eq!(q.take("/ee/v2/interact").unwrap().status, Some(503));
-        assert_eq!(q.take("/ee/v2/collect").unwrap().status, Some(500));
-        assert_eq!(q.take("/ee/v2/collect").unwrap().status, Some(503));
-        assert_eq!(q.take("/ee/v2/collect"), None);
+        assert_eq!(q.take("/ee/v2/interact", None).unwrap().status, Some(503));
+        assert_eq!(q.take("/ee/v2/collect", None).unwrap().status, Some(500));
+        assert_eq!(q.take("/ee/v2/collect", None).unwrap().status, Some(503));
+        assert_eq!(q.take("/ee/v2/collect", None), None);
     }
 
     #[test]
     fn count_zero_means_once() {
         let q = FaultQueue::default();
         q.push(Fault::reset().times(0));
-        assert!(q.take("/x").is_some());
-        assert!(q.take("/x").is_none());
+        assert!(q.take("/x", None).is_some());
+        assert!(q.take("/x", None).is_none());
+    }
+
+    #[test]
+    fn parses_rejections_and_refuses_bad_ones() {
+        let f = Fault::from_json(
+            &json!({"rejectEventIds": ["a", "b"], "rejectStatus": 207, "count": 9}),
+        )
+        .unwrap();
+        assert_eq!(
+            f,
+            vec![Fault {
+                count: 9,
+                ..Fault::reject_events(&["a", "b"], 207)
+            }]
+        );
+        let default = &Fault::from_json(&json!({"rejectEventIds": ["a"]})).unwrap()[0];
+        assert_eq!(default.rejection_status(), 422);
+        for bad in [
+            json!({"rejectEventIds": []}),
+            json!({"rejectEventIds": "a"}),
+            json!({"rejectEventIds": [1]}),
+            json!({"rejectEventIds": ["a"], "rejectStatus": 500}),
+            json!({"rejectStatus": 422}),
+            json!({"rejectEventIds": ["a"], "status": 422}),
+            json!({"rejectEventIds": ["a"], "reset": true}),
+        ] {
+            assert!(Fault::from_json(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rejections_match_only_requests_naming_their_events() {
+        let q = FaultQueue::default();
+        assert!(!q.wants_event_ids());
+        q.push(Fault::reject_events(&["x"], 422).times(2));
+        assert!(q.wants_event_ids());
+        let other = [Some("y".to_string()), None];
+        let named = [None, Some("x".to_string())];
+        assert!(q.take("/ee/v2/collect", Some(&other)).is_none());
+        assert!(q.take("/ee/v2/collect", None).is_none());
+        assert!(q.take("/ee/v2/collect", Some(&named)).is_some());
+        assert!(q.take("/ee/v2/collect", Some(&named)).is_some());
+        assert!(q.take("/ee/v2/collect", Some(&named)).is_none());
+        assert!(!q.wants_event_ids());
     }
 }

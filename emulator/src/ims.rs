@@ -55,13 +55,17 @@ impl TokenStore {
 
 const FIELDS: [&str; 4] = ["grant_type", "client_id", "client_secret", "scope"];
 
-/// Answers a token request. The four fields may come in the form body or the query
-/// (IMS accepts both); the body wins.
+/// Answers a token request. The four fields may come in the body, as
+/// `application/x-www-form-urlencoded` or `multipart/form-data`, or in the query (IMS
+/// accepts all three); the body wins.
 pub(crate) fn token(options: &Options, tokens: &TokenStore, req: &Request) -> Response {
     if req.method != "POST" {
         return oauth_error(405, "invalid_request", Some("use POST")).with_header("allow", "POST");
     }
-    let form = parse_form(&String::from_utf8_lossy(&req.body));
+    let form = match multipart_boundary(req.header("content-type")) {
+        Some(boundary) => parse_multipart(&req.body, &boundary),
+        None => parse_form(&String::from_utf8_lossy(&req.body)),
+    };
     let field = |name: &str| {
         form.iter()
             .chain(req.query.iter())
@@ -102,6 +106,57 @@ pub(crate) fn token(options: &Options, tokens: &TokenStore, req: &Request) -> Re
     )
 }
 
+/// The boundary of a `multipart/form-data` Content-Type (RFC 7578), quoted or not.
+fn multipart_boundary(content_type: Option<&str>) -> Option<String> {
+    let mut parts = content_type?.split(';');
+    if !parts
+        .next()?
+        .trim()
+        .eq_ignore_ascii_case("multipart/form-data")
+    {
+        return None;
+    }
+    parts.find_map(|p| {
+        let (name, value) = p.trim().split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| value.trim().trim_matches('"').to_string())
+            .filter(|b| !b.is_empty())
+    })
+}
+
+/// The text fields of a `multipart/form-data` body: each part's
+/// `Content-Disposition: form-data; name="..."` and its content. Malformed parts are skipped.
+fn parse_multipart(body: &[u8], boundary: &str) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(body);
+    let delimiter = format!("--{boundary}");
+    text.split(delimiter.as_str())
+        .skip(1)
+        .take_while(|part| !part.starts_with("--"))
+        .filter_map(|part| {
+            let part = part.strip_prefix("\r\n").unwrap_or(part);
+            let (head, content) = part
+                .split_once("\r\n\r\n")
+                .or_else(|| part.split_once("\n\n"))?;
+            let name = head.lines().find_map(|line| {
+                let (key, value) = line.split_once(':')?;
+                if !key.trim().eq_ignore_ascii_case("content-disposition") {
+                    return None;
+                }
+                value.split(';').find_map(|p| {
+                    let (k, v) = p.trim().split_once('=')?;
+                    (k == "name").then(|| v.trim_matches('"').to_string())
+                })
+            })?;
+            let content = content
+                .strip_suffix("\r\n")
+                .or_else(|| content.strip_suffix('\n'))
+                .unwrap_or(content);
+            Some((name, content.to_string()))
+        })
+        .collect()
+}
+
 fn oauth_error(status: u16, error: &str, description: Option<&str>) -> Response {
     let mut body = json!({ "error": error });
     if let Some(d) = description {
@@ -113,6 +168,26 @@ fn oauth_error(status: u16, error: &str, description: Option<&str>) -> Response 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multipart_fields() {
+        let ct = Some("multipart/form-data; boundary=\"XyZ\"");
+        let boundary = multipart_boundary(ct).unwrap();
+        assert_eq!(boundary, "XyZ");
+        let body = "--XyZ\r\nContent-Disposition: form-data; name=\"client_id\"\r\n\r\nabc\r\n--XyZ\r\ncontent-disposition: form-data; name=scope\r\nContent-Type: text/plain\r\n\r\na,b\r\n--XyZ--\r\n";
+        assert_eq!(
+            parse_multipart(body.as_bytes(), &boundary),
+            [
+                ("client_id".into(), "abc".into()),
+                ("scope".into(), "a,b".into())
+            ]
+        );
+        assert_eq!(
+            multipart_boundary(Some("application/x-www-form-urlencoded")),
+            None
+        );
+        assert_eq!(multipart_boundary(Some("multipart/form-data")), None);
+    }
 
     #[test]
     fn token_lifecycle() {

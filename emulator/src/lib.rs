@@ -5,30 +5,49 @@
 //! `/v1/collect`, `/v1/privacy/set-consent` — plus an IMS token stand-in at
 //! `POST /ims/token/v3`, with the real EXEG problem bodies for what it rejects.
 //!
+//! Like the real Edge Network it routes a hint given in the path or as the host
+//! (`{hint}.server.adobedc.net`), serves `/ee-pre-prd/` like `/ee/`, refuses events without
+//! an identity (EXEG-0306-400, unless [`Options::lenient_identity`]) and media types it does
+//! not read (EXEG-0111-415), answers each decision scope in its owner's shape (Target,
+//! Offer Decisioning, Journey Optimizer; content from [`Options::decisions`]), ignores an
+//! opted-out visitor with the EXEG-0301-200 warning, and sends `x-request-id` and
+//! `x-rate-limit-remaining` (429 past [`Options::rate_limit_per_sec`]).
+//!
 //! Tests steer it through the library ([`Emulator::inject`], [`Emulator::requests`],
 //! [`Emulator::reset`]) or, from other languages, through the control endpoints under
 //! `/__emulator/` (`health`, `requests`, `faults`, `reset`) on the same port.
+//! `GET /__emulator/` is a live view: a web page listing requests and answers as they
+//! arrive.
 //!
 //! Faults queue up FIFO; each Edge or IMS request takes the first one whose
 //! `path_contains` matches. `delay_ms` applies first; then `reset` drops the connection,
 //! `truncate` sends half of a 200 body, `malformed` sends a 200 that is not JSON, and
 //! `status` (or `body`) replaces the answer; `retry_after`, `content_type` and `location` set those
 //! headers on whatever is sent. A fault with only a delay answers normally after it.
+//! A rejection fault ([`Fault::reject_events`]) applies only to requests holding one of
+//! its events (by `xdm._id`) and refuses them with 400/413/422, or answers 207 with an
+//! error per named event (`report.eventIndex`).
 //!
 //! No async runtime: std threads and sockets, one thread per connection.
 
 mod consent;
 mod control;
+mod decisions;
 mod dispatch;
 mod edge;
 mod faults;
 mod http;
 mod ids;
 mod ims;
+mod live_view;
 mod problem;
+mod ratelimit;
 mod record;
+mod reject;
+mod routing;
 mod server;
 mod tls;
+mod visitor;
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -73,6 +92,15 @@ pub struct Options {
     /// How many requests [`Emulator::requests`] keeps, the oldest dropped first, so a long
     /// benchmark cannot grow memory without bound; 0 records nothing. Default 50 000.
     pub max_recorded: usize,
+    /// Serve events that carry no identity at all. Off by default: like a server
+    /// datastream, the emulator answers such an event with 400 EXEG-0306-400.
+    pub lenient_identity: bool,
+    /// Content per decision scope or surface (`--decisions FILE`): a value that is an
+    /// object with `items` is the whole proposition; `null` means no proposition for that
+    /// scope; anything else is the content of the one item of the canned proposition.
+    pub decisions: serde_json::Map<String, serde_json::Value>,
+    /// Edge requests allowed per second; beyond that 429 with `Retry-After`. None: no limit.
+    pub rate_limit_per_sec: Option<u32>,
 }
 
 impl Default for Options {
@@ -91,6 +119,9 @@ impl Default for Options {
             token_ttl_secs: 86_399,
             ims_clients: Vec::new(),
             max_recorded: 50_000,
+            lenient_identity: false,
+            decisions: serde_json::Map::new(),
+            rate_limit_per_sec: None,
         }
     }
 }

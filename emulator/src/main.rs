@@ -28,11 +28,17 @@ Options:
   --token-ttl SECS       expires_in of issued IMS tokens (default 86399)
   --ims-client ID:SECRET an accepted IMS client (repeatable; default: any non-empty pair)
   --max-recorded N       requests kept for /__emulator/requests (default 50000)
+  --lenient-identity     serve events that carry no identity at all (default: 400
+                         EXEG-0306-400, as server datastreams answer)
+  --decisions FILE       JSON object keyed by decision scope or surface: the content
+                         (or whole proposition, or null for none) each one gets
+  --rate-limit N/s       allow N Edge requests per second, then 429 with Retry-After
   --exit-on-stdin-eof    exit when standard input reaches end of file
   -h, --help             print this help
 
 Test control on the same port: GET /__emulator/health, GET /__emulator/requests,
 POST /__emulator/faults (a fault object or array), POST /__emulator/reset.
+Live view: open GET /__emulator/ in a browser to watch requests and answers arrive.
 ";
 
 #[derive(Debug)]
@@ -92,6 +98,9 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Parsed, String> {
                     .push((id.to_string(), secret.to_string()));
             }
             "--max-recorded" => options.max_recorded = number(&flag, &value()?)?,
+            "--lenient-identity" => options.lenient_identity = true,
+            "--decisions" => options.decisions = decisions_file(&value()?)?,
+            "--rate-limit" => options.rate_limit_per_sec = Some(rate(&value()?)?),
             "--exit-on-stdin-eof" => exit_on_stdin_eof = true,
             _ => return Err(format!("unknown argument '{arg}'")),
         }
@@ -119,13 +128,36 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Parsed, String> {
 fn takes_value(flag: &str) -> bool {
     !matches!(
         flag,
-        "--require-auth" | "--validate-tokens" | "--exit-on-stdin-eof" | "--help"
+        "--require-auth"
+            | "--validate-tokens"
+            | "--exit-on-stdin-eof"
+            | "--lenient-identity"
+            | "--help"
     )
 }
 
 fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
     v.parse()
         .map_err(|_| format!("{flag}: '{v}' is not a valid number"))
+}
+
+/// `N/s` (or a bare `N`): requests per second, at least 1.
+fn rate(v: &str) -> Result<u32, String> {
+    let n = v.strip_suffix("/s").unwrap_or(v);
+    n.parse::<u32>()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("--rate-limit: '{v}' is not N/s with N a positive number"))
+}
+
+fn decisions_file(path: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    match serde_json::from_str(&read(path)?) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err(format!(
+            "--decisions: {path} must hold a JSON object keyed by scope"
+        )),
+        Err(e) => Err(format!("--decisions: {path} is not JSON: {e}")),
+    }
 }
 
 fn read(path: &str) -> Result<String, String> {
@@ -207,6 +239,9 @@ mod tests {
             "--default-hint",
             "xx1",
             "--exit-on-stdin-eof",
+            "--lenient-identity",
+            "--rate-limit",
+            "25/s",
         ])
         .unwrap();
         let o = &a.options;
@@ -220,6 +255,31 @@ mod tests {
         assert_eq!(o.ims_clients, [("id".to_string(), "se:cret".to_string())]);
         assert_eq!(o.hints, ["xx1"]);
         assert_eq!(o.default_hint, "xx1");
+        assert!(o.lenient_identity);
+        assert_eq!(o.rate_limit_per_sec, Some(25));
+        assert_eq!(
+            run(&["--rate-limit=7"]).unwrap().options.rate_limit_per_sec,
+            Some(7)
+        );
+    }
+
+    #[test]
+    fn reads_a_decisions_file() {
+        let path = std::env::temp_dir().join(format!("emu-decisions-{}.json", std::process::id()));
+        std::fs::write(
+            &path,
+            r#"{"sample-json-offer": {"heroImageName": "a.png"}}"#,
+        )
+        .unwrap();
+        let a = run(&["--decisions", path.to_str().unwrap()]).unwrap();
+        assert_eq!(
+            a.options.decisions["sample-json-offer"]["heroImageName"],
+            "a.png"
+        );
+        std::fs::write(&path, "[1]").unwrap();
+        assert!(run(&["--decisions", path.to_str().unwrap()]).is_err());
+        std::fs::remove_file(&path).unwrap();
+        assert!(run(&["--decisions", "/nonexistent/x.json"]).is_err());
     }
 
     #[test]
@@ -233,6 +293,10 @@ mod tests {
             .contains("together"));
         assert!(run(&["--ims-client", "nocolon"]).is_err());
         assert!(run(&["--require-auth=yes"]).is_err());
+        assert!(run(&["--lenient-identity=1"]).is_err());
+        for bad in ["0/s", "x/s", "-1", "5/m"] {
+            assert!(run(&["--rate-limit", bad]).is_err(), "{bad}");
+        }
         assert_eq!(run(&["--help"]).unwrap_err(), "help");
     }
 }

@@ -1,16 +1,26 @@
-//! Recording of the Edge and IMS requests received, for tests to inspect.
+//! Recording of the Edge and IMS requests received, and of what was answered, for tests
+//! to inspect and for the live view.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
-use crate::http::Request;
+use crate::http::{Request, Response};
 
-/// One request as the emulator received it.
+/// Answers (headers and body) are kept for this many of the latest requests; older
+/// records keep only their status, so a long benchmark run holds little memory.
+const KEEP_ANSWERS: usize = 1000;
+
+/// One request as the emulator received it, and its answer.
 #[derive(Clone, Debug)]
 pub struct RecordedRequest {
+    /// Position in arrival order since the emulator started, from 1 (not reset by
+    /// [`crate::Emulator::reset`]).
+    pub seq: u64,
+    /// Arrival time, milliseconds since the Unix epoch.
+    pub received_ms: u64,
     pub method: String,
     /// The path without the query.
     pub path: String,
@@ -20,8 +30,13 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// The body, de-chunked.
     pub body: Vec<u8>,
-    /// The status sent back; 0 when the connection was reset instead.
+    /// The status sent back; 0 while unanswered and when the connection was reset instead.
     pub response_status: u16,
+    /// The answer's headers (without Content-Length and Connection); empty for answers
+    /// older than the latest 1000.
+    pub response_headers: Vec<(String, String)>,
+    /// The answer's body; empty for answers older than the latest 1000.
+    pub response_body: Vec<u8>,
 }
 
 impl RecordedRequest {
@@ -46,90 +61,183 @@ impl RecordedRequest {
         serde_json::from_slice(&self.body).ok()
     }
 
-    /// The control endpoint's form: `{method, path, query, headers, body, status}` with the
-    /// body as JSON when it parses, else as a string.
+    /// The control endpoint's form: `{seq, receivedMs, method, path, query, headers, body,
+    /// status, response: {status, headers, body}}`, bodies as JSON when they parse, else
+    /// as strings.
     pub(crate) fn to_control_json(&self) -> Value {
-        let pairs = |list: &[(String, String)]| {
-            let mut map = Map::new();
-            for (k, v) in list {
-                // Repeated names are joined as HTTP allows for most headers.
-                let joined = match map.get(k).and_then(Value::as_str) {
-                    Some(prev) => format!("{prev}, {v}"),
-                    None => v.clone(),
-                };
-                map.insert(k.clone(), Value::String(joined));
-            }
-            Value::Object(map)
-        };
-        let body = self
-            .json()
-            .unwrap_or_else(|| Value::String(String::from_utf8_lossy(&self.body).into_owned()));
         serde_json::json!({
+            "seq": self.seq,
+            "receivedMs": self.received_ms,
             "method": self.method,
             "path": self.path,
             "query": pairs(&self.query),
             "headers": pairs(&self.headers),
-            "body": body,
+            "body": body_json(&self.body),
             "status": self.response_status,
+            "response": {
+                "status": self.response_status,
+                "headers": pairs(&self.response_headers),
+                "body": body_json(&self.response_body),
+            },
         })
     }
 }
 
-/// The status of a recorded request, filled in once the answer is known. Shared with the
-/// connection so the record can be taken at arrival (keeping arrival order) and completed
-/// before the response leaves (so a client that has its answer sees the status).
-pub(crate) type StatusSlot = Arc<AtomicU16>;
+fn pairs(list: &[(String, String)]) -> Value {
+    let mut map = Map::new();
+    for (k, v) in list {
+        // Repeated names are joined as HTTP allows for most headers.
+        let joined = match map.get(k).and_then(Value::as_str) {
+            Some(prev) => format!("{prev}, {v}"),
+            None => v.clone(),
+        };
+        map.insert(k.clone(), Value::String(joined));
+    }
+    Value::Object(map)
+}
+
+fn body_json(body: &[u8]) -> Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+}
+
+/// What was answered to one recorded request.
+#[derive(Default)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+/// The answer of a recorded request, filled in once known. Shared with the connection so
+/// the record can be taken at arrival (keeping arrival order) and completed before the
+/// response leaves (so a client that has its answer sees it). Each slot has its own lock:
+/// no lock shared by connections is held while an answer is stored or written.
+#[derive(Default)]
+pub(crate) struct AnswerSlot(Mutex<Answer>);
+
+impl AnswerSlot {
+    pub fn answered(&self, resp: &Response) {
+        let mut answer = lock(&self.0);
+        answer.status = resp.status;
+        answer.headers = resp.headers.clone();
+        answer.body = resp.body.clone();
+    }
+
+    /// The connection was reset: status 0, nothing sent.
+    pub fn reset(&self) {
+        *lock(&self.0) = Answer::default();
+    }
+
+    fn forget_content(&self) {
+        let mut answer = lock(&self.0);
+        answer.headers = Vec::new();
+        answer.body = Vec::new();
+    }
+}
 
 pub(crate) struct Recorder {
     limit: usize,
-    entries: Mutex<VecDeque<(RecordedRequest, StatusSlot)>>,
+    inner: Mutex<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    next_seq: u64,
+    list: VecDeque<(RecordedRequest, Arc<AnswerSlot>)>,
 }
 
 impl Recorder {
     pub fn new(limit: usize) -> Recorder {
         Recorder {
             limit,
-            entries: Mutex::new(VecDeque::new()),
+            inner: Mutex::new(Entries {
+                next_seq: 1,
+                list: VecDeque::new(),
+            }),
         }
     }
 
-    pub fn record(&self, req: &Request) -> StatusSlot {
-        let slot = StatusSlot::default();
+    /// Records a request at arrival; `None` when nothing is recorded (`max_recorded` 0), so
+    /// the answer need not be copied either.
+    pub fn record(&self, req: &Request) -> Option<Arc<AnswerSlot>> {
         if self.limit == 0 {
-            return slot;
+            return None;
         }
-        let entry = RecordedRequest {
+        let slot = Arc::new(AnswerSlot::default());
+        let received_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let mut entry = RecordedRequest {
+            seq: 0,
+            received_ms,
             method: req.method.clone(),
             path: req.path.clone(),
             query: req.query.clone(),
             headers: req.headers.clone(),
             body: req.body.clone(),
             response_status: 0,
+            response_headers: Vec::new(),
+            response_body: Vec::new(),
         };
-        let mut entries = self.lock();
+        let mut inner = self.lock();
+        entry.seq = inner.next_seq;
+        inner.next_seq += 1;
         // Oldest first out, so a long benchmark run cannot grow memory without bound.
-        while entries.len() >= self.limit {
-            entries.pop_front();
+        while inner.list.len() >= self.limit {
+            inner.list.pop_front();
         }
-        entries.push_back((entry, slot.clone()));
-        slot
+        inner.list.push_back((entry, slot.clone()));
+        if let Some(old) = inner.list.len().checked_sub(KEEP_ANSWERS + 1) {
+            inner.list[old].1.forget_content();
+        }
+        Some(slot)
     }
 
     pub fn snapshot(&self) -> Vec<RecordedRequest> {
-        self.lock()
-            .iter()
-            .map(|(req, slot)| RecordedRequest {
-                response_status: slot.load(Ordering::Acquire),
-                ..req.clone()
+        self.since(0)
+    }
+
+    /// The records after `seq` (all with 0), in arrival order.
+    pub fn since(&self, seq: u64) -> Vec<RecordedRequest> {
+        let inner = self.lock();
+        let start = inner.list.partition_point(|(r, _)| r.seq <= seq);
+        Self::copy(&inner, start)
+    }
+
+    /// The latest `n` records and how many are recorded, copying no more than those.
+    pub fn latest(&self, n: usize) -> (Vec<RecordedRequest>, usize) {
+        let inner = self.lock();
+        let total = inner.list.len();
+        (Self::copy(&inner, total.saturating_sub(n)), total)
+    }
+
+    fn copy(inner: &Entries, start: usize) -> Vec<RecordedRequest> {
+        inner
+            .list
+            .range(start..)
+            .map(|(req, slot)| {
+                let answer = lock(&slot.0);
+                RecordedRequest {
+                    response_status: answer.status,
+                    response_headers: answer.headers.clone(),
+                    response_body: answer.body.clone(),
+                    ..req.clone()
+                }
             })
             .collect()
     }
 
     pub fn clear(&self) {
-        self.lock().clear();
+        self.lock().list.clear();
     }
 
-    fn lock(&self) -> MutexGuard<'_, VecDeque<(RecordedRequest, StatusSlot)>> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Entries> {
+        lock(&self.inner)
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere while holding the lock leaves still-valid records.
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -6,8 +6,6 @@ use aep_edge_emulator::{Emulator, Options};
 use common::*;
 use serde_json::Value;
 
-const EVENT: &str = r#"{"event":{}}"#;
-
 fn with_auth(token: &str) -> Vec<(&'static str, &str)> {
     vec![
         ("authorization", token),
@@ -79,9 +77,9 @@ fn require_auth_names_the_missing_header() {
     assert_eq!(r.status, 200, "{r:?}");
     // Collect and consent are guarded too.
     let collect = format!("{}/ee/v2/collect?dataStreamId=x", emu.base_url());
-    assert_eq!(post(&collect, r#"{"events":[{}]}"#).exeg(), "EXEG-0500-401");
+    assert_eq!(post(&collect, BATCH).exeg(), "EXEG-0500-401");
     assert_eq!(
-        post_with(&collect, r#"{"events":[{}]}"#, &with_auth("Bearer t")).status,
+        post_with(&collect, BATCH, &with_auth("Bearer t")).status,
         202
     );
 }

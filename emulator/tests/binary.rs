@@ -74,16 +74,40 @@ fn prints_the_base_url_first_and_serves() {
     let port = url.strip_prefix("http://127.0.0.1:").expect(&url);
     assert!(port.parse::<u16>().unwrap() > 0);
     assert_eq!(get(&format!("{url}/__emulator/health")).status, 200);
-    let r = post(
-        &format!("{url}/ee/v2/interact?dataStreamId=nope"),
-        r#"{"event":{}}"#,
-    );
+    let r = post(&format!("{url}/ee/v2/interact?dataStreamId=nope"), EVENT);
     assert_eq!(r.exeg(), "EXEG-0003-400");
-    let r = post(
-        &format!("{url}/ee/v2/interact?dataStreamId=known"),
-        r#"{"event":{}}"#,
-    );
+    let r = post(&format!("{url}/ee/v2/interact?dataStreamId=known"), EVENT);
     assert_eq!(r.status, 200);
+}
+
+#[test]
+fn fidelity_flags() {
+    let decisions =
+        std::env::temp_dir().join(format!("emu-bin-decisions-{}.json", std::process::id()));
+    std::fs::write(&decisions, r#"{"hero": {"heroImageName": "b.png"}}"#).unwrap();
+    let (_server, url) = spawn(&[
+        "--lenient-identity",
+        "--rate-limit",
+        "50/s",
+        "--decisions",
+        decisions.to_str().unwrap(),
+    ]);
+    std::fs::remove_file(&decisions).unwrap();
+    let interact = format!("{url}/ee/v2/interact?dataStreamId=d");
+    let body = r#"{"event":{},"query":{"personalization":{"decisionScopes":["hero"]}}}"#;
+    let r = post(&interact, body);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.header("x-rate-limit-remaining"), Some("49"));
+    let decisions = r.handle("personalization:decisions");
+    assert_eq!(
+        decisions[0]["items"][0]["data"]["content"]["heroImageName"],
+        "b.png"
+    );
+
+    // Strict by default.
+    let (_strict, url) = spawn(&[]);
+    let r = post(&format!("{url}/ee/v2/interact?dataStreamId=d"), body);
+    assert_eq!(r.exeg(), "EXEG-0306-400");
 }
 
 #[test]
@@ -100,12 +124,12 @@ fn auth_flags() {
         "ABC@AdobeOrg",
     ]);
     let interact = format!("{url}/ee/v2/interact?dataStreamId=d");
-    assert_eq!(post(&interact, r#"{"event":{}}"#).exeg(), "EXEG-0500-401");
+    assert_eq!(post(&interact, EVENT).exeg(), "EXEG-0500-401");
     assert_eq!(
-        post_with(&interact, r#"{"event":{}}"#, &auth_headers("Bearer x")).exeg(),
+        post_with(&interact, EVENT, &auth_headers("Bearer x")).exeg(),
         "EXEG-0502-401"
     );
-    let r = post_with(&interact, r#"{"event":{}}"#, &auth_headers("Bearer tok"));
+    let r = post_with(&interact, EVENT, &auth_headers("Bearer tok"));
     assert_eq!(r.status, 200);
     let store = r.handle("state:store");
     assert_eq!(store[0]["key"], "kndctr_ABC_AdobeOrg_identity");
@@ -123,7 +147,7 @@ fn auth_flags() {
     assert_eq!(good.json()["expires_in"], 0);
     let token = format!("Bearer {}", good.json()["access_token"].as_str().unwrap());
     assert_eq!(
-        post_with(&interact, r#"{"event":{}}"#, &auth_headers(&token)).exeg(),
+        post_with(&interact, EVENT, &auth_headers(&token)).exeg(),
         "EXEG-0503-401"
     );
 }

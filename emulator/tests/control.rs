@@ -16,7 +16,11 @@ fn health() {
 
 #[test]
 fn requests_lists_edge_and_ims_traffic_only() {
-    let emu = start(Options::default());
+    // Not about identity: an event without one is served.
+    let emu = start(Options {
+        lenient_identity: true,
+        ..Options::default()
+    });
     let base = emu.base_url();
     let url = format!("{base}/ee/v2/interact?dataStreamId=ds%201&requestId=r1");
     post_with(&url, r#"{"event":{"xdm":{"a":1}}}"#, &[("X-Custom", "v")]);
@@ -75,13 +79,13 @@ fn faults_accepts_an_object_or_an_array() {
     assert_eq!(r.json()["queued"], 2);
 
     let interact = interact_url(&emu);
-    let r = post(&interact, r#"{"event":{}}"#);
+    let r = post(&interact, EVENT);
     assert_eq!((r.status, r.header("retry-after")), (503, Some("7")));
-    assert_eq!(post(&interact, r#"{"event":{}}"#).status, 502);
-    assert_eq!(post(&interact, r#"{"event":{}}"#).status, 502);
-    let r = post(&interact, r#"{"event":{}}"#);
+    assert_eq!(post(&interact, EVENT).status, 502);
+    assert_eq!(post(&interact, EVENT).status, 502);
+    let r = post(&interact, EVENT);
     assert!(serde_json::from_str::<serde_json::Value>(&r.body).is_err());
-    assert_eq!(post(&interact, r#"{"event":{}}"#).status, 200);
+    assert_eq!(post(&interact, EVENT).status, 200);
 }
 
 #[test]
@@ -95,14 +99,14 @@ fn faults_rejects_bad_input() {
         assert!(r.json()["error"].is_string());
     }
     // Nothing was queued.
-    assert_eq!(post(&interact_url(&emu), r#"{"event":{}}"#).status, 200);
+    assert_eq!(post(&interact_url(&emu), EVENT).status, 200);
 }
 
 #[test]
 fn reset_clears_recordings_and_faults() {
     let emu = start(Options::default());
     let base = emu.base_url();
-    post(&interact_url(&emu), r#"{"event":{}}"#);
+    post(&interact_url(&emu), EVENT);
     emu.inject(Fault::status(500));
     let r = post(&format!("{base}/__emulator/reset"), "");
     assert_eq!(r.json(), json!({"ok": true}));
@@ -110,7 +114,7 @@ fn reset_clears_recordings_and_faults() {
         get(&format!("{base}/__emulator/requests")).json(),
         json!([])
     );
-    assert_eq!(post(&interact_url(&emu), r#"{"event":{}}"#).status, 200);
+    assert_eq!(post(&interact_url(&emu), EVENT).status, 200);
 }
 
 #[test]
@@ -131,11 +135,7 @@ fn max_recorded_keeps_the_newest() {
         ..Options::default()
     });
     for id in ["a", "b", "c"] {
-        post_with(
-            &interact_url(&emu),
-            r#"{"event":{}}"#,
-            &[("x-request-id", id)],
-        );
+        post_with(&interact_url(&emu), EVENT, &[("x-request-id", id)]);
     }
     let ids: Vec<_> = emu
         .requests()

@@ -95,28 +95,36 @@ fn v2_interact_with_scopes_and_identity_fetch() {
     assert_eq!(body["handle"][0]["eventIndex"], 0);
 
     let decisions = r.handle("personalization:decisions");
-    let expected = fixture("response-interact-200-target-json-offer.json");
-    let theirs = &expected["handle"][0]["payload"][0];
     assert_eq!(decisions.as_array().unwrap().len(), 2);
-    for (decision, scope) in decisions
+    // A form-based scope gets Target's JSON offer...
+    let offer = fixture("response-interact-200-target-json-offer.json");
+    let decision = &decisions[0];
+    assert_same_keys(decision, &offer["handle"][0]["payload"][0], "serverapimbox");
+    assert_eq!(decision["scope"], "serverapimbox");
+    assert_eq!(decision["scopeDetails"]["decisionProvider"], "TGT");
+    let item = &decision["items"][0];
+    assert_eq!(
+        item["schema"],
+        "https://ns.adobe.com/personalization/json-content-item"
+    );
+    assert!(item["data"]["content"]["value"]
+        .as_str()
+        .unwrap()
+        .contains("serverapimbox"));
+    // ... and the page-wide scope Target's default content.
+    let default = fixture("response-interact-200-target-default-content.json");
+    let theirs = default["handle"]
         .as_array()
         .unwrap()
         .iter()
-        .zip(["serverapimbox", "__view__"])
-    {
-        assert_same_keys(decision, theirs, scope);
-        assert_eq!(decision["scope"], scope);
-        assert_eq!(decision["scopeDetails"]["decisionProvider"], "TGT");
-        let item = &decision["items"][0];
-        assert_eq!(
-            item["schema"],
-            "https://ns.adobe.com/personalization/json-content-item"
-        );
-        assert!(item["data"]["content"]["value"]
-            .as_str()
-            .unwrap()
-            .contains(scope));
-    }
+        .find(|h| h["type"] == "personalization:decisions")
+        .unwrap();
+    assert_same_keys(&decisions[1], &theirs["payload"][0], "__view__");
+    assert_eq!(decisions[1]["scope"], "__view__");
+    assert_eq!(
+        decisions[1]["items"][0]["schema"],
+        "https://ns.adobe.com/personalization/default-content-item"
+    );
     assert_ne!(decisions[0]["id"], decisions[1]["id"]);
 
     // The same scope gets the same decision on a later request.
@@ -208,7 +216,7 @@ fn fpid_maps_to_a_stable_ecid() {
 fn hinted_paths_are_served_by_that_cluster() {
     let emu = start(Options::default());
     let url = format!("{}/ee/irl1/v2/interact?datastreamId={DS}", emu.base_url());
-    let r = post_json(&url, &json!({"event": {}}));
+    let r = post(&url, EVENT);
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.header("x-adobe-edge"), Some("irl1;35"));
     assert_eq!(
@@ -260,8 +268,8 @@ fn unknown_paths_and_methods() {
 fn datastream_parameter_spellings() {
     let emu = start(Options::default());
     let base = emu.base_url();
-    let ev = r#"{"event":{}}"#;
-    let evs = r#"{"events":[{}]}"#;
+    let ev = EVENT;
+    let evs = BATCH;
     assert_eq!(
         post(&format!("{base}/ee/v2/interact?dataStreamId=a"), ev).status,
         200
@@ -301,16 +309,12 @@ fn unknown_datastream_is_exeg_0003_like_the_fixture() {
     });
     let base = emu.base_url();
     assert_eq!(
-        post(
-            &format!("{base}/ee/v2/interact?dataStreamId=known"),
-            r#"{"event":{}}"#
-        )
-        .status,
+        post(&format!("{base}/ee/v2/interact?dataStreamId=known"), EVENT).status,
         200
     );
     let r = post(
         &format!("{base}/ee/v2/interact?dataStreamId=BOGUS&requestId=abc"),
-        r#"{"event":{}}"#,
+        EVENT,
     );
     assert_eq!(r.status, 400);
     assert_eq!(r.exeg(), "EXEG-0003-400");
@@ -326,10 +330,7 @@ fn unknown_datastream_is_exeg_0003_like_the_fixture() {
         .as_str()
         .unwrap()
         .starts_with("abc-"));
-    let r = post(
-        &format!("{base}/ee/v1/collect?configId=nope"),
-        r#"{"events":[{}]}"#,
-    );
+    let r = post(&format!("{base}/ee/v1/collect?configId=nope"), BATCH);
     assert_eq!(r.exeg(), "EXEG-0003-400");
 }
 
@@ -348,12 +349,7 @@ fn body_errors() {
         ),
         (url.clone(), "{not json".into(), 400, "EXEG-0101-400"),
         (url.clone(), "[1]".into(), 400, "EXEG-0102-400"),
-        (
-            url.clone(),
-            r#"{"events":[{}]}"#.into(),
-            400,
-            "EXEG-0103-400",
-        ),
+        (url.clone(), BATCH.into(), 400, "EXEG-0103-400"),
         (url.clone(), r#"{"event":"x"}"#.into(), 400, "EXEG-0103-400"),
         (
             collect.clone(),
@@ -361,12 +357,7 @@ fn body_errors() {
             400,
             "EXEG-0103-400",
         ),
-        (
-            collect.clone(),
-            r#"{"event":{}}"#.into(),
-            400,
-            "EXEG-0103-400",
-        ),
+        (collect.clone(), EVENT.into(), 400, "EXEG-0103-400"),
         (
             url.clone(),
             r#"{"event":{},"meta":{"configOverrides":"x"}}"#.into(),
@@ -380,8 +371,13 @@ fn body_errors() {
         assert_eq!(r.exeg(), code, "{body:.60}");
     }
     // Exactly 64 KiB is still accepted.
-    let filler = "x".repeat(65_536 - r#"{"event":{"data":""}}"#.len());
-    let at_limit = format!(r#"{{"event":{{"data":"{filler}"}}}}"#);
+    let with_data = |data: &str| {
+        format!(
+            r#"{{"event":{{"xdm":{{"identityMap":{{"FPID":[{{"id":"v"}}]}}}},"data":"{data}"}}}}"#
+        )
+    };
+    let filler = "x".repeat(65_536 - with_data("").len());
+    let at_limit = with_data(&filler);
     assert_eq!(at_limit.len(), 65_536);
     assert_eq!(post(&url, &at_limit).status, 200);
     // The field is named.
@@ -395,7 +391,8 @@ fn body_errors() {
 
 #[test]
 fn config_overrides_problem_matches_the_fixture() {
-    let emu = start(Options::default());
+    // The fixture is the part of the SDK's body that its test asserts: no identity.
+    let emu = start(lenient());
     let mut req = fixture("request-interact-v1-config-overrides-android.json");
     let url = format!("{}/ee/v1/interact?configId={DS}", emu.base_url());
     assert_eq!(
@@ -444,20 +441,16 @@ fn checks_run_in_edge_order() {
 #[test]
 fn request_id_from_header_or_generated() {
     let emu = start(Options::default());
-    let r = post_with(
-        &interact_url(&emu),
-        r#"{"event":{}}"#,
-        &[("x-request-id", "hdr-1")],
-    );
+    let r = post_with(&interact_url(&emu), EVENT, &[("x-request-id", "hdr-1")]);
     assert!(r.json()["requestId"]
         .as_str()
         .unwrap()
         .starts_with("hdr-1-"));
     // The query wins over the header.
     let url = format!("{}&requestId=q-1", interact_url(&emu));
-    let r = post_with(&url, r#"{"event":{}}"#, &[("x-request-id", "hdr-1")]);
+    let r = post_with(&url, EVENT, &[("x-request-id", "hdr-1")]);
     assert!(r.json()["requestId"].as_str().unwrap().starts_with("q-1-"));
-    let r = post(&interact_url(&emu), r#"{"event":{}}"#);
+    let r = post(&interact_url(&emu), EVENT);
     let id = r.json()["requestId"].as_str().unwrap().to_string();
     assert_eq!(id.len(), 36 + 1 + 16, "{id}");
     assert_eq!(id.as_bytes()[14], b'4', "a UUID v4 prefix: {id}");
@@ -593,7 +586,7 @@ fn set_consent_errors() {
     let cases = [
         (
             json!({"consent": [{"standard": "Adobe", "version": "3.0", "value": {}}]}),
-            "EXEG-0102-400",
+            "EXEG-0104-422",
         ),
         (
             json!({"consent": [{"standard": "TCF", "version": "2.0", "value": "x"}]}),

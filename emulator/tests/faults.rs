@@ -8,8 +8,6 @@ use std::time::{Duration, Instant};
 use aep_edge_emulator::{Fault, Options};
 use common::*;
 
-const EVENT: &str = r#"{"event":{}}"#;
-
 #[test]
 fn status_with_retry_after_then_normal() {
     let emu = start(Options::default());
@@ -56,7 +54,7 @@ fn count_and_path_filter() {
     let emu = start(Options::default());
     emu.inject(Fault::status(502).times(2).on_path("/collect"));
     let collect = format!("{}/ee/v2/collect?dataStreamId={DS}", emu.base_url());
-    let batch = r#"{"events":[{}]}"#;
+    let batch = BATCH;
     assert_eq!(post(&interact_url(&emu), EVENT).status, 200);
     assert_eq!(post(&collect, batch).status, 502);
     assert_eq!(post(&collect, batch).status, 502);
@@ -240,4 +238,137 @@ fn reset_clears_queued_faults() {
     emu.reset();
     assert!(emu.requests().is_empty());
     assert_eq!(post(&interact_url(&emu), EVENT).status, 200);
+}
+
+fn batch(ids: &[&str]) -> String {
+    let events: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|id| serde_json::json!({"xdm": {"_id": id, "eventType": "test"}}))
+        .collect();
+    serde_json::json!({ "events": events }).to_string()
+}
+
+fn collect_url(emu: &aep_edge_emulator::Emulator) -> String {
+    format!("{}/ee/v2/collect?dataStreamId={DS}", emu.base_url())
+}
+
+#[test]
+fn rejection_refuses_batches_naming_the_event_and_survives_splits() {
+    let emu = start(lenient());
+    emu.inject(Fault::reject_events(&["bad"], 422).times(100));
+    // A batch holding the event is refused whole, as often as it is re-sent or split.
+    for ids in [
+        &["a", "b", "bad", "c"][..],
+        &["a", "b", "bad", "c"],
+        &["bad", "c"],
+        &["bad"],
+    ] {
+        let r = post(&collect_url(&emu), &batch(ids));
+        assert_eq!((r.status, r.exeg()), (422, "EXEG-0104-422".to_string()));
+        let body = r.json();
+        assert_eq!(
+            body["detail"],
+            "Invalid request (report attached). Please check your input and try again."
+        );
+        let errors = body["report"]["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1, "{body}");
+        let index = ids.iter().position(|i| *i == "bad").unwrap();
+        assert!(
+            errors[0]
+                .as_str()
+                .unwrap()
+                .contains(&format!("'bad' at index {index}")),
+            "{body}"
+        );
+        assert_eq!(body["report"]["orgId"], aep_edge_emulator::DEFAULT_ORG_ID);
+    }
+    // The halves without it go through, and do not use the fault up.
+    assert_eq!(post(&collect_url(&emu), &batch(&["a", "b"])).status, 202);
+    assert_eq!(post(&collect_url(&emu), &batch(&["c"])).status, 202);
+    assert_eq!(post(&collect_url(&emu), &batch(&["bad"])).status, 422);
+}
+
+#[test]
+fn rejection_count_runs_out() {
+    let emu = start(lenient());
+    emu.inject(Fault::reject_events(&["x"], 400).times(2));
+    let r = post(&collect_url(&emu), &batch(&["a", "x"]));
+    assert_eq!((r.status, r.exeg()), (400, "EXEG-0102-400".to_string()));
+    assert!(r.json()["detail"].as_str().unwrap().contains("'x'"));
+    assert_eq!(post(&collect_url(&emu), &batch(&["a"])).status, 202);
+    assert_eq!(post(&collect_url(&emu), &batch(&["x"])).status, 400);
+    assert_eq!(post(&collect_url(&emu), &batch(&["x"])).status, 202);
+}
+
+#[test]
+fn rejection_413_and_interact() {
+    let emu = start(lenient());
+    emu.inject(Fault::reject_events(&["big"], 413));
+    let r = post(&collect_url(&emu), &batch(&["big"]));
+    assert_eq!((r.status, r.exeg()), (413, "EXEG-0112-413".to_string()));
+    // interact v2 carries one event; its id is looked up the same way.
+    emu.inject(Fault::reject_events(&["one"], 422));
+    let other = r#"{"event":{"xdm":{"_id":"two"}}}"#;
+    let named = r#"{"event":{"xdm":{"_id":"one"}}}"#;
+    assert_eq!(post(&interact_url(&emu), other).status, 200);
+    assert_eq!(post(&interact_url(&emu), named).status, 422);
+    assert_eq!(post(&interact_url(&emu), named).status, 200);
+}
+
+#[test]
+fn rejection_207_names_each_event_by_index() {
+    let emu = start(lenient());
+    emu.inject(Fault::reject_events(&["p", "r"], 207).times(3));
+    let r = post(&collect_url(&emu), &batch(&["o", "p", "q", "r"]));
+    assert_eq!(r.status, 207);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let body = r.json();
+    assert!(body["requestId"].is_string(), "{body}");
+    assert_eq!(body["handle"], serde_json::json!([]));
+    let errors = body["errors"].as_array().unwrap();
+    let indexes: Vec<u64> = errors
+        .iter()
+        .map(|e| e["report"]["eventIndex"].as_u64().unwrap())
+        .collect();
+    assert_eq!(indexes, [1, 3]);
+    for e in errors {
+        assert!(e["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://ns.adobe.com/aep/errors/EXEG-"));
+        assert!(e["status"].is_u64() && e["title"].is_string(), "{e}");
+    }
+    // A 207 interact keeps its normal handles.
+    let r = post(
+        &interact_url(&emu),
+        r#"{"event":{"xdm":{"_id":"p"}},"query":{"identity":{"fetch":["ECID"]}}}"#,
+    );
+    assert_eq!(r.status, 207);
+    assert!(r.handle_types().contains(&"identity:result".to_string()));
+    assert_eq!(r.json()["errors"][0]["report"]["eventIndex"], 0);
+    assert!(r.header("x-adobe-edge").is_some());
+    // A silent collect (normally 204) gets the 207 body too.
+    let silent = format!("{}&silent=true", collect_url(&emu));
+    let r = post(&silent, &batch(&["r"]));
+    assert_eq!(r.status, 207);
+    assert!(r.json()["requestId"].is_string(), "{}", r.body);
+}
+
+#[test]
+fn rejection_through_the_control_endpoint() {
+    let emu = start(lenient());
+    let faults = format!("{}/__emulator/faults", emu.base_url());
+    let r = post(
+        &faults,
+        r#"{"rejectEventIds":["e2"],"rejectStatus":207,"count":5,"pathContains":"/collect"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = post(&faults, r#"{"rejectEventIds":["e2"],"status":500}"#);
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("rejectEventIds"), "{}", r.body);
+    let r = post(&faults, r#"{"rejectEventIds":["e2"],"rejectStatus":418}"#);
+    assert_eq!(r.status, 400);
+    let r = post(&collect_url(&emu), &batch(&["e1", "e2"]));
+    assert_eq!(r.status, 207);
+    assert_eq!(r.json()["errors"][0]["report"]["eventIndex"], 1);
 }

@@ -51,7 +51,16 @@ from ._shapes import (
     StateEntryInput,
     TlsRoots,
 )
-from ._types import CloseReport, CollectResponse, Handle, InteractResponse, OAuth, TokenAuth
+from ._types import (
+    CloseReport,
+    CollectResponse,
+    Handle,
+    InteractResponse,
+    OAuth,
+    Outcome,
+    QueueStats,
+    TokenAuth,
+)
 
 __all__ = [
     "__version__",
@@ -63,6 +72,8 @@ __all__ = [
     "InteractResponse",
     "CollectResponse",
     "CloseReport",
+    "QueueStats",
+    "Outcome",
     # exceptions
     "EdgeError",
     "ConfigError",

@@ -9,22 +9,36 @@ Layout, so that later features slot in without touching the rest:
   level in step, tags log records with the request id and rewrites error
   messages into Python's words. New per-call keywords add one line to
   ``_request``; new calls (``send``, ``flush`` ...) call ``_invoke`` too.
-- The async methods hand the prepared request to ``_in_executor``.
+- The async methods start the call on the core's workers (``_call_async``).
+- The durable queue (``send``, ``flush``, ``stats``) is ``self._queue``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import math
 import threading
+import time
 import uuid
 import weakref
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, TypeVar, Union, cast
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    TypeVar,
+    Union,
+    cast,
+)
 
 from . import _config, _native
 from ._config import Words
-from ._errors import EdgeError, RequestError
+from ._errors import ConfigError, EdgeError, EdgeTimeoutError, RequestError, _from_native
 from ._logging import CallContext, LevelFollower
 from ._shapes import (
     DefaultConsent,
@@ -38,7 +52,7 @@ from ._shapes import (
     StateEntryInput,
     TlsRoots,
 )
-from ._types import CloseReport, CollectResponse, InteractResponse, OAuth, TokenAuth
+from ._types import CloseReport, CollectResponse, InteractResponse, OAuth, Outcome, QueueStats, TokenAuth
 
 if TYPE_CHECKING:  # typing.Self is 3.11+; checkers know typing_extensions from typeshed
     from typing_extensions import Self
@@ -85,6 +99,17 @@ if hasattr(os, "register_at_fork"):
 
 R = TypeVar("R")
 
+# One inbox per event loop: the core's workers leave finished async calls
+# there, and it completes their futures on the loop (call_soon_threadsafe).
+_inboxes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _native.Inbox]" = weakref.WeakKeyDictionary()
+
+
+def _inbox(loop: asyncio.AbstractEventLoop) -> _native.Inbox:
+    inbox = _inboxes.get(loop)
+    if inbox is None:
+        inbox = _inboxes[loop] = _native.Inbox(weakref.ref(loop))
+    return inbox
+
 
 class EdgeClient:
     """A client for one datastream of the Edge Network Server API.
@@ -117,8 +142,15 @@ class EdgeClient:
       ``{"url": ..., "fromEnv": bool}``; no proxy unless set.
     - ``ca_file``: a PEM file of extra roots; ``tls_roots``: ``"bundled"``
       (default, Mozilla's) or ``"system"``.
-    - ``max_connections``: pooled connections and async workers, 1..1024
-      (default 16).
+    - ``max_connections``: pooled connections, 1..1024 (default 16).
+    - ``workers``: the core's threads behind the ``*_async`` methods, 1..256
+      (default 4); ``max_pending``: async calls that may wait for one
+      (default 1024; beyond, :class:`QueueFullError`).
+    - ``queue``: the C config's ``queue`` keys (``maxEvents``, ``maxBytes``,
+      ``flushIntervalMs`` ...); ``queue_path``: the SQLite file of the durable
+      queue behind :meth:`send` (without one the queue is in memory).
+    - ``on_outcome``: called with an :class:`Outcome` for every event given
+      to :meth:`send`, once it is delivered or rejected.
     - ``default_consent``: ``"in"`` (default) or ``"pending"`` (calls wait for
       :meth:`set_consent` until their deadline).
     - ``hint_routing``: ``"auto"``, ``"path"``, ``"host"`` or ``"off"``, where
@@ -145,6 +177,11 @@ class EdgeClient:
         max_connections: Optional[int] = None,
         default_consent: Optional[DefaultConsent] = None,
         hint_routing: Optional[HintRouting] = None,
+        workers: Optional[int] = None,
+        max_pending: Optional[int] = None,
+        queue: Optional[Mapping[str, Any]] = None,
+        queue_path: PathSetting = None,
+        on_outcome: Optional[Callable[[Outcome], Any]] = None,
     ) -> None:
         if not isinstance(datastream_id, str):
             raise TypeError(f"datastream_id must be a str, not {type(datastream_id).__name__}")
@@ -194,19 +231,29 @@ class EdgeClient:
             config["defaultConsent"] = _config.choice("default_consent", default_consent, _CONSENTS)
         if hint_routing is not None:
             config["hintRouting"] = _config.choice("hint_routing", hint_routing, _HINT_ROUTINGS)
-        self._start(config, Words(auth_object=isinstance(auth, (TokenAuth, OAuth))))
+        async_config = {"workers": workers, "maxPending": max_pending}
+        if any(v is not None for v in async_config.values()):
+            config["async"] = {k: v for k, v in async_config.items() if v is not None}
+        if queue is not None or queue_path is not None:
+            config["queue"] = _queue_config(queue, queue_path)
+        self._start(config, Words(auth_object=isinstance(auth, (TokenAuth, OAuth))), on_outcome)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "EdgeClient":
+    def from_config(
+        cls, config: Mapping[str, Any], *, on_outcome: Optional[Callable[[Outcome], Any]] = None
+    ) -> "EdgeClient":
         """Builds a client from the C config's keys (``datastreamId``, ``orgId``,
-        ``auth``, ``baseUrl``, ``timeouts`` ...), as a dict; errors name those keys."""
+        ``auth``, ``baseUrl``, ``timeouts``, ``queue`` ...), as a dict; errors
+        name those keys."""
         if not isinstance(config, Mapping):
             raise TypeError(f"config must be a mapping, not {type(config).__name__}")
         client = cls.__new__(cls)
-        client._start(dict(config), _config.FROM_CONFIG)
+        client._start(dict(config), _config.FROM_CONFIG, on_outcome)
         return client
 
-    def _start(self, config: Dict[str, Any], words: Optional[Words]) -> None:
+    def _start(
+        self, config: Dict[str, Any], words: Optional[Words], on_outcome: Optional[Callable[[Outcome], Any]] = None
+    ) -> None:
         self._words = words
         try:
             self._native = _native.NativeClient(config)
@@ -214,11 +261,14 @@ class EdgeClient:
             if words is not None:
                 words.apply(e)
             raise
+        self._queue = _native.NativeQueue(self._native)
+        self._on_outcome = on_outcome
+        if on_outcome is not None:
+            self._queue.set_outcome_callback(_outcome_sink(on_outcome))
+        timeouts: Any = config.get("timeouts")
+        total_ms = timeouts.get("totalMs") if isinstance(timeouts, Mapping) else None
+        self._total_timeout = total_ms / 1000.0 if isinstance(total_ms, int) else 30.0
         self._summary = _summary(config)
-        self._executor: Optional[ThreadPoolExecutor] = None
-        self._executor_lock = threading.Lock()
-        workers = config.get("maxConnections")
-        self._workers = workers if isinstance(workers, int) and 0 < workers <= 64 else 16
         self._log = LevelFollower(self._native)
         _live_clients.add(self)
 
@@ -283,8 +333,7 @@ class EdgeClient:
         awaited call abandons its result; closing the client while it is
         queued ends it with :class:`ClientClosedError`."""
         request = _request("event", _event(event, "interact_async()"), query, meta, request_id, state, datastream_id, timeout, total_timeout)
-        raw = await self._in_executor(self._native.interact, request)
-        return InteractResponse(raw)
+        return InteractResponse(await self._call_async("interact", request))
 
     async def collect_async(
         self,
@@ -300,8 +349,7 @@ class EdgeClient:
     ) -> CollectResponse:
         """:meth:`collect` without blocking the event loop."""
         request = _request("events", _events(events), query, meta, request_id, state, datastream_id, timeout, total_timeout)
-        raw = await self._in_executor(self._native.collect, request)
-        return CollectResponse(raw)
+        return CollectResponse(await self._call_async("collect", request))
 
     def set_consent(
         self,
@@ -318,11 +366,84 @@ class EdgeClient:
         """Posts a consent decision (``{"standard", "version", "value"}``, or a
         list of them) to ``/ee/v1/privacy/set-consent``; the client keeps the
         collect consent it returns, which gates :meth:`interact` and :meth:`collect`."""
-        entries = [consent] if isinstance(consent, Mapping) else consent
-        request = _request("consent", entries, query, meta, request_id, None, datastream_id, timeout, total_timeout)
-        if identity_map is not None:
-            request["identityMap"] = identity_map
+        request = _consent_request(consent, identity_map, query, meta, request_id, datastream_id, timeout, total_timeout)
         return CollectResponse(self._invoke(self._native.set_consent, request))
+
+    async def set_consent_async(
+        self,
+        consent: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]],
+        *,
+        identity_map: Optional[Mapping[str, Any]] = None,
+        query: Optional[Mapping[str, Any]] = None,
+        meta: Optional[Mapping[str, Any]] = None,
+        request_id: Optional[str] = None,
+        datastream_id: Optional[str] = None,
+        timeout: Optional[float] = None,
+        total_timeout: Optional[float] = None,
+    ) -> CollectResponse:
+        """:meth:`set_consent` without blocking the event loop."""
+        request = _consent_request(consent, identity_map, query, meta, request_id, datastream_id, timeout, total_timeout)
+        return CollectResponse(await self._call_async("consent", request))
+
+    # -- fire and forget (the durable queue) -----------------------------------
+
+    def send(
+        self,
+        event: Event,
+        *,
+        meta: Optional[Mapping[str, Any]] = None,
+        state: Optional[Sequence[StateEntryLike]] = None,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> str:
+        """Queues one event for delivery and returns its id (``xdm._id``) at
+        once; never waits on the network. It is stored before this returns (in
+        the ``queue_path`` file: a crash loses nothing) and delivered in batches
+        by the client's dispatcher thread; ``on_outcome=`` hears how it ended."""
+        request = _request("event", _event(event, "send()"), None, meta, None, state, None, None, None, new_id=False)
+        if headers is not None:
+            request.setdefault("options", {})["headers"] = dict(headers)
+        return self._invoke(self._queue.send, request)
+
+    def flush(self, timeout: float = 30.0) -> QueueStats:
+        """Sends every queued event without waiting for batches to fill and
+        waits up to ``timeout`` seconds for the queue to empty. Raises
+        :class:`EdgeTimeoutError` (with ``.stats``) when the deadline comes first."""
+        emptied, raw = self._queue.flush(_seconds("timeout", timeout))
+        stats = QueueStats._from_raw(raw)
+        if not emptied:
+            error = EdgeTimeoutError(f"{stats.queued} event(s) still queued after {timeout} s", kind="timeout")
+            error.stats = stats  # type: ignore[attr-defined]
+            raise error
+        return stats
+
+    async def flush_async(self, timeout: float = 30.0) -> QueueStats:
+        """:meth:`flush` without blocking the event loop (the wait runs on a
+        thread of its own, not on an executor)."""
+        loop = asyncio.get_running_loop()
+        future: "asyncio.Future[QueueStats]" = loop.create_future()
+
+        def settle(result: Optional[QueueStats], error: Optional[BaseException]) -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)  # type: ignore[arg-type]
+
+        def wait() -> None:
+            try:
+                result = self.flush(timeout)
+            except BaseException as e:  # handed to the awaiting task
+                loop.call_soon_threadsafe(settle, None, e)
+            else:
+                loop.call_soon_threadsafe(settle, result, None)
+
+        threading.Thread(target=wait, name="aep-edge-flush", daemon=True).start()
+        return await future
+
+    def stats(self) -> QueueStats:
+        """The queue's counters now (no network I/O)."""
+        return QueueStats._from_raw(self._queue.stats())
 
     @property
     def session(self) -> SessionView:
@@ -353,47 +474,35 @@ class EdgeClient:
                     self._words.apply(e)
                 raise
 
-    async def _in_executor(self, call: Callable[[Any], ResultBody], request: Dict[str, Any]) -> ResultBody:
-        request_id = _request_id_of(request)
-        # Converted here, so that a TypeError is raised in the caller's task.
-        prepared = _native.to_json(request)
-        if self._native.is_closed():
-            return self._invoke(call, prepared, request_id)  # ClientClosedError, no I/O
+    async def _call_async(self, endpoint: str, request: Dict[str, Any]) -> ResultBody:
+        """Runs a call on the core's workers (``workers=``); a request the
+        blocking call would refuse raises here, before anything is queued."""
+        self._log.sync()
+        loop = asyncio.get_running_loop()
+        future: "asyncio.Future[ResultBody]" = loop.create_future()
         try:
-            executor = self._get_executor()
-            future = asyncio.get_running_loop().run_in_executor(executor, self._invoke, call, prepared, request_id)
-        except RuntimeError:
-            if self._native.is_closed():  # closed (executor shut down) meanwhile
-                return self._invoke(call, prepared, request_id)
+            _native.start_call(self._native, endpoint, request, _inbox(loop), future)
+            return await future
+        except EdgeError as e:
+            if self._words is not None:
+                self._words.apply(e)
             raise
-        return await future
-
-    def _get_executor(self) -> ThreadPoolExecutor:
-        executor = self._executor
-        if executor is None:
-            with self._executor_lock:
-                executor = self._executor
-                if executor is None:
-                    executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="aep-edge")
-                    self._executor = executor
-        return executor
 
     # -- lifecycle -----------------------------------------------------------
 
     def close(self, timeout: Optional[float] = None) -> CloseReport:
-        """Refuses new calls, stops retries in flight and waits up to
-        ``timeout`` seconds (``None``: until they end; every call is bounded by
-        its total timeout) for calls in flight. Async calls still queued end
-        with :class:`ClientClosedError`. Idempotent, thread-safe."""
-        in_flight, waited = self._native.close(timeout)
-        with self._executor_lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            # Not cancel_futures: a queued call then runs, finds the client
-            # closed and raises ClientClosedError at once, which is what its
-            # awaiter must see (CancelledError would mean *it* cancelled).
-            executor.shutdown(wait=False)
-        return CloseReport(in_flight, waited)
+        """Refuses new calls and events, lets the queue deliver what it can,
+        stops retries in flight and waits up to ``timeout`` seconds (``None``:
+        the queue gets the total timeout, calls in flight their end; every call
+        is bounded by its total timeout) for both. Async calls still queued end
+        with :class:`ClientClosedError`. Queued events left over stay in the
+        ``queue_path`` file for the next client. Idempotent, thread-safe."""
+        started = time.monotonic()
+        queue_timeout = self._total_timeout if timeout is None else _seconds("timeout", timeout)
+        undelivered, _, _ = self._queue.close(queue_timeout)
+        left = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+        in_flight, _ = self._native.close(left)
+        return CloseReport(in_flight, time.monotonic() - started, undelivered)
 
     @property
     def closed(self) -> bool:
@@ -414,13 +523,17 @@ class EdgeClient:
 
     def _after_fork(self) -> None:
         """In a child after fork(): a fresh native client (no inherited
-        connections), and no executor (its threads stayed in the parent)."""
+        connections, and workers that start at its first async call: the
+        parent's threads did not come along)."""
         old = self._native
         _inherited.append(old)
+        _inherited.append(self._queue)
         if not old.is_closed():
             self._native = old.reopen()
-        self._executor = None
-        self._executor_lock = threading.Lock()
+            # The queue file stays the parent's: the child queues in memory.
+            self._queue = _native.NativeQueue(self._native, in_memory=True)
+            if self._on_outcome is not None:
+                self._queue.set_outcome_callback(_outcome_sink(self._on_outcome))
         self._log.rebind(self._native)
 
     def __reduce__(self) -> Any:
@@ -429,6 +542,60 @@ class EdgeClient:
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"EdgeClient({self._summary}, {state})"
+
+
+def _seconds(name: str, seconds: Any) -> float:
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, not {type(seconds).__name__}")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{name} must be a finite number of seconds >= 0, not {seconds!r}")
+    return float(seconds)
+
+
+def _queue_config(queue: Optional[Mapping[str, Any]], path: Any) -> Dict[str, Any]:
+    """The C config's ``queue`` from ``queue=`` (its keys) and ``queue_path=``."""
+    if queue is not None and not isinstance(queue, Mapping):
+        raise TypeError(f"queue must be a mapping of the C config's queue keys, not {type(queue).__name__}")
+    config = dict(queue or {})
+    if path is not None:
+        if "path" in config:
+            raise ConfigError("give queue_path= or queue={'path': ...}, not both", kind="invalid_config")
+        config["path"] = os.fspath(path)
+    return config
+
+
+def _outcome_sink(on_outcome: Callable[[Outcome], Any]) -> Callable[[Dict[str, Any]], None]:
+    """The native callback for ``on_outcome=``: builds the :class:`Outcome`."""
+
+    def sink(raw: Dict[str, Any]) -> None:
+        error = raw.get("error")
+        on_outcome(
+            Outcome(
+                event_id=str(raw.get("eventId", "")),
+                outcome=str(raw.get("outcome", "")),
+                error=None if error is None else _from_native(error),
+                attempts=int(raw.get("attempts", 0)),
+            )
+        )
+
+    return sink
+
+
+def _consent_request(
+    consent: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]],
+    identity_map: Optional[Mapping[str, Any]],
+    query: Optional[Mapping[str, Any]],
+    meta: Optional[Mapping[str, Any]],
+    request_id: Optional[str],
+    datastream_id: Optional[str],
+    timeout: Optional[float],
+    total_timeout: Optional[float],
+) -> Dict[str, Any]:
+    entries = [consent] if isinstance(consent, Mapping) else consent
+    request = _request("consent", entries, query, meta, request_id, None, datastream_id, timeout, total_timeout)
+    if identity_map is not None:
+        request["identityMap"] = identity_map
+    return request
 
 
 def _summary(config: Mapping[str, Any]) -> str:
@@ -484,10 +651,13 @@ def _request(
     datastream_id: Optional[str],
     timeout: Optional[float],
     total_timeout: Optional[float],
+    *,
+    new_id: bool = True,
 ) -> Dict[str, Any]:
     """The request dict of the C ABI: ``{name: body, "query", "meta", "options"}``.
     The request id is chosen here (when not given) so that log records of
-    the call can carry it."""
+    the call can carry it; queued events (``new_id=False``) get theirs
+    per batch from the queue."""
     request: Dict[str, Any] = {name: body}
     if query is not None:
         request["query"] = query
@@ -495,7 +665,9 @@ def _request(
         request["meta"] = meta
     if request_id is not None and not isinstance(request_id, str):
         raise TypeError(f"request_id= must be a str, not {type(request_id).__name__}")
-    options: Dict[str, Any] = {"requestId": request_id if request_id is not None else str(uuid.uuid4())}
+    options: Dict[str, Any] = {}
+    if request_id is not None or new_id:
+        options["requestId"] = request_id if request_id is not None else str(uuid.uuid4())
     if datastream_id is not None:
         options["datastreamId"] = datastream_id
     if state is not None:
@@ -503,11 +675,14 @@ def _request(
     timeouts = _config.call_timeouts(timeout, total_timeout)
     if timeouts is not None:
         options["timeouts"] = timeouts
-    request["options"] = options
+    if options:
+        request["options"] = options
     return request
 
 
-def _request_id_of(request: Dict[str, Any]) -> Optional[str]:
+def _request_id_of(request: Any) -> Optional[str]:
+    if not isinstance(request, dict):
+        return None
     rid = request.get("options", {}).get("requestId")
     return rid if isinstance(rid, str) else None
 

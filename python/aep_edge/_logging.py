@@ -7,7 +7,8 @@
   ``getEffectiveLevel()``), so a later ``setLevel`` takes effect.
 - Records carry ``request_id`` (the id sent, for lines logged during a call
   on that call's thread) and ``attempt`` (for lines about one attempt) as
-  extras; both are ``None`` where they do not apply.
+  extras; both are ``None`` where they do not apply. A line logged on one of
+  the core's worker threads is tied to its call by the id in its text.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ logger.addHandler(logging.NullHandler())
 # Core levels 1 error, 2 warn, 3 info, 4 debug, 5 trace.
 _PYTHON_LEVELS = {1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO, 4: logging.DEBUG, 5: logging.DEBUG}
 _ATTEMPT = re.compile(r"\battempt (\d+)\b")
+# The core names a call as "<path> <request id>": how a line logged on one of
+# the core's worker threads (an async call) is tied to its call.
+_CALL = re.compile(r"\b(?:v2/interact|v2/collect|v1/privacy/set-consent) (\S+)")
 
 # The request id of the call running on this thread, set around native calls.
 _current = threading.local()
@@ -44,10 +48,11 @@ def core_level(effective: int) -> int:
 def emit(level: int, message: str) -> None:
     """The core's log callback (runs on the thread that logs, GIL held)."""
     match = _ATTEMPT.search(message)
-    extra = {
-        "request_id": getattr(_current, "request_id", None),
-        "attempt": int(match.group(1)) if match else None,
-    }
+    request_id = getattr(_current, "request_id", None)
+    if request_id is None:
+        call = _CALL.search(message)
+        request_id = call.group(1) if call else None
+    extra = {"request_id": request_id, "attempt": int(match.group(1)) if match else None}
     logger.log(_PYTHON_LEVELS.get(level, logging.DEBUG), "%s", message, extra=extra)
 
 

@@ -4,7 +4,17 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union, final
 
 from aep_edge._shapes import ResultBody
 
-__all__ = ["NativeClient", "NativeEmulator", "Json", "to_json", "core_version", "__version__"]
+__all__ = [
+    "NativeClient",
+    "NativeQueue",
+    "NativeEmulator",
+    "Json",
+    "Inbox",
+    "to_json",
+    "start_call",
+    "core_version",
+    "__version__",
+]
 
 __version__: str
 
@@ -13,6 +23,23 @@ def core_version() -> str:
 
 def to_json(obj: Any, root: str = "") -> Json:
     """Converts obj strictly to JSON; TypeError names the path of a bad value."""
+
+def start_call(
+    client: NativeClient,
+    endpoint: str,
+    request: Union[Json, Dict[str, Any]],
+    inbox: Inbox,
+    future: Any,
+) -> int:
+    """Starts an async call on the core's workers; its result or exception
+    completes future on the inbox's event loop."""
+
+@final
+class Inbox:
+    """Finished async calls waiting to complete their futures on one event loop."""
+
+    def __new__(cls, loop_ref: Callable[[], Any]) -> Inbox: ...
+    def drain(self) -> None: ...
 
 @final
 class Json:
@@ -38,6 +65,17 @@ class NativeClient:
     ) -> None: ...
 
 @final
+class NativeQueue:
+    def __new__(cls, client: NativeClient, in_memory: bool = False) -> NativeQueue: ...
+    def send(self, request: Union[Json, Dict[str, Any]]) -> str: ...
+    def flush(self, timeout: float) -> Tuple[bool, Dict[str, Any]]: ...
+    def stats(self) -> Dict[str, Any]: ...
+    def set_outcome_callback(
+        self, callback: Optional[Callable[[Dict[str, Any]], Any]]
+    ) -> None: ...
+    def close(self, timeout: float) -> Tuple[int, int, Dict[str, Any]]: ...
+
+@final
 class NativeEmulator:
     def __new__(
         cls,
@@ -48,6 +86,7 @@ class NativeEmulator:
         org_id: Optional[str] = None,
         ims_clients: List[Tuple[str, str]] = ...,
         token_ttl_secs: Optional[int] = None,
+        lenient_identity: bool = False,
     ) -> NativeEmulator: ...
     @property
     def url(self) -> str: ...

@@ -20,6 +20,8 @@ __all__ = [
     "TokenAuth",
     "OAuth",
     "CloseReport",
+    "QueueStats",
+    "Outcome",
 ]
 
 
@@ -300,3 +302,52 @@ class CloseReport(NamedTuple):
     """Calls still running when close returned (0 unless it timed out)."""
     waited: float
     """Seconds close waited."""
+    undelivered: int = 0
+    """Queued events not delivered by the deadline (kept in the queue file for
+    the next client on it; an in-memory queue loses them)."""
+
+
+class QueueStats(NamedTuple):
+    """The durable queue's counters (:meth:`EdgeClient.stats`, :meth:`EdgeClient.flush`).
+
+    ``queued``, ``in_flight``, ``bytes`` and ``oldest_age`` describe now
+    (``queued`` counts every stored event not yet delivered or rejected, those
+    in flight included); the others count since the client was created.
+    """
+
+    queued: int
+    in_flight: int
+    delivered: int
+    rejected: Dict[str, int]
+    """Rejected events by EXEG code, or by error kind (``"consent_denied"``)."""
+    retries: int
+    """Every re-send of an event."""
+    batches: int
+    """Requests sent."""
+    oldest_age: float
+    """Seconds the oldest queued event has waited (0.0 when none)."""
+    bytes: int
+
+    @classmethod
+    def _from_raw(cls, raw: Dict[str, Any]) -> "QueueStats":
+        return cls(
+            queued=int(raw.get("queued", 0)),
+            in_flight=int(raw.get("inFlight", 0)),
+            delivered=int(raw.get("delivered", 0)),
+            rejected=dict(raw.get("rejected") or {}),
+            retries=int(raw.get("retries", 0)),
+            batches=int(raw.get("batches", 0)),
+            oldest_age=float(raw.get("oldestAgeMs", 0)) / 1000.0,
+            bytes=int(raw.get("bytes", 0)),
+        )
+
+
+class Outcome(NamedTuple):
+    """What became of one event given to :meth:`EdgeClient.send`, passed to ``on_outcome=``."""
+
+    event_id: str
+    outcome: str
+    """``"delivered"`` or ``"rejected"``."""
+    error: Optional[Exception]
+    """Why it was rejected: an :class:`EdgeError` (``None`` when delivered)."""
+    attempts: int

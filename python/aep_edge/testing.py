@@ -85,6 +85,8 @@ class Emulator:
       or ``static_tokens``.
     - ``org_id``: the IMS org of its state keys and auth checks.
     - ``ims_clients``: accepted ``(client_id, client_secret)`` pairs.
+    - ``lenient_identity``: serve events that carry no identity at all (by
+      default they get ``EXEG-0306-400``, as server datastreams answer).
 
     A context manager: leaving the ``with`` block stops it (so does :meth:`stop`).
     """
@@ -97,6 +99,7 @@ class Emulator:
         static_tokens: Sequence[str] = (),
         org_id: Optional[str] = None,
         ims_clients: Sequence[Tuple[str, str]] = (),
+        lenient_identity: bool = False,
     ) -> None:
         self._native = _native.NativeEmulator(
             datastreams=list(datastreams),
@@ -104,6 +107,7 @@ class Emulator:
             static_tokens=list(static_tokens),
             org_id=org_id,
             ims_clients=[(str(c), str(s)) for c, s in ims_clients],
+            lenient_identity=lenient_identity,
         )
 
     @property

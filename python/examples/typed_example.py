@@ -34,8 +34,14 @@ RETRY: RetrySettings = {"maxAttempts": 2, "baseDelayMs": 10}
 MODE: SessionMode = "none"
 
 
-def page_view(url: str) -> Event:
-    return {"xdm": {"eventType": "web.webpagedetails.pageViews", "web": {"webPageDetails": {"URL": url}}}}
+def page_view(url: str, visitor_id: str = "visitor-1") -> Event:
+    return {
+        "xdm": {
+            "eventType": "web.webpagedetails.pageViews",
+            "identityMap": {"FPID": [{"id": visitor_id, "primary": True}]},
+            "web": {"webPageDetails": {"URL": url}},
+        }
+    }
 
 
 def offers(r: InteractResponse) -> List[str]:
@@ -52,7 +58,7 @@ def offers(r: InteractResponse) -> List[str]:
 def visit(client: EdgeClient, visitor: Dict[str, StateEntries], visitor_id: str) -> List[str]:
     try:
         r = client.interact(
-            page_view("https://example.com/"),
+            page_view("https://example.com/", visitor_id),
             state=visitor.get(visitor_id),
             query={"personalization": {"decisionScopes": ["home"]}},
             timeout=2.0,

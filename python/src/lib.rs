@@ -8,10 +8,13 @@
 // The core's error is a flat struct on the cold path (as in the core itself).
 #![allow(clippy::result_large_err)]
 
+mod async_calls;
 mod convert;
 mod errors;
+mod queue;
 mod testing;
 
+use aep_edge::workers::Workers;
 use aep_edge::{Client, Config, Error, ErrorKind, Level};
 use errors::CoreError;
 use pyo3::prelude::*;
@@ -67,6 +70,8 @@ struct NativeClient {
     /// Set when a panic escaped the core on this client: every later call
     /// raises `InternalError` at once (as the C ABI's boundary does).
     poisoned: AtomicBool,
+    /// The async calls (`async_calls.rs`); threads start at the first one.
+    workers: Workers,
 }
 
 #[pymethods]
@@ -81,7 +86,7 @@ impl NativeClient {
         let client = py
             .detach(move || guarded("client_new", move || Client::new(config)))
             .map_err(CoreError)?;
-        Ok(NativeClient::wrap(client))
+        Ok(NativeClient::from(client))
     }
 
     /// POST /ee/v2/interact; returns the result dict of design.md §3.3.
@@ -148,10 +153,11 @@ impl NativeClient {
                 ))
             }
         };
-        let client = self.client.clone();
         // Even a poisoned client closes: it waits for its calls in flight.
+        // Queued async calls end with ClientClosedError; their completions
+        // take the GIL on this thread: release it.
         let report = py
-            .detach(move || guarded("close", move || Ok(client.close(limit))))
+            .detach(|| guarded("close", || Ok(self.workers.close(limit))))
             .map_err(CoreError)?;
         Ok((report.in_flight, report.waited.as_secs_f64()))
     }
@@ -170,7 +176,7 @@ impl NativeClient {
     fn reopen(&self, py: Python<'_>) -> PyResult<NativeClient> {
         let client = self.client.clone();
         let fresh = self.run(py, "reopen", move || client.reopen())?;
-        Ok(NativeClient::wrap(fresh))
+        Ok(NativeClient::from(fresh))
     }
 
     /// Installs `callback(level: int, message: str)` for log lines whose level
@@ -205,14 +211,17 @@ impl NativeClient {
     }
 }
 
-impl NativeClient {
-    fn wrap(client: Client) -> NativeClient {
+impl From<Client> for NativeClient {
+    fn from(client: Client) -> NativeClient {
         NativeClient {
+            workers: Workers::new(client.clone()),
             client,
             poisoned: AtomicBool::new(false),
         }
     }
+}
 
+impl NativeClient {
     /// Converts the request, waits for the core with the GIL released, and
     /// converts the result (or raises the mapped exception).
     fn send<'py>(
@@ -300,7 +309,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeClient>()?;
     m.add_class::<Json>()?;
     m.add_class::<testing::NativeEmulator>()?;
+    m.add_class::<queue::NativeQueue>()?;
+    m.add_class::<async_calls::Inbox>()?;
     m.add_function(wrap_pyfunction!(to_json, m)?)?;
+    m.add_function(wrap_pyfunction!(async_calls::start_call, m)?)?;
     m.add_function(wrap_pyfunction!(core_version, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -19,9 +19,11 @@ pub struct NativeEmulator {
 impl NativeEmulator {
     /// Starts an emulator on 127.0.0.1 and a free port. `datastreams` (empty:
     /// any id), `require_auth`, `static_tokens`, `org_id`, `ims_clients`
-    /// (`[(client_id, secret)]`), `token_ttl_secs` as the emulator's options.
+    /// (`[(client_id, secret)]`), `token_ttl_secs`, `lenient_identity` as the
+    /// emulator's options.
     #[new]
-    #[pyo3(signature = (*, datastreams = Vec::new(), require_auth = false, static_tokens = Vec::new(), org_id = None, ims_clients = Vec::new(), token_ttl_secs = None))]
+    #[pyo3(signature = (*, datastreams = Vec::new(), require_auth = false, static_tokens = Vec::new(), org_id = None, ims_clients = Vec::new(), token_ttl_secs = None, lenient_identity = false))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         datastreams: Vec<String>,
@@ -30,6 +32,7 @@ impl NativeEmulator {
         org_id: Option<String>,
         ims_clients: Vec<(String, String)>,
         token_ttl_secs: Option<u64>,
+        lenient_identity: bool,
     ) -> PyResult<Self> {
         let mut options = Options {
             datastreams,
@@ -37,6 +40,7 @@ impl NativeEmulator {
             validate_tokens: require_auth,
             static_tokens,
             ims_clients,
+            lenient_identity,
             ..Options::default()
         };
         if let Some(org) = org_id {

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
-from aep_edge import ClientClosedError, EdgeClient, HttpError, InteractResponse
+from aep_edge import (
+    ClientClosedError,
+    ConfigError,
+    ConsentError,
+    EdgeClient,
+    HttpError,
+    InteractResponse,
+    RequestError,
+)
 
-from conftest import EVENT, KNOWN_DATASTREAM, Emulator, event
+from conftest import EVENT, KNOWN_DATASTREAM, Emulator, event, wait_for
 
 
 def test_interact_async(client: EdgeClient) -> None:
@@ -98,15 +107,93 @@ def test_async_errors_are_the_same_exceptions(emulators: dict) -> None:
     asyncio.run(main())
 
 
-def test_type_errors_are_raised_before_the_executor(client: EdgeClient) -> None:
+def native_workers() -> int:
+    """How many of the core's async worker threads this process has."""
+    tasks = Path("/proc/self/task")
+    return sum(1 for t in tasks.iterdir() if (t / "comm").read_text().strip() == "aep-edge-async")
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
+
+
+@needs_proc
+def test_type_errors_are_raised_before_anything_is_queued(client: EdgeClient) -> None:
     async def main() -> None:
         with pytest.raises(TypeError, match=r"^event\.data\.s:"):
             await client.interact_async({"data": {"s": {1}}})
+        with pytest.raises(RequestError, match="request_id="):
+            await client.interact_async(EVENT, request_id="not an id")
 
+    assert wait_for(lambda: native_workers() == 0), "earlier tests' workers have ended"
     asyncio.run(main())
-    assert client._executor is None
+    assert native_workers() == 0, "a refused call starts no worker"
 
 
-def test_no_thread_is_started_before_the_first_async_call(client: EdgeClient) -> None:
-    client.interact(EVENT)
-    assert client._executor is None
+@needs_proc
+def test_workers_start_at_the_first_async_call(emulator: Emulator) -> None:
+    assert wait_for(lambda: native_workers() == 0), "earlier tests' workers have ended"
+    with EdgeClient("ds-test", base_url=emulator.base_url, workers=3) as c:
+        c.interact(EVENT)
+        assert native_workers() == 0, "blocking calls start no worker"
+
+        async def main() -> None:
+            await asyncio.gather(*(c.interact_async(EVENT) for _ in range(10)))
+
+        asyncio.run(main())
+        assert 1 <= native_workers() <= 3
+    assert wait_for(lambda: native_workers() == 0), "close ends the workers"
+
+
+def test_workers_keyword_is_validated(emulator: Emulator) -> None:
+    for bad in (0, 257):
+        with pytest.raises(ConfigError, match="async.workers"):
+            EdgeClient("ds-test", base_url=emulator.base_url, workers=bad)
+
+
+def test_set_consent_async(client: EdgeClient) -> None:
+    consent = {"standard": "Adobe", "version": "2.0", "value": {"collect": {"val": "n"}}}
+    r = asyncio.run(client.set_consent_async(consent))
+    assert r.status == 200
+    assert client.session["consent"] == "n"
+
+    async def refused() -> None:
+        with pytest.raises(ConsentError):
+            await client.interact_async(EVENT)
+
+    asyncio.run(refused())
+
+
+def test_1000_gathered_calls_with_64_workers(emulator: Emulator) -> None:
+    """Concurrency is the core's workers, not a 16-thread pool: 1 000 calls
+    against a 50 ms server take about 1 000 / 64 * 50 ms = 0.8 s."""
+    with EdgeClient("ds-test", base_url=emulator.base_url, workers=64, max_connections=64) as c:
+        c.interact(EVENT)  # learn the ECID first, so no call waits for identity
+        emulator.fault(delayMs=50, count=1000, pathContains="/interact")
+
+        async def main() -> float:
+            started = time.monotonic()
+            results = await asyncio.gather(*(c.interact_async(EVENT) for _ in range(1000)))
+            elapsed = time.monotonic() - started
+            assert len(results) == 1000 and all(r.status == 200 for r in results)
+            return elapsed
+
+        elapsed = asyncio.run(main())
+    assert elapsed < 1.5, f"1000 calls took {elapsed:.2f} s"
+
+
+def test_closing_with_queued_calls_raises_client_closed(emulator: Emulator) -> None:
+    c = EdgeClient("ds-test", base_url=emulator.base_url, workers=1)
+    c.interact(EVENT)
+    emulator.fault(delayMs=300, count=10, pathContains="/interact")
+
+    async def main() -> list:
+        calls = [asyncio.ensure_future(c.interact_async(EVENT)) for _ in range(5)]
+        await asyncio.sleep(0.1)  # the first is running, four wait for the one worker
+        report = c.close(timeout=10)
+        assert report.in_flight == 0
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    outcomes = asyncio.run(main())
+    assert isinstance(outcomes[0], InteractResponse), outcomes[0]
+    assert all(isinstance(o, ClientClosedError) for o in outcomes[1:]), outcomes
+    assert not any(isinstance(o, asyncio.CancelledError) for o in outcomes)

@@ -19,7 +19,7 @@ from conftest import EVENT, Emulator
 
 def test_queued_async_calls_end_with_client_closed_error(emulator: Emulator) -> None:
     # One worker: the first call is in flight (delayed), the rest are queued.
-    client = EdgeClient("ds", base_url=emulator.base_url, max_connections=1)
+    client = EdgeClient("ds", base_url=emulator.base_url, workers=1)
     emulator.fault(delayMs=800, pathContains="/interact")
 
     async def main() -> List[BaseException]:

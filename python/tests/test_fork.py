@@ -1,4 +1,4 @@
-"""A forked child gets a working client: fresh connections, fresh executor."""
+"""A forked child gets a working client: fresh connections, workers that start lazily."""
 
 from __future__ import annotations
 
@@ -43,15 +43,20 @@ def test_child_client_works_after_a_call_in_the_parent(client: EdgeClient, emula
     assert len(emulator.requests()) == 4
 
 
-# The parent has executor threads when it forks: the case the handler is for.
+# The parent has worker threads when it forks: the case the handler is for.
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded")
-def test_child_gets_a_new_async_executor(client: EdgeClient) -> None:
+def test_child_async_calls_start_their_own_workers(client: EdgeClient) -> None:
     assert asyncio.run(client.interact_async(EVENT)).status == 200
-    assert client._executor is not None
+    native_before = client._native
 
     def child() -> bool:
-        assert client._executor is None
-        return asyncio.run(client.interact_async(EVENT)).status == 200
+        assert client._native is not native_before, "the child swapped its native client"
+
+        async def calls() -> bool:
+            results = await asyncio.gather(*(client.interact_async(EVENT) for _ in range(5)))
+            return all(r.status == 200 for r in results)
+
+        return asyncio.run(calls())
 
     assert _in_child(child) == 0
     assert asyncio.run(client.interact_async(EVENT)).status == 200

@@ -120,3 +120,13 @@ def test_the_pytest_plugin_gives_users_a_fixture(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
+
+
+def test_events_without_identity_need_lenient_identity() -> None:
+    anonymous = {"xdm": {"eventType": "web.webpagedetails.pageViews"}}
+    with Emulator() as strict, EdgeClient("ds", base_url=strict.url, session="none") as client:
+        with pytest.raises(HttpError) as info:
+            client.interact(anonymous)
+        assert info.value.code == "EXEG-0306-400"
+    with Emulator(lenient_identity=True) as lenient, EdgeClient("ds", base_url=lenient.url, session="none") as client:
+        assert client.interact(anonymous).status == 200

@@ -6,29 +6,38 @@
 //! released by `aep_edge_string_free`) and come in only through [`read_str`].
 
 use super::aep_edge_status;
-use crate::{Client, Error, ErrorKind};
+use crate::workers::Workers;
+use crate::{Client, Error, ErrorKind, Queue};
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// An opaque client handle. Shared by many threads through `const` pointers.
 pub struct aep_edge_client {
+    /// The async calls. Declared first so that it is dropped first: `free`
+    /// waits there for running callbacks, which may still use `client`.
+    pub(super) workers: Workers,
     pub(super) client: Client,
+    /// The durable event queue of `aep_edge_send_event`.
+    pub(super) queue: Queue,
     /// Set when a panic escaped a call on this client; the client then answers
     /// every call with `AEP_EDGE_PANIC`, because its state may be inconsistent.
     poisoned: AtomicBool,
 }
 
 impl aep_edge_client {
-    pub(super) fn new(client: Client) -> aep_edge_client {
+    pub(super) fn new(client: Client, queue: Queue) -> aep_edge_client {
         aep_edge_client {
+            workers: Workers::new(client.clone()),
             client,
+            queue,
             poisoned: AtomicBool::new(false),
         }
     }
 
+    /// Poisoned by a panic in a call on the host's thread or on a worker.
     pub(super) fn is_poisoned(&self) -> bool {
-        self.poisoned.load(Ordering::Acquire)
+        self.poisoned.load(Ordering::Acquire) || self.workers.has_panicked()
     }
 }
 
@@ -251,6 +260,28 @@ pub(super) unsafe fn client_ref<'a>(ptr: *const aep_edge_client) -> Result<&'a C
     // SAFETY: the caller promises the handle is live.
     unsafe { ptr.as_ref() }
         .map(|h| &h.client)
+        .ok_or_else(|| null_argument("client"))
+}
+
+/// Borrows a live handle (client and queue), or fails with `NULL_ARGUMENT`.
+///
+/// # Safety
+/// As [`client_ref`].
+pub(super) unsafe fn handle_ref<'a>(
+    ptr: *const aep_edge_client,
+) -> Result<&'a aep_edge_client, Error> {
+    // SAFETY: the caller promises the handle is live.
+    unsafe { ptr.as_ref() }.ok_or_else(|| null_argument("client"))
+}
+
+/// Borrows a live handle's async calls, or fails with `NULL_ARGUMENT`.
+///
+/// # Safety
+/// As [`client_ref`].
+pub(super) unsafe fn workers_ref<'a>(ptr: *const aep_edge_client) -> Result<&'a Workers, Error> {
+    // SAFETY: the caller promises the handle is live.
+    unsafe { ptr.as_ref() }
+        .map(|h| &h.workers)
         .ok_or_else(|| null_argument("client"))
 }
 

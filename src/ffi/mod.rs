@@ -13,15 +13,19 @@
 #![allow(clippy::missing_safety_doc)] // The safety rules are in each doc comment, for C readers.
 
 mod boundary;
+mod calls_async;
+mod queue;
 
 pub use boundary::aep_edge_client;
+pub use calls_async::*;
+pub use queue::*;
 
 use crate::config::MAX_CONFIG_BYTES;
 use crate::request::MAX_REQUEST_JSON_BYTES;
 use crate::{Client, Config, ErrorKind, Level};
 use boundary::{
-    client_ref, free_host_string, guard, guard_with, null_argument, read_str, to_c_string, Poison,
-    Reply,
+    client_ref, free_host_string, guard, guard_with, handle_ref, null_argument, read_str,
+    to_c_string, Poison, Reply,
 };
 use serde_json::json;
 use std::ffi::{c_char, c_void};
@@ -88,6 +92,8 @@ pub enum aep_edge_status {
     AEP_EDGE_STORAGE_ERROR = 13,
     /// Collect consent is "n": nothing was sent.
     AEP_EDGE_CONSENT_DENIED = 14,
+    /// `aep_edge_poll` found no finished call within its timeout. Not a failure.
+    AEP_EDGE_NOT_READY = 15,
     /// An internal bug; the panic did not cross into the host and the client is now unusable.
     AEP_EDGE_PANIC = 99,
 }
@@ -154,7 +160,8 @@ pub unsafe extern "C" fn aep_edge_client_new(
                 )
             }?;
             let client = Client::new(Config::from_json(text)?)?;
-            let handle = Box::into_raw(Box::new(aep_edge_client::new(client)));
+            let queue = crate::Queue::open(client.clone())?;
+            let handle = Box::into_raw(Box::new(aep_edge_client::new(client, queue)));
             // SAFETY: checked non-NULL above.
             unsafe { *client_out = handle };
             Ok(Reply::ok(None))
@@ -162,24 +169,34 @@ pub unsafe extern "C" fn aep_edge_client_new(
     )
 }
 
-/// Closes a client: new calls return `AEP_EDGE_CLOSED` at once, calls in flight
-/// make no further attempts, and this waits up to `timeout_ms` for them.
+/// Closes a client: new calls and `aep_edge_send_event` return
+/// `AEP_EDGE_CLOSED` at once, the durable queue delivers what it can until
+/// `timeout_ms` and keeps the rest stored (in the queue file for the next
+/// client on it; an in-memory queue loses it), calls in flight make no further
+/// attempts, and this waits for them within the same `timeout_ms`.
 ///
 /// Calls waiting for something (a retry's backoff, the identity of a first
 /// call, an access token, pending consent) are woken and end with
 /// `AEP_EDGE_CLOSED`; a call whose attempt is on the wire ends with its own
 /// outcome. No attempt starts after close has begun.
 ///
-/// Returns `AEP_EDGE_OK` when no call is left in flight, `AEP_EDGE_TIMEOUT` when
-/// `timeout_ms` passed first; it returns within `timeout_ms`. `report_json_out`
-/// may be NULL; otherwise it is set to `{"inFlight": n, "waitedMs": m}` (with
-/// an `"error"` object on failure, and `"poisoned": true` for a client that
-/// had an internal panic), released with `aep_edge_string_free`.
+/// Returns `AEP_EDGE_OK` when no call is left in flight and no queued event is
+/// undelivered, `AEP_EDGE_TIMEOUT` otherwise; it returns within `timeout_ms`.
+/// `report_json_out` may be NULL; otherwise it is set to `{"inFlight": calls,
+/// "undelivered": events, "waitedMs": m, "queue": {stats as aep_edge_stats}}`
+/// (with an `"error"` object on failure, and `"poisoned": true` for a client
+/// that had an internal panic), released with `aep_edge_string_free`.
+///
+/// Async calls: queued ones end with `AEP_EDGE_CLOSED` (their callbacks run on
+/// this thread), running ones end as blocking calls do, and `AEP_EDGE_OK` means
+/// every completion has been delivered (callbacks returned, poll-mode
+/// completions queued; they stay pollable after close).
 ///
 /// Thread-safe and idempotent: may be called from any thread, while other
 /// threads are in calls on the same client, and from inside a callback, where
-/// it does not wait for the calling thread's own call. A poisoned client
-/// answers it too (it waits for the calls in flight). Does not free the client.
+/// it does not wait for the calling thread's own call (from an outcome
+/// callback: not for the queue). A poisoned client answers it too (it waits
+/// for the calls in flight). Does not free the client.
 #[no_mangle]
 pub unsafe extern "C" fn aep_edge_client_close(
     client: *mut aep_edge_client,
@@ -187,36 +204,47 @@ pub unsafe extern "C" fn aep_edge_client_close(
     report_json_out: *mut *mut c_char,
 ) -> aep_edge_status {
     let handle = client;
+    let started = std::time::Instant::now();
+    let timeout = Duration::from_millis(u64::from(timeout_ms));
     let body = move || {
         // SAFETY: the caller promises a live handle or NULL.
         let poisoned = unsafe { handle.as_ref() }.is_some_and(aep_edge_client::is_poisoned);
         // SAFETY: as above.
-        let client = unsafe { client_ref(handle) }?;
-        let report = client.close(Duration::from_millis(u64::from(timeout_ms)));
-        let waited_ms = u64::try_from(report.waited.as_millis()).unwrap_or(u64::MAX);
-        if report.in_flight == 0 {
-            let mut body = json!({"inFlight": 0, "waitedMs": waited_ms});
-            if poisoned {
-                body["poisoned"] = json!(true);
-            }
+        let queue = unsafe { handle_ref(handle) }?
+            .queue
+            .close(started + timeout);
+        // SAFETY: as above.
+        let workers = unsafe { boundary::workers_ref(handle) }?;
+        // Ends the async calls too, and waits until their completions are delivered.
+        let report = workers.close(timeout.saturating_sub(started.elapsed()));
+        let waited_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let mut body = json!({
+            "inFlight": report.in_flight,
+            "undelivered": queue.undelivered,
+            "waitedMs": waited_ms,
+            "queue": queue.stats,
+        });
+        if poisoned {
+            body["poisoned"] = json!(true);
+        }
+        if report.in_flight == 0 && queue.undelivered == 0 {
             return Ok(Reply::ok(Some(body.to_string())));
         }
         let error = crate::Error::new(
             ErrorKind::Timeout,
             format!(
-                "{} call(s) still in flight after {timeout_ms} ms",
-                report.in_flight
+                "{} call(s) still in flight and {} queued event(s) undelivered after {timeout_ms} ms",
+                report.in_flight, queue.undelivered
             ),
         );
-        let mut body = error.to_json();
-        body["inFlight"] = json!(report.in_flight);
-        body["waitedMs"] = json!(waited_ms);
-        if poisoned {
-            body["poisoned"] = json!(true);
+        // The error object first, as every failure's JSON reads.
+        let mut failure = error.to_json();
+        if let (Some(failure), Some(report)) = (failure.as_object_mut(), body.as_object()) {
+            failure.extend(report.clone());
         }
         Ok(Reply {
             status: aep_edge_status::AEP_EDGE_TIMEOUT,
-            json: Some(body.to_string()),
+            json: Some(failure.to_string()),
         })
     };
     guard_with(
@@ -229,10 +257,19 @@ pub unsafe extern "C" fn aep_edge_client_close(
 }
 
 /// Frees a client. NULL-safe. Never does network I/O and never blocks on it:
-/// call `aep_edge_client_close` first to let calls finish.
+/// call `aep_edge_client_close` first to let calls finish and the queue
+/// deliver. Events still queued stay in the queue file (an in-memory queue
+/// loses them); a dispatcher inside a request finishes it on its own, and no
+/// outcome callback runs after this returns (it waits only for one running
+/// at that moment).
 ///
-/// Threading: must not race with any other call on the same client; the
-/// handle is invalid afterwards.
+/// Async calls: queued calls and unpolled completions are dropped without a
+/// callback, running calls make no further attempts, and this waits only for
+/// completion callbacks running at this moment; after it returns no callback
+/// of this client runs.
+///
+/// Threading: must not race with any other call on the same client, nor be
+/// called from a callback of this client; the handle is invalid afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn aep_edge_client_free(client: *mut aep_edge_client) {
     guard(

@@ -315,7 +315,7 @@ impl Session {
             return Ok(None);
         }
         let limit = deadline.no_later_than(later(Instant::now(), IDENTITY_WAIT));
-        let me = std::thread::current().id();
+        let me = (std::process::id(), std::thread::current().id());
         let mut waiting_on_round = None;
         let mut minting = false;
         let waited = limit.wait_until(
@@ -328,7 +328,14 @@ impl Session {
                     return true; // the call this one waited for has ended
                 }
                 match gate.minter {
+                    // Free, or held by a thread of the parent process before a
+                    // fork(): that thread does not exist here and never ends.
                     None => {
+                        gate.minter = Some(me);
+                        minting = true;
+                        true
+                    }
+                    Some((pid, _)) if pid != me.0 => {
                         gate.minter = Some(me);
                         minting = true;
                         true
@@ -377,10 +384,11 @@ impl Session {
     }
 }
 
-/// Who holds the identity gate, and how many times it was released.
+/// Who holds the identity gate (process and thread), and how many times it
+/// was released.
 #[derive(Default)]
 struct Gate {
-    minter: Option<ThreadId>,
+    minter: Option<(u32, ThreadId)>,
     round: u64,
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds libaep_edge and the emulator, starts two emulators, then compiles and runs
-# the C ABI tests: C (shared library), C (static library), C++ (two translation
-# units), C under ASan + UBSan and under TSan, and C (shared) under valgrind
-# memcheck. Exits non-zero on any failure.
+# the C ABI tests: C (shared library), the C robustness tests (robust_test.c),
+# C (static library), C++ (two translation units), C under ASan + UBSan and
+# under TSan, the async-call tests (async_test.c), and the C programs (shared)
+# under valgrind memcheck. Exits non-zero on any failure.
 #
 #   bash tests/c/run.sh
 #
@@ -68,8 +69,11 @@ start_emulator() { # name, flags...
     <"$OUT/emulators.stdin" >"$OUT/$name.out" 2>"$OUT/$name.err" &
   PIDS+=($!)
 }
-start_emulator main --datastream known-ds
-start_emulator auth --require-auth
+# --lenient-identity: these tests send events without identity on session "none" (the
+# robustness tests' event has none, so device sessions go through the identity gate);
+# the emulator's identity rule (EXEG-0306-400) has its own tests.
+start_emulator main --datastream known-ds --lenient-identity
+start_emulator auth --require-auth --lenient-identity
 exec 3>"$OUT/emulators.stdin"
 
 first_line() { # file -> the base URL once printed
@@ -120,6 +124,14 @@ compile_shared() {
   readelf -d "$OUT/abi_test_shared" | grep -q 'NEEDED.*\[libaep_edge\.so\.1\]' \
     || { echo "abi_test_shared does not need libaep_edge.so.1"; return 1; }
 }
+compile_queue() {
+  gcc "${CFLAGS[@]}" tests/c/queue_test.c -o "$OUT/queue_test" \
+    -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
+}
+compile_robust() {
+  gcc "${CFLAGS[@]}" tests/c/robust_test.c -o "$OUT/robust_test" \
+    -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
+}
 compile_static() {
   gcc "${CFLAGS[@]}" tests/c/abi_test.c -o "$OUT/abi_test_static" \
     "$LIB/libaep_edge.a" -lpthread -ldl -lm -lrt -lutil || return 1
@@ -139,6 +151,13 @@ compile_wrapper() {
     g++ "$OUT/wrapper_test.o" "$OUT/wrapper_second_tu.o" -o "$OUT/wrapper_test" \
       -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
 }
+NOEXCEPT_FLAGS=(-fno-exceptions -DAEP_EDGE_NO_EXCEPTIONS)
+compile_wrapper_noexcept() {
+  g++ "${CXXFLAGS[@]}" "${NOEXCEPT_FLAGS[@]}" -Ibindings/cpp -c tests/cpp/wrapper_noexcept_test.cpp -o "$OUT/wrapper_noexcept_test.o" &&
+    g++ "${CXXFLAGS[@]}" "${NOEXCEPT_FLAGS[@]}" -Ibindings/cpp -c tests/cpp/wrapper_noexcept_second_tu.cpp -o "$OUT/wrapper_noexcept_second_tu.o" &&
+    g++ -fno-exceptions "$OUT/wrapper_noexcept_test.o" "$OUT/wrapper_noexcept_second_tu.o" -o "$OUT/wrapper_noexcept_test" \
+      -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
+}
 # Sanitizer builds of the C test program. ASan + UBSan instrument the C side and
 # intercept every malloc/free, the library's included: they catch a host-side
 # overflow, a use after free, a string freed with the wrong allocator, and leaks
@@ -148,42 +167,73 @@ compile_wrapper() {
 # uninstrumented library's own allocations and locks, which it cannot see
 # synchronise and would report as races.
 SANITIZE_ASAN=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
-compile_sanitized() { # kind (asan|tsan)
-  local flags
+compile_sanitized() { # kind (asan|tsan) [program, default abi_test]
+  local flags program=${2:-abi_test}
   if [ "$1" = asan ]; then flags=("${SANITIZE_ASAN[@]}"); else flags=(-fsanitize=thread); fi
-  gcc "${CFLAGS[@]}" "${flags[@]}" tests/c/abi_test.c -o "$OUT/abi_test_$1" \
+  gcc "${CFLAGS[@]}" "${flags[@]}" "tests/c/$program.c" -o "$OUT/${program}_$1" \
     -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
 }
-run_asan() {
+run_asan() { # [program, default abi_test]
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
-    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$OUT/abi_test_asan"
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$OUT/${1:-abi_test}_asan"
 }
 run_tsan() {
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$ROOT/tests/c/tsan.supp" \
     "$OUT/abi_test_tsan"
+}
+compile_async() {
+  gcc "${CFLAGS[@]}" tests/c/async_test.c -o "$OUT/async_test" \
+    -L"$LIB" -laep_edge -Wl,-rpath,"$LIB" -lpthread
+}
+run_valgrind_async() {
+  AEP_EDGE_TEST_TIME_SCALE=${AEP_EDGE_VALGRIND_TIME_SCALE:-10} \
+    valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+    --show-leak-kinds=definite "$OUT/async_test"
 }
 run_valgrind() {
   AEP_EDGE_TEST_TIME_SCALE=${AEP_EDGE_VALGRIND_TIME_SCALE:-10} \
     valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
     --show-leak-kinds=definite "$OUT/abi_test_shared"
 }
+run_valgrind_queue() {
+  valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+    --show-leak-kinds=definite "$OUT/queue_test" "$BASE_URL"
+}
 
 step "compile C (shared)" "$OUT/compile_shared.log" compile_shared &&
   step "run C (shared libaep_edge.so.1)" "$OUT/c_shared.log" "$OUT/abi_test_shared"
+step "compile C queue test (shared)" "$OUT/compile_queue.log" compile_queue &&
+  step "run C queue test (send_event, flush, stats, outcomes, close)" "$OUT/c_queue.log" "$OUT/queue_test" "$BASE_URL"
+# Lifecycle and robustness (design.md §3.10): every wait ends at close, callbacks
+# re-enter, a poisoned client closes, absurd numbers from the emulator, the proxy rule.
+step "compile C robustness tests" "$OUT/compile_robust.log" compile_robust &&
+  step "run C robustness tests (lifecycle, re-entrant callbacks, absurd values)" "$OUT/robust.log" "$OUT/robust_test"
 step "compile C (static)" "$OUT/compile_static.log" compile_static &&
   step "run C (static libaep_edge.a)" "$OUT/c_static.log" "$OUT/abi_test_static"
 step "compile C++ (two translation units)" "$OUT/compile_cpp.log" compile_cpp &&
   step "run C++" "$OUT/cpp.log" "$OUT/abi_test_cpp"
 step "compile C++ wrapper (bindings/cpp/aep_edge.hpp, two translation units)" "$OUT/compile_wrapper.log" compile_wrapper &&
   step "run C++ wrapper" "$OUT/wrapper.log" "$OUT/wrapper_test"
+step "compile C++ wrapper with -fno-exceptions (AEP_EDGE_NO_EXCEPTIONS, two translation units)" "$OUT/compile_wrapper_noexcept.log" compile_wrapper_noexcept &&
+  step "run C++ wrapper (no exceptions)" "$OUT/wrapper_noexcept.log" "$OUT/wrapper_noexcept_test"
 step "compile C (ASan + UBSan)" "$OUT/compile_asan.log" compile_sanitized asan &&
   step "run C under ASan + UBSan" "$OUT/asan.log" run_asan
+# The robustness tests modify returned strings before freeing them: ASan checks that.
+step "compile C robustness tests (ASan + UBSan)" "$OUT/compile_robust_asan.log" compile_sanitized asan robust_test &&
+  step "run C robustness tests under ASan + UBSan" "$OUT/robust_asan.log" run_asan robust_test
 step "compile C (TSan)" "$OUT/compile_tsan.log" compile_sanitized tsan &&
   step "run C under TSan" "$OUT/tsan.log" run_tsan
+step "compile C async calls (tests/c/async_test.c)" "$OUT/compile_async.log" compile_async &&
+  step "run C async calls" "$OUT/async.log" "$OUT/async_test"
 if [ "${AEP_EDGE_SKIP_VALGRIND:-0}" = 1 ]; then
   RESULTS+=("SKIP  valgrind (AEP_EDGE_SKIP_VALGRIND=1)")
 elif [ -x "$OUT/abi_test_shared" ]; then
   step "valgrind memcheck: C (shared)" "$OUT/valgrind.log" run_valgrind
+  [ -x "$OUT/async_test" ] &&
+    step "valgrind memcheck: C async calls" "$OUT/valgrind_async.log" run_valgrind_async
+fi
+if [ "${AEP_EDGE_SKIP_VALGRIND:-0}" != 1 ] && [ -x "$OUT/queue_test" ]; then
+  step "valgrind memcheck: C queue test" "$OUT/valgrind_queue.log" run_valgrind_queue
 fi
 
 say "summary"

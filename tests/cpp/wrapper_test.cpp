@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,6 +62,11 @@ int main() {
     CHECK(bad.status() == AEP_EDGE_INVALID_CONFIG);
     CHECK(bad.kind() == "invalid_config");
     CHECK(std::string(bad.what()).find("colour") != std::string::npos);
+
+    // Client::create never throws; value() of a failed Result throws its Error.
+    auto created = aep_edge::Client::create(R"({"datastreamId":"d","colour":1})");
+    CHECK(!created && created.status() == AEP_EDGE_INVALID_CONFIG);
+    CHECK(expect_error([&] { created.value(); }).kind() == "invalid_config");
 
     aep_edge::Client client(config(base, "known-ds"));
     std::string result = client.interact(EVENT);
@@ -115,6 +122,55 @@ int main() {
     }
     for (auto &t : threads) t.join();
     CHECK(ok.load() == 80);
+
+    // Async: a future, a callback, and poll mode.
+    auto future = client.interact_async(EVENT);
+    CHECK(future.get().find("\"httpStatus\":200") != std::string::npos);
+    auto failing = unknown.interact_async(EVENT);
+    CHECK(expect_error([&] { failing.get(); }).code() == "EXEG-0003-400");
+    auto refused = client.interact_async(R"({"evnt":{}})");
+    CHECK(refused.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+    CHECK(expect_error([&] { refused.get(); }).status() == AEP_EDGE_INVALID_REQUEST);
+    CHECK(expect_error([&] { client.interact_async(R"({"evnt":{}})", [](aep_edge::Result<std::string>) {}); })
+              .status() == AEP_EDGE_INVALID_REQUEST);
+
+    std::promise<aep_edge::Result<std::string>> got;
+    uint64_t callback_id =
+        client.interact_async(EVENT, [&](aep_edge::Result<std::string> r) { got.set_value(std::move(r)); });
+    CHECK(callback_id != 0);
+    auto by_callback = got.get_future().get();
+    CHECK(by_callback && by_callback->find("\"httpStatus\":200") != std::string::npos);
+
+    uint64_t polled_id = client.interact_async(EVENT, aep_edge::by_poll);
+    uint64_t polled_fail = unknown.interact_async(EVENT, aep_edge::by_poll);
+    std::optional<aep_edge::Completion> done;
+    for (int i = 0; i < 500 && !done; ++i) done = client.poll(std::chrono::milliseconds(20));
+    CHECK(done && done->call_id == polled_id && done->result.ok());
+    CHECK(done && done->result->find("\"type\":\"state:store\"") != std::string::npos);
+    CHECK(!client.poll());
+    std::optional<aep_edge::Completion> failed_poll;
+    for (int i = 0; i < 500 && !failed_poll; ++i) failed_poll = unknown.poll(std::chrono::milliseconds(20));
+    CHECK(failed_poll && failed_poll->call_id == polled_fail);
+    CHECK(failed_poll && failed_poll->result.status() == AEP_EDGE_HTTP_ERROR &&
+          failed_poll->result.error().code() == "EXEG-0003-400");
+
+    // A client destroyed with calls still queued: every future completes.
+    std::vector<aep_edge::Client::Future> orphans;
+    {
+        aep_edge::Client one_worker(config(base, "known-ds", R"(,"async":{"workers":1})"));
+        for (int i = 0; i < 20; ++i) orphans.push_back(one_worker.interact_async(EVENT));
+    }
+    int settled = 0;
+    for (auto &f : orphans) {
+        if (f.wait_for(std::chrono::seconds(30)) != std::future_status::ready) continue;
+        try {
+            f.get();
+            ++settled;
+        } catch (const aep_edge::Error &e) {
+            if (e.status() == AEP_EDGE_CLOSED) ++settled;
+        }
+    }
+    CHECK(settled == 20);
 
     // Moving keeps one owner; closing refuses later calls.
     aep_edge::Client moved(std::move(client));

@@ -12,6 +12,20 @@ use serde_json::Value;
 
 pub const DS: &str = "ds-test";
 
+/// A v2 interact body whose event has an identity (an FPID), so the identity rule passes.
+pub const EVENT: &str =
+    r#"{"event":{"xdm":{"identityMap":{"FPID":[{"id":"emulator-test-visitor","primary":true}]}}}}"#;
+/// A collect body with one such event.
+pub const BATCH: &str = r#"{"events":[{"xdm":{"identityMap":{"FPID":[{"id":"emulator-test-visitor","primary":true}]}}}]}"#;
+
+/// Options for a test that is not about identity: events without one are served.
+pub fn lenient() -> Options {
+    Options {
+        lenient_identity: true,
+        ..Options::default()
+    }
+}
+
 pub fn start(options: Options) -> Emulator {
     Emulator::start(options).expect("emulator starts")
 }
@@ -108,7 +122,13 @@ fn to_resp(mut r: ureq::http::Response<ureq::Body>) -> Resp {
 }
 
 pub fn post_with(url: &str, body: &str, headers: &[(&str, &str)]) -> Resp {
-    let mut req = agent().post(url).header("content-type", "application/json");
+    let mut req = agent().post(url);
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        req = req.header("content-type", "application/json");
+    }
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -231,4 +251,27 @@ pub fn tls_agent(ca_pem: &str) -> ureq::Agent {
         )
         .build()
         .into()
+}
+
+/// Sends one request with the given Host header (ureq sets its own) on a new connection
+/// and reads the answer.
+pub fn post_on_host(emu: &Emulator, host: &str, path: &str, body: &str) -> RawResp {
+    let mut conn = connect(emu.addr());
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    send(&mut conn, req.as_bytes());
+    read_response(&mut conn).unwrap()
+}
+
+impl RawResp {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
 }

@@ -48,6 +48,7 @@ def make_event(i: int) -> Dict[str, Any]:
         "xdm": {
             "_id": f"backfill-{i:05d}",
             "eventType": "commerce.purchases",
+            "identityMap": {"FPID": [{"id": f"customer-{i % 97}", "primary": True}]},
             "timestamp": "2024-01-01T00:00:00.000Z",
             "commerce": {"order": {"purchaseID": f"order-{i}", "priceTotal": i / 100}},
         },

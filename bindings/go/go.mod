@@ -1,0 +1,3 @@
+module aepedge
+
+go 1.19
