@@ -22,6 +22,11 @@
 #include <stdint.h>
 
 /**
+ * The share of the 64 KB kept free for the state entries the client adds.
+ */
+#define STATE_RESERVE 4096
+
+/**
  * Major version of this library (the `X` of `aep_edge_version()`).
  */
 #define AEP_EDGE_VERSION_MAJOR 0
@@ -300,9 +305,20 @@ void aep_edge_client_free(struct aep_edge_client *client);
  * - `client`: required; used concurrently by any number of threads.
  * - `request_json`: borrowed for the call; `{"event": {...}, "query": {...},
  *   "meta": {...}, "options": {...}}`; over 1 MiB is `AEP_EDGE_INVALID_REQUEST`.
+ *   `options` may hold `requestId`, `datastreamId`, `state` (the visitor's
+ *   entries, `[{"key", "value", "expiresAt"? | "maxAge"?}]`, sent instead of the
+ *   client's; expired ones and `maxAge` <= 0 are not sent), `locationHint`
+ *   (routes this call) and `headers` (the visitor's `User-Agent`,
+ *   `Accept-Language`, `Referer`, `X-Forwarded-*`, `Forwarded`, `X-Real-IP`,
+ *   `Sec-CH-UA*`, `X-Adobe-AEP-Validation-Token`, `x-sandbox-name`; any other
+ *   name is `AEP_EDGE_INVALID_REQUEST`).
  * - `result_json_out`: required (NULL is `AEP_EDGE_NULL_ARGUMENT`); set to the
  *   result JSON (the response body plus `"client": {httpStatus, attempts,
- *   requestId, region, elapsedMs}`) or an error object; release it with
+ *   requestId, region, elapsedMs, locationHint, headers, state?}`: `headers`
+ *   holds the response's `x-request-id`, `x-rate-limit-remaining`,
+ *   `retry-after` and `x-adobe-edge` when present; `state`, the visitor's next
+ *   state `[{"key", "value", "expiresAt"?}]`, is there when `options.state` was
+ *   passed or the session is "none") or an error object; release it with
  *   `aep_edge_string_free`.
  *
  * Blocks the calling thread for at most the config's `timeouts.totalMs` (or the
@@ -491,6 +507,29 @@ aep_edge_status aep_edge_set_consent_async(const struct aep_edge_client *client,
 aep_edge_status aep_edge_poll(const struct aep_edge_client *client,
                               uint32_t timeout_ms,
                               char **completion_json_out);
+
+/**
+ * Builds the event that reports propositions as shown or clicked, so Target
+ * and Journey Optimizer count them. Needs no client and does no I/O.
+ *
+ * - `request_json`: borrowed for the call; `{"kind": "display" | "interact",
+ *   "propositions": [...], "label"?: "...", "tokens"?: ["..."]}` with the
+ *   propositions as a `personalization:decisions` handle's payload gives them
+ *   (each needs `id` and `scope`; `scopeDetails` is copied, items are not);
+ *   `label` and `tokens` only with `"interact"`. NULL is
+ *   `AEP_EDGE_NULL_ARGUMENT`; over 1 MiB or an invalid input is
+ *   `AEP_EDGE_INVALID_REQUEST` naming the field.
+ * - `event_json_out`: required (NULL is `AEP_EDGE_NULL_ARGUMENT`); set to
+ *   `{"event": {"xdm": {"eventType": "decisioning.propositionDisplay" |
+ *   "decisioning.propositionInteract", "_experience": {"decisioning":
+ *   {"propositions": [{"id", "scope", "scopeDetails"}], "propositionEventType":
+ *   {"display" | "interact": 1}, "propositionAction"?: {"label"?, "tokens"?}}}}}}`
+ *   (a request for `aep_edge_interact`; its `event` goes into a collect's
+ *   `events`), or to an error object; release it with `aep_edge_string_free`.
+ *
+ * Thread-safe.
+ */
+aep_edge_status aep_edge_proposition_event(const char *request_json, char **event_json_out);
 
 /**
  * Queues one event for delivery and returns at once; never does network I/O.

@@ -3,7 +3,7 @@
 //! serves every thread of a host.
 
 use crate::auth::Auth;
-use crate::config::Config;
+use crate::config::{Config, SessionMode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::lifecycle::{later, CloseReport, Deadline, Lifecycle, Stop};
 use crate::log::{Level, LogFn, Logger};
@@ -13,6 +13,7 @@ use crate::retry;
 use crate::secret::Secret;
 use crate::session::{ConsentGate, Session};
 use crate::transport::{percent_encode, Failure, Transport};
+use crate::visitor;
 use serde_json::{json, Value};
 use std::fmt;
 use std::sync::Arc;
@@ -240,6 +241,7 @@ impl Client {
             .lifecycle
             .deadline(total)
             .no_later_than(later(started, total));
+        draft.note_datastream_override(&self.inner.config.datastream_id);
         if endpoint != Endpoint::Consent {
             self.wait_for_consent(&deadline, &draft)?;
         }
@@ -257,7 +259,8 @@ impl Client {
             _ => None,
         };
         let prepared = draft.finish(&snapshot.entries)?;
-        let result = self.send(&prepared, snapshot.hint, started, &deadline);
+        let hint = self.hint_for(&prepared, snapshot.hint);
+        let result = self.send(&prepared, hint, started, &deadline);
         match &result {
             Ok(value) => {
                 let mut warning = session.apply(value, snapshot.generation);
@@ -323,17 +326,34 @@ impl Client {
         }
     }
 
+    /// The hint a call routes by: its own (`options.locationHint` or the
+    /// visitor's cluster entry), else the session's; none when routing is off.
+    fn hint_for(&self, prepared: &Prepared, session_hint: Option<String>) -> Option<String> {
+        let config = &self.inner.config;
+        if config.hint_form == visitor::HintForm::Off {
+            return None;
+        }
+        prepared
+            .visitor
+            .hint(config.org_id.as_deref())
+            .or(session_hint)
+    }
+
     fn url(&self, prepared: &Prepared, hint: Option<&str>) -> String {
         let config = &self.inner.config;
         let datastream = prepared
             .datastream_override
             .as_deref()
             .unwrap_or(&config.datastream_id);
-        let hint = hint.map(|h| format!("{h}/")).unwrap_or_default();
         format!(
-            "{}/ee/{hint}{}?{}={}&requestId={}",
-            config.origin.url(),
-            prepared.endpoint.path(),
+            "{}?{}={}&requestId={}",
+            visitor::edge_url(
+                &config.origin,
+                config.edge_base_path,
+                config.hint_form,
+                hint,
+                prepared.endpoint.path()
+            ),
             prepared.endpoint.datastream_param(),
             percent_encode(datastream),
             percent_encode(&prepared.request_id)
@@ -361,6 +381,7 @@ impl Client {
         let mut refreshed_token = false;
         let mut last_failure: Option<Error> = None;
         let stamp = |e: Error, attempts: u32| stamped(e, prepared, attempts);
+        let context_headers = visitor::merge_headers(&config.headers, &prepared.visitor.headers);
 
         loop {
             let before_attempt = |attempts: u32, last: &Option<Error>| match deadline.check() {
@@ -390,8 +411,11 @@ impl Client {
             // The token, or a log callback, may have taken a while (and may
             // have closed the client): look again right before sending.
             before_attempt(attempts, &last_failure)?;
-            let headers: Vec<(&str, &str)> =
-                auth_headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let headers: Vec<(&str, &str)> = auth_headers
+                .iter()
+                .map(|(k, v)| (*k, v.as_str()))
+                .chain(context_headers.iter().copied())
+                .collect();
             let request_timeout = prepared.timeouts.request.unwrap_or(config.timeouts.request);
             let attempt_timeout = request_timeout.min(deadline.remaining());
             attempts = attempts.saturating_add(1);
@@ -410,15 +434,26 @@ impl Client {
                     return self.success(prepared, &raw, attempts, started);
                 }
                 Ok(raw) if raw.status == 404 && raw.body.is_empty() && hint.is_some() => {
-                    // An unknown location hint: stop using hints and send
-                    // again at once, even past maxAttempts.
+                    // An unknown location hint: send again at once without
+                    // it, even past maxAttempts. A visitor's own hint (from
+                    // options) is dropped for this call only, so one bad
+                    // cookie cannot turn routing off for every visitor; the
+                    // session's hint is off for this client's life.
+                    let per_call = prepared.visitor.hint(config.org_id.as_deref()).is_some();
                     self.log(Level::Warn, || {
                         format!(
-                            "location hint {} answered 404; hint routing is off for this client",
-                            hint.as_deref().unwrap_or_default()
+                            "location hint {} answered 404; {}",
+                            hint.as_deref().unwrap_or_default(),
+                            if per_call {
+                                "this call is sent again without it"
+                            } else {
+                                "hint routing is off for this client"
+                            }
                         )
                     });
-                    self.inner.session.disable_hint();
+                    if !per_call {
+                        self.inner.session.disable_hint();
+                    }
                     hint = None;
                     counted -= 1;
                     last_failure = response::interpret(prepared.endpoint, &raw).err();
@@ -510,19 +545,25 @@ impl Client {
         attempts: u32,
         started: Instant,
     ) -> Result<Value> {
-        let mut body = response::interpret(prepared.endpoint, raw)
+        let body = response::interpret(prepared.endpoint, raw)
             .map_err(|e| stamped(e, prepared, attempts))?;
-        body.insert(
-            "client".into(),
-            json!({
-                "httpStatus": raw.status,
-                "attempts": attempts,
-                "requestId": prepared.request_id,
-                "region": raw.region,
-                "elapsedMs": retry::millis(started.elapsed()),
-            }),
-        );
-        Ok(Value::Object(body))
+        let mut body = Value::Object(body);
+        let mut facts = json!({
+            "httpStatus": raw.status,
+            "attempts": attempts,
+            "requestId": prepared.request_id,
+            "region": raw.region,
+            "elapsedMs": retry::millis(started.elapsed()),
+            "locationHint": visitor::edge_hint_of(&body),
+            "headers": visitor::headers_fact(&raw.facts),
+        });
+        let passed = prepared.visitor.state.as_deref();
+        if passed.is_some() || self.inner.config.session == SessionMode::None {
+            let now = crate::session::now_ms();
+            facts["state"] = visitor::next_state(passed.unwrap_or_default(), &body, now);
+        }
+        body["client"] = facts;
+        Ok(body)
     }
 
     /// The call's `options.timeouts.totalMs`, else the config's.

@@ -5,7 +5,8 @@ use crate::error::{Error, Result};
 use crate::json_fields::Fields;
 use crate::secret::Secret;
 use serde_json::Value;
-use std::net::IpAddr;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -126,6 +127,14 @@ pub struct Config {
     /// Where the session is persisted (session `device` only).
     pub state_path: Option<PathBuf>,
     pub default_consent: DefaultConsent,
+    /// Server-side visitors (design.md §3.8): context headers sent with every
+    /// call, where a hint goes in the URL, and the base path (`ee`, `ee-pre-prd`).
+    pub headers: crate::visitor::Headers,
+    pub hint_form: crate::visitor::HintForm,
+    pub edge_base_path: &'static str,
+    /// Host name (lower case) → the address to connect to instead of looking
+    /// it up (`resolve`); TLS still verifies the name.
+    pub resolve: BTreeMap<String, SocketAddr>,
     /// The durable event queue of `send_event` (design.md §3.7).
     pub queue: QueueConfig,
     /// The worker pool behind the async calls (`async`).
@@ -254,6 +263,7 @@ fn parse(value: &Value) -> std::result::Result<Config, String> {
 
     let edge_domain = top.string("edgeDomain")?;
     let base_url = top.string("baseUrl")?;
+    let from_base_url = base_url.is_some();
     let origin = match (edge_domain, base_url) {
         (Some(_), Some(_)) => return Err("give edgeDomain or baseUrl, not both".into()),
         (None, Some(url)) => parse_base_url(url)?,
@@ -385,6 +395,17 @@ fn parse(value: &Value) -> std::result::Result<Config, String> {
         }
     };
 
+    let headers = match top.take("headers") {
+        None => Vec::new(),
+        Some(v) => crate::visitor::parse_headers("headers", v)?,
+    };
+    let hint_form = crate::visitor::hint_form(top.string("hintRouting")?, &origin, from_base_url)?;
+    let edge_base_path = crate::visitor::base_path(top.string("edgeBasePath")?)?;
+    let resolve = match top.take("resolve") {
+        None => BTreeMap::new(),
+        Some(v) => parse_resolve(v)?,
+    };
+    check_plain_http_stays_local(&origin, &auth, &resolve)?;
     let queue = match top.take("queue") {
         None => QueueConfig::default(),
         Some(v) => parse_queue(v)?,
@@ -423,9 +444,95 @@ fn parse(value: &Value) -> std::result::Result<Config, String> {
         max_response_bytes,
         state_path,
         default_consent,
+        headers,
+        hint_form,
+        edge_base_path,
+        resolve,
         queue,
         async_calls,
     })
+}
+
+/// `{"host.name": "127.0.0.1:8443", ...}`: each key a host name, each value a
+/// socket address (an IP and a port; `[v6]:port` for IPv6).
+fn parse_resolve(value: &Value) -> std::result::Result<BTreeMap<String, SocketAddr>, String> {
+    let Value::Object(map) = value else {
+        return Err(format!(
+            "resolve must be a JSON object of host name to address, such as {{\"edge.example.com\": \"127.0.0.1:8443\"}}, not {}",
+            crate::json_fields::type_name(value)
+        ));
+    };
+    if map.len() > 256 {
+        return Err("resolve has more than 256 host names".into());
+    }
+    let mut pinned = BTreeMap::new();
+    for (host, address) in map {
+        let name = host.strip_suffix('.').unwrap_or(host);
+        if !is_host_name(name) {
+            return Err(format!(
+                "resolve keys must be host names such as edge.example.com (no scheme, port or IP address), not {host:?}"
+            ));
+        }
+        let address = address
+            .as_str()
+            .and_then(|a| a.parse::<SocketAddr>().ok())
+            .ok_or_else(|| {
+                format!(
+                    "resolve.{host} must be a socket address such as \"127.0.0.1:8443\" or \"[::1]:8443\", not {address}"
+                )
+            })?;
+        if pinned.insert(name.to_ascii_lowercase(), address).is_some() {
+            return Err(format!("resolve names {host:?} twice"));
+        }
+    }
+    Ok(pinned)
+}
+
+/// A DNS name: labels of letters, digits and hyphens, not an IP address.
+fn is_host_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.parse::<IpAddr>().is_err()
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// Plain HTTP is for loopback only: `resolve` must not send a loopback
+/// name's traffic to another machine.
+fn check_plain_http_stays_local(
+    origin: &Origin,
+    auth: &AuthConfig,
+    resolve: &BTreeMap<String, SocketAddr>,
+) -> std::result::Result<(), String> {
+    let mut plain = Vec::new();
+    if origin.scheme == "http" {
+        plain.push(origin.authority.as_str());
+    }
+    if let AuthConfig::OAuth { token_url, .. } = auth {
+        if let Some(rest) = token_url.strip_prefix("http://") {
+            plain.push(rest.split('/').next().unwrap_or(rest));
+        }
+    }
+    for authority in plain {
+        let Some(host) = host_of(authority) else {
+            continue;
+        };
+        if let Some(address) = resolve.get(&host.to_ascii_lowercase()) {
+            if !address.ip().is_loopback() {
+                return Err(format!(
+                    "resolve.{host} is {address}, but {host} is reached over plain http, which may only go to loopback"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn parse_queue(value: &Value) -> std::result::Result<QueueConfig, String> {
@@ -866,5 +973,67 @@ mod tests {
         assert!(
             err(json!({"datastreamId": "d", "proxy": {"url": "gopher://x"}})).contains("proxy.url")
         );
+    }
+
+    #[test]
+    fn resolve_pins_host_names_to_socket_addresses() {
+        let c = Config::from_value(&json!({"datastreamId": "d",
+            "resolve": {"Edge.Example.com": "127.0.0.1:8443", "v6.example.com": "[::1]:9"}}))
+        .unwrap();
+        assert_eq!(
+            c.resolve.get("edge.example.com"),
+            Some(&"127.0.0.1:8443".parse().unwrap())
+        );
+        assert_eq!(
+            c.resolve.get("v6.example.com"),
+            Some(&"[::1]:9".parse().unwrap())
+        );
+        for (bad, named) in [
+            (json!(["127.0.0.1:1"]), "resolve must be a JSON object"),
+            (
+                json!({"edge.example.com": "127.0.0.1"}),
+                "resolve.edge.example.com",
+            ),
+            (
+                json!({"edge.example.com": 8443}),
+                "resolve.edge.example.com",
+            ),
+            (
+                json!({"edge.example.com": "localhost:80"}),
+                "resolve.edge.example.com",
+            ),
+            (
+                json!({"https://edge.example.com": "127.0.0.1:1"}),
+                "resolve keys",
+            ),
+            (
+                json!({"edge.example.com:443": "127.0.0.1:1"}),
+                "resolve keys",
+            ),
+            (json!({"10.0.0.1": "127.0.0.1:1"}), "resolve keys"),
+            (json!({"": "127.0.0.1:1"}), "resolve keys"),
+        ] {
+            let msg = err(json!({"datastreamId": "d", "resolve": bad}));
+            assert!(msg.contains(named), "{msg}");
+        }
+    }
+
+    #[test]
+    fn resolve_cannot_send_plain_http_off_the_machine() {
+        let msg = err(
+            json!({"datastreamId": "d", "baseUrl": "http://localhost:8080",
+            "resolve": {"localhost": "10.0.0.1:8080"}}),
+        );
+        assert!(msg.contains("plain http"), "{msg}");
+        assert!(Config::from_value(
+            &json!({"datastreamId": "d", "baseUrl": "http://localhost:8080",
+            "resolve": {"localhost": "127.0.0.1:9"}})
+        )
+        .is_ok());
+        assert!(Config::from_value(
+            &json!({"datastreamId": "d", "baseUrl": "https://localhost:8080",
+            "resolve": {"localhost": "10.0.0.1:8080"}})
+        )
+        .is_ok());
     }
 }

@@ -41,9 +41,12 @@ mod lifecycle;
 /// cbindgen:ignore
 pub mod log;
 /// cbindgen:ignore
+pub mod propositions;
 pub mod queue;
 /// cbindgen:ignore
 pub mod request;
+/// cbindgen:ignore
+mod resolver;
 /// cbindgen:ignore
 pub mod response;
 /// cbindgen:ignore
@@ -55,6 +58,7 @@ mod session;
 /// cbindgen:ignore
 mod transport;
 /// cbindgen:ignore
+pub mod visitor;
 pub mod workers;
 
 #[cfg(feature = "capi")]

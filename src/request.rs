@@ -5,6 +5,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids;
 use crate::json_fields::{type_name, Fields};
+use crate::visitor::CallOptions;
 use serde_json::{Map, Value};
 use std::time::Duration;
 
@@ -80,6 +81,8 @@ pub struct Draft {
     pub explicit_state: Option<Vec<StateEntry>>,
     /// `options.timeouts`: this call's own attempt and total timeouts.
     pub timeouts: CallTimeouts,
+    /// `options.headers`, `options.locationHint` and `options.state` (design.md §3.8).
+    pub visitor: CallOptions,
     body: Map<String, Value>,
 }
 
@@ -98,6 +101,7 @@ pub struct Prepared {
     pub request_id: String,
     pub datastream_override: Option<String>,
     pub timeouts: CallTimeouts,
+    pub visitor: CallOptions,
     pub body: Vec<u8>,
 }
 
@@ -136,7 +140,8 @@ impl Draft {
             endpoint,
             request_id: options.request_id.unwrap_or_else(ids::uuid_v4),
             datastream_override: options.datastream_id,
-            explicit_state: options.state,
+            explicit_state: options.visitor.entries_to_send(),
+            visitor: options.visitor,
             timeouts: options.timeouts,
             body,
         })
@@ -149,6 +154,14 @@ impl Draft {
         ["ECID", "FPID"]
             .iter()
             .any(|ns| map[*ns].as_array().is_some_and(|ids| !ids.is_empty()))
+    }
+
+    /// With `options.datastreamId`, tells the Edge Network which datastream was
+    /// configured (`meta.sdkConfig.datastream.original`), as Adobe's SDKs do.
+    pub fn note_datastream_override(&mut self, configured: &str) {
+        if self.datastream_override.is_some() {
+            crate::visitor::add_original_datastream(&mut self.body, configured);
+        }
     }
 
     /// Adds `query.identity.fetch: ["ECID"]`, keeping what the caller asked for.
@@ -239,6 +252,7 @@ impl Draft {
             request_id: self.request_id,
             datastream_override: self.datastream_override,
             timeouts: self.timeouts,
+            visitor: self.visitor,
             body,
         })
     }
@@ -254,7 +268,7 @@ fn too_large(bytes: usize) -> Error {
 struct Options {
     request_id: Option<String>,
     datastream_id: Option<String>,
-    state: Option<Vec<StateEntry>>,
+    visitor: CallOptions,
     timeouts: CallTimeouts,
 }
 
@@ -269,10 +283,7 @@ impl Options {
         if let Some(id) = &datastream_id {
             check_id("options.datastreamId", id)?;
         }
-        let state = match f.take("state") {
-            None => None,
-            Some(v) => Some(parse_entries("options.state", v)?),
-        };
+        let visitor = CallOptions::take(&mut f, crate::session::now_ms())?;
         let timeouts = match f.take("timeouts") {
             None => CallTimeouts::default(),
             Some(v) => parse_timeouts(v)?,
@@ -281,7 +292,7 @@ impl Options {
         Ok(Options {
             request_id,
             datastream_id,
-            state,
+            visitor,
             timeouts,
         })
     }
@@ -308,35 +319,6 @@ fn check_id(name: &str, id: &str) -> std::result::Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// State entries as a caller passes them: `[{"key": "...", "value": "..."}]`.
-/// `maxAge`, `attrs` and `scope` are allowed (they come back in results) but
-/// only `key` and `value` are sent.
-pub(crate) fn parse_entries(
-    name: &str,
-    value: &Value,
-) -> std::result::Result<Vec<StateEntry>, String> {
-    let Value::Array(items) = value else {
-        return Err(format!(
-            "{name} must be an array of {{\"key\", \"value\"}} objects"
-        ));
-    };
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let path = format!("{name}[{i}]");
-            let mut f = Fields::new(&path, item)?;
-            let key = f.required_string("key")?.to_string();
-            let value = f.string("value")?.map(str::to_string);
-            f.take("maxAge");
-            f.take("attrs");
-            f.take("scope");
-            f.finish()?;
-            Ok(StateEntry { key, value })
-        })
-        .collect()
 }
 
 fn check_top_level(

@@ -16,6 +16,8 @@ pub struct RawResponse {
     pub retry_after: Option<String>,
     /// The `x-adobe-edge` header (`cluster;region`).
     pub region: Option<String>,
+    /// The response headers of `client.headers` that were present.
+    pub facts: Vec<(&'static str, String)>,
 }
 
 impl RawResponse {

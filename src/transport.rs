@@ -4,6 +4,7 @@
 
 use crate::config::{Config, ProxySetting, RootStore};
 use crate::error::{Error, Result};
+use crate::resolver::CachingResolver;
 use crate::response::RawResponse;
 use std::io;
 use std::time::Duration;
@@ -129,7 +130,7 @@ impl Transport {
                 return Err(Error::invalid_config(why));
             }
         }
-        let agent: Agent = Agent::config_builder()
+        let agent_config = Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .proxy(proxy)
@@ -140,8 +141,16 @@ impl Transport {
             .max_idle_connections_per_host(config.max_connections)
             .timeout_connect(Some(config.timeouts.connect))
             .timeout_per_call(Some(config.timeouts.request))
-            .build()
-            .into();
+            .build();
+        let resolver = CachingResolver::new(
+            config.resolve.clone().into_iter().collect(),
+            config.timeouts.connect,
+        );
+        let agent = Agent::with_parts(
+            agent_config,
+            ureq::unversioned::transport::DefaultConnector::new(),
+            resolver,
+        );
         Ok(Transport {
             agent,
             connect_timeout: config.timeouts.connect,
@@ -179,6 +188,10 @@ impl Transport {
         };
         let retry_after = header("retry-after");
         let region = header("x-adobe-edge");
+        let facts = crate::visitor::FACT_HEADERS
+            .iter()
+            .filter_map(|name| header(name).map(|v| (*name, v)))
+            .collect();
         let status = response.status().as_u16();
         let body = response
             .body_mut()
@@ -198,6 +211,7 @@ impl Transport {
             body,
             retry_after,
             region,
+            facts,
         })
     }
 }

@@ -73,6 +73,65 @@ fn system_roots_take_the_ca_file_too() {
     assert_eq!(result["client"]["httpStatus"], 200);
 }
 
+/// An emulator serving a certificate for `edge.aep-edge.test` only, and the
+/// config that reaches it under that name through `resolve`.
+fn emulator_by_name(
+    name_in_url: &str,
+) -> (
+    aep_edge_emulator::Emulator,
+    tempfile_path::TempPath,
+    serde_json::Value,
+) {
+    let (ca, chain, key) = test_pki_for(&["edge.aep-edge.test"]);
+    let edge = emulator_with(Options {
+        tls: Some(TlsIdentity {
+            cert_chain_pem: chain,
+            key_pem: key,
+        }),
+        ..Options::default()
+    });
+    let ca = tempfile_path::TempPath::with_contents("ca.pem", &ca);
+    let address = edge.base_url().trim_start_matches("https://").to_string();
+    let config = config(
+        &format!("https://{name_in_url}"),
+        json!({"tls": {"caFile": ca.path()}, "resolve": {name_in_url: address}}),
+    );
+    (edge, ca, config)
+}
+
+#[test]
+fn resolve_reaches_a_made_up_host_name_with_verification_on() {
+    let (edge, _ca, config) = emulator_by_name("edge.aep-edge.test");
+    let client = aep_edge::Client::new(aep_edge::Config::from_value(&config).unwrap()).unwrap();
+    for _ in 0..3 {
+        let result = client.interact(source_request()).unwrap();
+        assert_eq!(result["client"]["httpStatus"], 200);
+    }
+    assert_eq!(edge.requests().len(), 3);
+}
+
+#[test]
+fn resolve_does_not_turn_off_name_verification() {
+    // Pinned to the same server, but the certificate is not for this name.
+    let (edge, _ca, config) = emulator_by_name("other.aep-edge.test");
+    let client = aep_edge::Client::new(aep_edge::Config::from_value(&config).unwrap()).unwrap();
+    let e = client.interact(source_request()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Transport);
+    assert!(e.message.contains("certificate"), "{}", e.message);
+    assert!(edge.requests().is_empty(), "no request got through");
+}
+
+#[test]
+fn an_unpinned_made_up_name_does_not_resolve() {
+    let client = client(
+        "https://nonexistent.invalid",
+        json!({"retry": {"maxAttempts": 1}}),
+    );
+    let e = client.interact(source_request()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Transport);
+    assert!(e.message.contains("resolve"), "{}", e.message);
+}
+
 /// A file in a fresh temporary directory, removed on drop.
 mod tempfile_path {
     use std::path::PathBuf;

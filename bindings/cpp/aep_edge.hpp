@@ -328,10 +328,19 @@ inline uint64_t u64_field(std::string_view json, std::string_view key) {
 
 }  // namespace detail
 
+/// What flush() saw: the queue's stats JSON (as aep_edge_stats), and whether
+/// its deadline came before the queue emptied.
+struct FlushReport {
+    bool timed_out;
+    std::string stats;
+};
+
 /// One Edge Network client. Create it once and share it between threads.
 class Client {
 public:
     using LogCallback = std::function<void(uint32_t level, std::string_view message)>;
+    /// Receives {"eventId", "outcome": "delivered" | "rejected", "error"?, "attempts"}.
+    using OutcomeCallback = std::function<void(std::string_view outcome_json)>;
 
     /// Makes a client, or returns the Error (e.g. AEP_EDGE_INVALID_CONFIG); never throws.
     static Result<Client> create(const std::string &config_json) {
@@ -355,6 +364,7 @@ public:
             release();
             handle_ = std::move(other.handle_);
             log_ = std::move(other.log_);
+            outcome_ = std::move(other.outcome_);
             async_ = std::move(other.async_);
         }
         return *this;
@@ -462,6 +472,40 @@ public:
         return detail::finish(Result<Polled>(Polled(std::move(done))));
     }
 
+    /// Fire and forget: stores one event ({"event": {...}, "meta"?, "options"?})
+    /// for the dispatcher to deliver and returns at once with {"eventId", "queued"}.
+    /// Never does network I/O.
+    Returns<std::string> send_event(const std::string &request_json) const {
+        return detail::finish(call(aep_edge_send_event, request_json));
+    }
+    /// Sends what is queued now and waits up to `timeout` for the queue to empty.
+    /// The deadline passing first is not an error: the report says so.
+    Returns<FlushReport> flush(std::chrono::milliseconds timeout) const {
+        char *out = nullptr;
+        aep_edge_status status = aep_edge_flush(get(), clamp_ms(timeout), &out);
+        std::string json = detail::take(out);
+        if (status != AEP_EDGE_OK && status != AEP_EDGE_TIMEOUT)
+            return detail::finish(Result<FlushReport>(Error(status, std::move(json))));
+        return detail::finish(Result<FlushReport>(FlushReport{status == AEP_EDGE_TIMEOUT, std::move(json)}));
+    }
+    /// The queue's counters JSON (queued, inFlight, delivered, rejected, retries, batches, oldestAgeMs, bytes).
+    Returns<std::string> stats() const {
+        char *out = nullptr;
+        aep_edge_status status = aep_edge_stats(get(), &out);
+        return detail::finish(detail::result(status, out));
+    }
+    /// Installs the outcome callback (an empty one removes it); it runs on the
+    /// dispatcher thread, once per queued event; exceptions it throws are swallowed.
+    Returns<void> set_outcome_callback(OutcomeCallback callback) {
+        auto next = callback ? std::make_unique<OutcomeCallback>(std::move(callback)) : nullptr;
+        aep_edge_status status = aep_edge_set_outcome_callback(
+            get(), next ? &Client::outcome_trampoline : nullptr, next.get());
+        if (status != AEP_EDGE_OK) return detail::finish(Result<void>(Error(status, "{}")));
+        // The library no longer calls the previous one: it can go.
+        outcome_ = std::move(next);
+        return detail::finish(Result<void>());
+    }
+
     /// Refuses new calls, stops retries, waits up to `timeout` for calls in
     /// flight. Running past the timeout is not an error: the report says so.
     Returns<CloseReport> close(std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
@@ -559,6 +603,18 @@ private:
         return detail::result(status, out);
     }
 
+    static void outcome_trampoline(void *user_data, const char *outcome_json) {
+#if AEP_EDGE_HAS_EXCEPTIONS
+        try {
+            (*static_cast<OutcomeCallback *>(user_data))(outcome_json);
+        } catch (...) {
+            // Nothing may unwind into the library.
+        }
+#else
+        (*static_cast<OutcomeCallback *>(user_data))(outcome_json);
+#endif
+    }
+
     static void trampoline(void *user_data, uint32_t level, const char *message) {
 #if AEP_EDGE_HAS_EXCEPTIONS
         try {
@@ -573,9 +629,20 @@ private:
 
     // Declared before handle_ so they are destroyed after it.
     std::unique_ptr<LogCallback> log_;
+    std::unique_ptr<OutcomeCallback> outcome_;
     std::unique_ptr<detail::AsyncCalls> async_;
     std::unique_ptr<aep_edge_client, detail::ClientDeleter> handle_;
 };
+
+/// The event that reports propositions of a personalization:decisions handle
+/// as shown or clicked (aep_edge_proposition_event), ready for interact,
+/// collect's events or send_event. Input: {"kind": "display" | "interact",
+/// "propositions": [...], "label"?, "tokens"?}. No client, no I/O.
+inline Returns<std::string> proposition_event(const std::string &request_json) {
+    char *out = nullptr;
+    aep_edge_status status = aep_edge_proposition_event(request_json.c_str(), &out);
+    return detail::finish(detail::result(status, out));
+}
 
 }  // namespace aep_edge
 

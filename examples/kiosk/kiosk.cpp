@@ -79,7 +79,8 @@ std::vector<std::string_view> elements(std::string_view array) {
 }
 
 struct Proposition {
-    std::string id, scope, scope_details;
+    std::string id, scope;
+    std::string json;  // the whole proposition, as the Edge Network sent it
 };
 
 // The propositions of the personalization:decisions handles of a result.
@@ -91,8 +92,7 @@ std::vector<Proposition> propositions(std::string_view result) {
             auto unquote = [](std::string_view s) {
                 return s.size() >= 2 ? std::string(s.substr(1, s.size() - 2)) : std::string(s);
             };
-            out.push_back({unquote(member(p, "id")), unquote(member(p, "scope")),
-                           std::string(member(p, "scopeDetails"))});
+            out.push_back({unquote(member(p, "id")), unquote(member(p, "scope")), std::string(p)});
         }
     }
     return out;
@@ -104,16 +104,12 @@ std::string page_view(int visitor) {
            R"(}},"query":{"personalization":{"decisionScopes":["kiosk-hero","kiosk-footer"]}}})";
 }
 
-// The decisioning.propositionDisplay event for what the screen showed.
+// The decisioning.propositionDisplay event for what the screen showed, made by
+// the library (aep_edge_proposition_event) from the propositions as received.
 std::string display_event(const std::vector<Proposition> &shown) {
     std::string list;
-    for (const Proposition &p : shown) {
-        if (!list.empty()) list += ",";
-        list += R"({"id":")" + p.id + R"(","scope":")" + p.scope + R"(","scopeDetails":)" +
-                (p.scope_details.empty() ? "{}" : p.scope_details) + "}";
-    }
-    return R"({"event":{"xdm":{"eventType":"decisioning.propositionDisplay","_experience":{"decisioning":{"propositions":[)" +
-           list + R"(],"propositionEventType":{"display":1}}}}}})";
+    for (const Proposition &p : shown) list += (list.empty() ? "" : ",") + p.json;
+    return aep_edge::proposition_event(R"({"kind":"display","propositions":[)" + list + "]}");
 }
 
 }  // namespace

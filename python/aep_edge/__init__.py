@@ -36,7 +36,7 @@ from ._shapes import (
     IdentityResult,
     LocationHint,
     Problem,
-    Proposition,
+    PropositionPayload,
     PropositionItem,
     ProxyConfig,
     ResponseMessage,
@@ -47,7 +47,7 @@ from ._shapes import (
     SessionMode,
     SessionView,
     StateEntries,
-    StateEntry,
+    StoreEntry,
     StateEntryInput,
     TlsRoots,
 )
@@ -61,6 +61,7 @@ from ._types import (
     QueueStats,
     TokenAuth,
 )
+from ._visitor import Proposition, StateEntry, display_event, interact_event
 
 __all__ = [
     "__version__",
@@ -74,6 +75,10 @@ __all__ = [
     "CloseReport",
     "QueueStats",
     "Outcome",
+    "Proposition",
+    "StateEntry",
+    "display_event",
+    "interact_event",
     # exceptions
     "EdgeError",
     "ConfigError",
@@ -101,7 +106,7 @@ __all__ = [
     "HintRouting",
     "RetrySettings",
     "ProxyConfig",
-    "StateEntry",
+    "StoreEntry",
     "StateEntryInput",
     "StateEntries",
     "Problem",
@@ -112,7 +117,7 @@ __all__ = [
     "LocationHint",
     "IdentityNamespace",
     "IdentityResult",
-    "Proposition",
+    "PropositionPayload",
     "PropositionItem",
     "SessionEntry",
     "SessionLocationHint",

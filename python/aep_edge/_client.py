@@ -48,11 +48,12 @@ from ._shapes import (
     RetrySettings,
     SessionMode,
     SessionView,
-    StateEntry,
+    StoreEntry,
     StateEntryInput,
     TlsRoots,
 )
 from ._types import CloseReport, CollectResponse, InteractResponse, OAuth, Outcome, QueueStats, TokenAuth
+from ._visitor import StateEntry, display_event
 
 if TYPE_CHECKING:  # typing.Self is 3.11+; checkers know typing_extensions from typeshed
     from typing_extensions import Self
@@ -72,7 +73,7 @@ PathSetting = Union[None, str, "os.PathLike[str]"]
 Event = Mapping[str, Any]
 """One event: ``{"xdm": {...}, "data": {...}}`` (any ``Mapping``)."""
 
-StateEntryLike = Union[StateEntry, StateEntryInput]
+StateEntryLike = Union[StateEntry, StoreEntry, StateEntryInput]
 """An item of ``state=``: a previous response's ``state_entries`` item, or
 ``{"key", "value"?, "maxAge"?}``."""
 
@@ -153,8 +154,11 @@ class EdgeClient:
       to :meth:`send`, once it is delivered or rejected.
     - ``default_consent``: ``"in"`` (default) or ``"pending"`` (calls wait for
       :meth:`set_consent` until their deadline).
-    - ``hint_routing``: ``"auto"``, ``"path"``, ``"host"`` or ``"off"``, where
-      the core supports it.
+    - ``hint_routing``: ``"auto"``, ``"path"``, ``"host"`` or ``"off"``: how a
+      location hint routes a call (default ``"auto"``).
+    - ``headers``: visitor context headers sent on every call (``User-Agent``,
+      ``Accept-Language`` ...); ``edge_base_path``: ``"ee"`` (default) or
+      ``"ee-pre-prd"`` (staging).
     """
 
     def __init__(
@@ -182,6 +186,8 @@ class EdgeClient:
         queue: Optional[Mapping[str, Any]] = None,
         queue_path: PathSetting = None,
         on_outcome: Optional[Callable[[Outcome], Any]] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        edge_base_path: Optional[str] = None,
     ) -> None:
         if not isinstance(datastream_id, str):
             raise TypeError(f"datastream_id must be a str, not {type(datastream_id).__name__}")
@@ -229,8 +235,14 @@ class EdgeClient:
             config["maxConnections"] = max_connections
         if default_consent is not None:
             config["defaultConsent"] = _config.choice("default_consent", default_consent, _CONSENTS)
+        # Server-side visitors: context headers on every call, where a hint
+        # goes ("auto", "path", "host", "off"), and "ee" or "ee-pre-prd".
+        if headers is not None:
+            config["headers"] = dict(headers)
         if hint_routing is not None:
             config["hintRouting"] = _config.choice("hint_routing", hint_routing, _HINT_ROUTINGS)
+        if edge_base_path is not None:
+            config["edgeBasePath"] = edge_base_path
         async_config = {"workers": workers, "maxPending": max_pending}
         if any(v is not None for v in async_config.values()):
             config["async"] = {k: v for k, v in async_config.items() if v is not None}
@@ -285,6 +297,8 @@ class EdgeClient:
         datastream_id: Optional[str] = None,
         timeout: Optional[float] = None,
         total_timeout: Optional[float] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        location_hint: Optional[str] = None,
     ) -> InteractResponse:
         """Sends one event to ``/ee/v2/interact`` and returns the response.
 
@@ -296,8 +310,12 @@ class EdgeClient:
         - ``datastream_id``: overrides the datastream of this call.
         - ``timeout``, ``total_timeout``: seconds per attempt and for the whole
           call, for this call only (``None``: the client's).
+        - ``headers``: the visitor's context headers (``User-Agent``,
+          ``Accept-Language``, ``Referer``, ``X-Forwarded-For`` ...).
+        - ``location_hint``: pins the region of this call.
         """
-        request = _request("event", _event(event, "interact()"), query, meta, request_id, state, datastream_id, timeout, total_timeout)
+        request = _request("event", _event(event, "interact()"), query, meta, request_id, state, datastream_id, timeout, total_timeout,
+                           headers=headers, location_hint=location_hint)
         return InteractResponse(self._invoke(self._native.interact, request))
 
     def collect(
@@ -311,10 +329,13 @@ class EdgeClient:
         datastream_id: Optional[str] = None,
         timeout: Optional[float] = None,
         total_timeout: Optional[float] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        location_hint: Optional[str] = None,
     ) -> CollectResponse:
         """Posts a batch of events to ``/ee/v2/collect`` at once (the encoded
         body must stay under 64 KB). Keywords as :meth:`interact`."""
-        request = _request("events", _events(events), query, meta, request_id, state, datastream_id, timeout, total_timeout)
+        request = _request("events", _events(events), query, meta, request_id, state, datastream_id, timeout, total_timeout,
+                           headers=headers, location_hint=location_hint)
         return CollectResponse(self._invoke(self._native.collect, request))
 
     async def interact_async(
@@ -328,11 +349,14 @@ class EdgeClient:
         datastream_id: Optional[str] = None,
         timeout: Optional[float] = None,
         total_timeout: Optional[float] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        location_hint: Optional[str] = None,
     ) -> InteractResponse:
         """:meth:`interact` without blocking the event loop. Cancelling the
         awaited call abandons its result; closing the client while it is
         queued ends it with :class:`ClientClosedError`."""
-        request = _request("event", _event(event, "interact_async()"), query, meta, request_id, state, datastream_id, timeout, total_timeout)
+        request = _request("event", _event(event, "interact_async()"), query, meta, request_id, state, datastream_id, timeout, total_timeout,
+                           headers=headers, location_hint=location_hint)
         return InteractResponse(await self._call_async("interact", request))
 
     async def collect_async(
@@ -346,9 +370,12 @@ class EdgeClient:
         datastream_id: Optional[str] = None,
         timeout: Optional[float] = None,
         total_timeout: Optional[float] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        location_hint: Optional[str] = None,
     ) -> CollectResponse:
         """:meth:`collect` without blocking the event loop."""
-        request = _request("events", _events(events), query, meta, request_id, state, datastream_id, timeout, total_timeout)
+        request = _request("events", _events(events), query, meta, request_id, state, datastream_id, timeout, total_timeout,
+                           headers=headers, location_hint=location_hint)
         return CollectResponse(await self._call_async("collect", request))
 
     def set_consent(
@@ -403,6 +430,25 @@ class EdgeClient:
         if headers is not None:
             request.setdefault("options", {})["headers"] = dict(headers)
         return self._invoke(self._queue.send, request)
+
+    def notify_display(
+        self,
+        response: InteractResponse,
+        *,
+        headers: Optional[Mapping[str, str]] = None,
+        state: Optional[Sequence[StateEntryLike]] = None,
+    ) -> str:
+        """Reports the propositions of ``response`` as shown (so Target and
+        Journey Optimizer count them) through :meth:`send`, for the same
+        visitor: ``state`` defaults to ``response.next_state`` when it has one,
+        and the region to ``response.location_hint``. Returns the event id;
+        raises ``RequestError`` when the response has no propositions."""
+        event = display_event(response.propositions)
+        if state is None and "state" in response._client:
+            state = response.next_state
+        request = _request("event", event, None, None, None, state, None,
+                           headers=headers, location_hint=response.location_hint, new_id=False)
+        return self._queue.send(request)
 
     def flush(self, timeout: float = 30.0) -> QueueStats:
         """Sends every queued event without waiting for batches to fill and
@@ -649,8 +695,10 @@ def _request(
     request_id: Optional[str],
     state: Optional[Sequence[Any]],
     datastream_id: Optional[str],
-    timeout: Optional[float],
-    total_timeout: Optional[float],
+    timeout: Optional[float] = None,
+    total_timeout: Optional[float] = None,
+    headers: Optional[Mapping[str, str]] = None,
+    location_hint: Optional[str] = None,
     *,
     new_id: bool = True,
 ) -> Dict[str, Any]:
@@ -671,7 +719,11 @@ def _request(
     if datastream_id is not None:
         options["datastreamId"] = datastream_id
     if state is not None:
-        options["state"] = state
+        options["state"] = state if isinstance(state, (list, tuple)) else list(state)
+    if headers is not None:
+        options["headers"] = headers
+    if location_hint is not None:
+        options["locationHint"] = location_hint
     timeouts = _config.call_timeouts(timeout, total_timeout)
     if timeouts is not None:
         options["timeouts"] = timeouts

@@ -12,6 +12,7 @@ __all__ = [
     "Inbox",
     "to_json",
     "start_call",
+    "proposition_event",
     "core_version",
     "__version__",
 ]
@@ -20,6 +21,8 @@ __version__: str
 
 def core_version() -> str:
     """The core's version, X.Y.Z."""
+def proposition_event(request: Any) -> Dict[str, Any]:
+    """The proposition display or interaction event (design.md §3.9), from the core."""
 
 def to_json(obj: Any, root: str = "") -> Json:
     """Converts obj strictly to JSON; TypeError names the path of a bad value."""

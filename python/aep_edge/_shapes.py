@@ -18,7 +18,7 @@ __all__ = [
     "HintRouting",
     "RetrySettings",
     "ProxyConfig",
-    "StateEntry",
+    "StoreEntry",
     "StateEntryInput",
     "StateEntries",
     "Problem",
@@ -30,7 +30,7 @@ __all__ = [
     "IdentityNamespace",
     "IdentityResult",
     "PropositionItem",
-    "Proposition",
+    "PropositionPayload",
     "SessionEntry",
     "SessionLocationHint",
     "SessionView",
@@ -74,13 +74,13 @@ class ProxyConfig(TypedDict, total=False):
 
 
 class _StateEntryKeys(TypedDict):
-    """The required keys of :class:`StateEntry`."""
+    """The required keys of :class:`StoreEntry`."""
 
     key: str
     value: str
 
 
-class StateEntry(_StateEntryKeys, total=False):
+class StoreEntry(_StateEntryKeys, total=False):
     """A ``state:store`` entry: what a server keeps per visitor."""
 
     maxAge: int
@@ -101,7 +101,7 @@ class StateEntryInput(_StateEntryInputKeys, total=False):
     expiresAt: int
 
 
-StateEntries = List[StateEntry]
+StateEntries = List[StoreEntry]
 """What ``InteractResponse.state_entries`` returns and ``state=`` takes back."""
 
 
@@ -196,7 +196,7 @@ class PropositionItem(TypedDict, total=False):
     data: Dict[str, Any]
 
 
-class Proposition(TypedDict, total=False):
+class PropositionPayload(TypedDict, total=False):
     """A ``personalization:decisions`` payload item (Target, AJO or Offer
     Decisioning; the last has ``activity`` and ``placement`` instead of
     ``scopeDetails``)."""

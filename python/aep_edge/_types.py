@@ -7,11 +7,12 @@ from typing import Any, ClassVar, Dict, Generic, List, Literal, NamedTuple, Opti
 from ._shapes import (
     IdentityResult,
     LocationHint,
-    Proposition,
+    PropositionPayload,
     ResponseMessage,
     ResultBody,
-    StateEntry,
+    StoreEntry,
 )
+from ._visitor import Proposition, StateEntry
 
 __all__ = [
     "Handle",
@@ -33,9 +34,9 @@ class Handle(Generic[P]):
 
     ``Handle[P]``: ``payload`` has type ``P``. :meth:`CollectResponse.handles_of_type`
     gives the documented payload types for ``"personalization:decisions"``
-    (``List[Proposition]``), ``"locationHint:result"`` (``List[LocationHint]``),
+    (``List[PropositionPayload]``), ``"locationHint:result"`` (``List[LocationHint]``),
     ``"identity:result"`` (``List[IdentityResult]``) and ``"state:store"``
-    (``List[StateEntry]``); other types have ``Any`` payloads.
+    (``List[StoreEntry]``); other types have ``Any`` payloads.
     """
 
     __slots__ = ("type", "payload", "event_index")
@@ -146,16 +147,35 @@ class CollectResponse:
         """Warnings the server reported (e.g. ``EXEG-0301-200``): a list of dicts."""
         return _dicts(self.raw.get("warnings"))
 
+    @property
+    def location_hint(self) -> Optional[str]:
+        """The EdgeNetwork location hint of this response (``None`` when it gave none)."""
+        hint = self._client.get("locationHint")
+        return hint if isinstance(hint, str) else None
+
+    @property
+    def next_state(self) -> List[StateEntry]:
+        """The visitor's next state: the entries passed with ``state=`` updated
+        by this response (same key replaced, deletions removed), each
+        ``{"key", "value", "expiresAt"?}``. Keep it for the visitor and pass it
+        back with ``state=``. Present with ``session="none"`` and whenever
+        ``state=`` was given; otherwise empty."""
+        entries = self._client.get("state")
+        if not isinstance(entries, list):
+            return []
+        kept = [e for e in entries if isinstance(e, dict) and isinstance(e.get("key"), str)]
+        return cast(List[StateEntry], kept)
+
     @overload
     def handles_of_type(
         self, type: Literal["personalization:decisions"]
-    ) -> List[Handle[List[Proposition]]]: ...
+    ) -> List[Handle[List[PropositionPayload]]]: ...
     @overload
     def handles_of_type(self, type: Literal["locationHint:result"]) -> List[Handle[List[LocationHint]]]: ...
     @overload
     def handles_of_type(self, type: Literal["identity:result"]) -> List[Handle[List[IdentityResult]]]: ...
     @overload
-    def handles_of_type(self, type: Literal["state:store"]) -> List[Handle[List[StateEntry]]]: ...
+    def handles_of_type(self, type: Literal["state:store"]) -> List[Handle[List[StoreEntry]]]: ...
     @overload
     def handles_of_type(self, type: str) -> List[Handle[Any]]: ...
     def handles_of_type(self, type: str) -> List[Handle[Any]]:
@@ -174,19 +194,19 @@ class InteractResponse(CollectResponse):
     """The outcome of :meth:`EdgeClient.interact`."""
 
     @property
-    def state_entries(self) -> List[StateEntry]:
+    def state_entries(self) -> List[StoreEntry]:
         """The ``state:store`` entries of this response, as dicts with ``key``,
         ``value`` and ``maxAge`` (when given).
 
         With ``session="none"`` a server keeps them per visitor and passes them
         back with ``state=`` on the visitor's next call.
         """
-        entries: List[StateEntry] = []
+        entries: List[StoreEntry] = []
         for item in self._payload_items("state:store"):
             key, value = item.get("key"), item.get("value")
             if not isinstance(key, str) or not isinstance(value, str):
                 continue
-            entry: StateEntry = {"key": key, "value": value}
+            entry: StoreEntry = {"key": key, "value": value}
             max_age = item.get("maxAge")
             if isinstance(max_age, int) and not isinstance(max_age, bool):
                 entry["maxAge"] = max_age
@@ -194,9 +214,15 @@ class InteractResponse(CollectResponse):
         return entries
 
     @property
-    def decisions(self) -> List[Proposition]:
+    def propositions(self) -> List[Proposition]:
+        """The propositions of every ``personalization:decisions`` handle, as
+        :class:`Proposition` objects (for ``display_event``, ``notify_display``)."""
+        return [Proposition(p) for p in self.decisions]
+
+    @property
+    def decisions(self) -> List[PropositionPayload]:
         """The propositions of every ``personalization:decisions`` handle."""
-        return [cast(Proposition, p) for p in self._payload_items("personalization:decisions")]
+        return [cast(PropositionPayload, p) for p in self._payload_items("personalization:decisions")]
 
     @property
     def location_hints(self) -> List[LocationHint]:

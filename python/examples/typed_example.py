@@ -20,12 +20,12 @@ from aep_edge import (
     InteractResponse,
     LocationHint,
     Problem,
-    Proposition,
+    PropositionPayload,
     RetrySettings,
     SessionMode,
     SessionView,
     StateEntries,
-    StateEntry,
+    StoreEntry,
     TokenAuth,
 )
 from aep_edge.testing import Emulator, FaultSpec, RecordedRequest
@@ -46,7 +46,7 @@ def page_view(url: str, visitor_id: str = "visitor-1") -> Event:
 
 def offers(r: InteractResponse) -> List[str]:
     contents: List[str] = []
-    handles: List[Handle[List[Proposition]]] = r.handles_of_type("personalization:decisions")
+    handles: List[Handle[List[PropositionPayload]]] = r.handles_of_type("personalization:decisions")
     for handle in handles:
         for proposition in handle.payload:
             scope: Optional[str] = proposition.get("scope")
@@ -72,7 +72,7 @@ def visit(client: EdgeClient, visitor: Dict[str, StateEntries], visitor_id: str)
     except EdgeError as e:
         print(type(e).__name__, e.kind, e.request_id, file=sys.stderr)
         return []
-    entries: List[StateEntry] = r.state_entries
+    entries: List[StoreEntry] = r.state_entries
     if entries:
         visitor[visitor_id] = entries
     hints: List[LocationHint] = r.location_hints

@@ -298,6 +298,18 @@ fn test_panic_hook(name: &str) {
     }
 }
 
+/// The proposition display or interaction event of design.md §3.9, from the
+/// core: `{"kind", "propositions", "label"?, "tokens"?}` → `{"event": {"xdm": ...}}`.
+#[pyfunction]
+fn proposition_event<'py>(
+    py: Python<'py>,
+    request: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let value = convert::to_value(request, "")?;
+    let event = aep_edge::propositions::proposition_event(&value).map_err(CoreError)?;
+    convert::to_python(py, &event)
+}
+
 /// The core's version, `X.Y.Z`.
 #[pyfunction]
 fn core_version() -> &'static str {
@@ -314,6 +326,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(to_json, m)?)?;
     m.add_function(wrap_pyfunction!(async_calls::start_call, m)?)?;
     m.add_function(wrap_pyfunction!(core_version, m)?)?;
+    m.add_function(wrap_pyfunction!(proposition_event, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -14,10 +14,12 @@
 
 mod boundary;
 mod calls_async;
+mod propositions;
 mod queue;
 
 pub use boundary::aep_edge_client;
 pub use calls_async::*;
+pub use propositions::aep_edge_proposition_event;
 pub use queue::*;
 
 use crate::config::MAX_CONFIG_BYTES;
@@ -294,9 +296,20 @@ pub unsafe extern "C" fn aep_edge_client_free(client: *mut aep_edge_client) {
 /// - `client`: required; used concurrently by any number of threads.
 /// - `request_json`: borrowed for the call; `{"event": {...}, "query": {...},
 ///   "meta": {...}, "options": {...}}`; over 1 MiB is `AEP_EDGE_INVALID_REQUEST`.
+///   `options` may hold `requestId`, `datastreamId`, `state` (the visitor's
+///   entries, `[{"key", "value", "expiresAt"? | "maxAge"?}]`, sent instead of the
+///   client's; expired ones and `maxAge` <= 0 are not sent), `locationHint`
+///   (routes this call) and `headers` (the visitor's `User-Agent`,
+///   `Accept-Language`, `Referer`, `X-Forwarded-*`, `Forwarded`, `X-Real-IP`,
+///   `Sec-CH-UA*`, `X-Adobe-AEP-Validation-Token`, `x-sandbox-name`; any other
+///   name is `AEP_EDGE_INVALID_REQUEST`).
 /// - `result_json_out`: required (NULL is `AEP_EDGE_NULL_ARGUMENT`); set to the
 ///   result JSON (the response body plus `"client": {httpStatus, attempts,
-///   requestId, region, elapsedMs}`) or an error object; release it with
+///   requestId, region, elapsedMs, locationHint, headers, state?}`: `headers`
+///   holds the response's `x-request-id`, `x-rate-limit-remaining`,
+///   `retry-after` and `x-adobe-edge` when present; `state`, the visitor's next
+///   state `[{"key", "value", "expiresAt"?}]`, is there when `options.state` was
+///   passed or the session is "none") or an error object; release it with
 ///   `aep_edge_string_free`.
 ///
 /// Blocks the calling thread for at most the config's `timeouts.totalMs` (or the

@@ -139,6 +139,23 @@ compile_static() {
     echo "abi_test_static depends on the shared library"; return 1
   fi
 }
+compile_server() {
+  gcc "${CFLAGS[@]}" tests/c/server_test.c -o "$OUT/server_test" \
+    -L"$LIB" -laep_edge -Wl,-rpath,"$LIB"
+}
+# The C example of README.md's "Server-side use" section, as written there.
+compile_readme_server() {
+  awk '/^## Server-side use/{f=1} f&&/^```c$/{c=1;next} c&&/^```$/{exit} c' README.md >"$OUT/readme_server.c" &&
+    [ -s "$OUT/readme_server.c" ] &&
+    gcc "${CFLAGS[@]}" "$OUT/readme_server.c" -o "$OUT/readme_server" -L"$LIB" -laep_edge -Wl,-rpath,"$LIB"
+}
+run_readme_server() {
+  local out
+  out=$("$OUT/readme_server" "{\"datastreamId\":\"known-ds\",\"session\":\"none\",\"baseUrl\":\"$BASE_URL\"}") || return 1
+  echo "$out"
+  [ "$(grep -c '^impression reported$' <<<"$out")" = 3 ] || { echo "expected 3 impressions"; return 1; }
+  grep -q '^next state: .*_identity' <<<"$out" || { echo "the identity entry was not kept"; return 1; }
+}
 compile_cpp() {
   g++ "${CXXFLAGS[@]}" -c tests/cpp/abi_test.cpp -o "$OUT/abi_test_cpp.o" &&
     g++ "${CXXFLAGS[@]}" -c tests/cpp/second_tu.cpp -o "$OUT/second_tu.o" &&
@@ -210,6 +227,10 @@ step "compile C robustness tests" "$OUT/compile_robust.log" compile_robust &&
   step "run C robustness tests (lifecycle, re-entrant callbacks, absurd values)" "$OUT/robust.log" "$OUT/robust_test"
 step "compile C (static)" "$OUT/compile_static.log" compile_static &&
   step "run C (static libaep_edge.a)" "$OUT/c_static.log" "$OUT/abi_test_static"
+step "compile C server-side test (tests/c/server_test.c)" "$OUT/compile_server.log" compile_server &&
+  step "run C server-side test" "$OUT/server.log" "$OUT/server_test" "$BASE_URL"
+step "compile README.md's server-side C example" "$OUT/compile_readme_server.log" compile_readme_server &&
+  step "run README.md's server-side C example" "$OUT/readme_server.log" run_readme_server
 step "compile C++ (two translation units)" "$OUT/compile_cpp.log" compile_cpp &&
   step "run C++" "$OUT/cpp.log" "$OUT/abi_test_cpp"
 step "compile C++ wrapper (bindings/cpp/aep_edge.hpp, two translation units)" "$OUT/compile_wrapper.log" compile_wrapper &&
@@ -234,6 +255,11 @@ elif [ -x "$OUT/abi_test_shared" ]; then
 fi
 if [ "${AEP_EDGE_SKIP_VALGRIND:-0}" != 1 ] && [ -x "$OUT/queue_test" ]; then
   step "valgrind memcheck: C queue test" "$OUT/valgrind_queue.log" run_valgrind_queue
+fi
+if [ "${AEP_EDGE_SKIP_VALGRIND:-0}" != 1 ] && [ -x "$OUT/server_test" ]; then
+  step "valgrind memcheck: C server-side test" "$OUT/valgrind_server.log" \
+    valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+    --show-leak-kinds=definite "$OUT/server_test" "$BASE_URL"
 fi
 
 say "summary"

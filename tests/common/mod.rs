@@ -75,6 +75,12 @@ pub fn handles<'a>(result: &'a Value, kind: &str) -> Vec<&'a Value> {
 /// A test CA and a leaf for 127.0.0.1 and localhost signed by it:
 /// (CA PEM, leaf chain PEM, leaf key PEM).
 pub fn test_pki() -> (String, String, String) {
+    test_pki_for(&["127.0.0.1", "localhost"])
+}
+
+/// Like [`test_pki`], with a leaf for the given names.
+#[allow(dead_code)]
+pub fn test_pki_for(names: &[&str]) -> (String, String, String) {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -86,7 +92,7 @@ pub fn test_pki() -> (String, String, String) {
     let issuer = Issuer::new(ca_params, ca_key);
     let leaf_key = KeyPair::generate().unwrap();
     let leaf_params =
-        CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
     let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
     (ca_cert.pem(), leaf.pem(), leaf_key.serialize_pem())
 }

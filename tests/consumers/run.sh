@@ -42,8 +42,11 @@ run() {
     local needed
     needed=$(readelf -d "$program" | grep NEEDED || true)
     if [[ $kind == shared ]]; then
-        grep -q '\[libaep_edge\.so\.1\]' <<<"$needed" || { echo "FAIL $name: does not need libaep_edge.so.1"; failed=$((failed + 1)); return; }
-        ldd "$program" | grep -q "libaep_edge.so.1 => $prefix/lib/" || { echo "FAIL $name: does not load the installed library"; ldd "$program"; failed=$((failed + 1)); return; }
+        [[ $needed == *"[libaep_edge.so.1]"* ]] || { echo "FAIL $name: does not need libaep_edge.so.1"; failed=$((failed + 1)); return; }
+        # Read whole, not piped into grep -q: under pipefail an early grep exit fails ldd.
+        local loaded
+        loaded=$(ldd "$program")
+        [[ $loaded == *"libaep_edge.so.1 => $prefix/lib/"* ]] || { echo "FAIL $name: does not load the installed library"; echo "$loaded"; failed=$((failed + 1)); return; }
     elif grep -q libaep_edge <<<"$needed"; then
         echo "FAIL $name: the static program needs the shared library"; failed=$((failed + 1)); return
     fi

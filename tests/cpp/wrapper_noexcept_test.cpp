@@ -117,6 +117,18 @@ int main() {
     CHECK(lines.load() > 0);
     CHECK(client.set_log_callback(AEP_EDGE_LOG_DEBUG, nullptr).ok());
 
+    auto queued = client.send_event(EVENT);
+    CHECK(queued && queued->find("\"eventId\":\"") != std::string::npos);
+    auto flushed = client.flush(std::chrono::seconds(20));
+    CHECK(flushed && !flushed->timed_out);
+    auto stats = client.stats();
+    CHECK(stats && stats->find("\"queued\":0") != std::string::npos);
+    CHECK(client.send_event(R"({"evnt":{}})").status() == AEP_EDGE_INVALID_REQUEST);
+
+    auto display = aep_edge::proposition_event(R"({"kind":"display","propositions":[{"id":"AT:1","scope":"hero"}]})");
+    CHECK(display && display->find("decisioning.propositionDisplay") != std::string::npos);
+    CHECK(aep_edge::proposition_event("{").status() == AEP_EDGE_INVALID_JSON);
+
     auto report = client.close(std::chrono::seconds(5));
     CHECK(report && report->in_flight == 0 && !report->timed_out);
     CHECK(client.interact(EVENT).status() == AEP_EDGE_CLOSED);

@@ -172,6 +172,30 @@ int main() {
     }
     CHECK(settled == 20);
 
+    // The durable queue: fire and forget, flush, stats, an outcome per event.
+    std::atomic<int> delivered{0};
+    client.set_outcome_callback([&](std::string_view outcome) {
+        if (outcome.find("\"outcome\":\"delivered\"") != std::string_view::npos) ++delivered;
+    });
+    for (int i = 0; i < 5; ++i) CHECK(client.send_event(EVENT).find("\"eventId\":\"") != std::string::npos);
+    aep_edge::FlushReport flushed = client.flush(std::chrono::seconds(20));
+    CHECK(!flushed.timed_out);
+    CHECK(flushed.stats.find("\"queued\":0") != std::string::npos);
+    for (int i = 0; i < 500 && delivered.load() < 5; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(delivered.load() == 5);
+    CHECK(client.stats().find("\"delivered\":5") != std::string::npos);
+    CHECK(expect_error([&] { client.send_event(R"({"evnt":{}})"); }).status() == AEP_EDGE_INVALID_REQUEST);
+    client.set_outcome_callback(nullptr);
+
+    // Propositions: the display event, sent like any other.
+    std::string display = aep_edge::proposition_event(
+        R"({"kind":"display","propositions":[{"id":"AT:1","scope":"hero","scopeDetails":{"decisionProvider":"TGT"},"items":[]}]})");
+    CHECK(display.find("\"eventType\":\"decisioning.propositionDisplay\"") != std::string::npos);
+    CHECK(display.find("\"items\"") == std::string::npos);
+    CHECK(client.interact(display).find("\"httpStatus\":200") != std::string::npos);
+    CHECK(expect_error([] { aep_edge::proposition_event(R"({"kind":"seen","propositions":[]})"); }).status() ==
+          AEP_EDGE_INVALID_REQUEST);
+
     // Moving keeps one owner; closing refuses later calls.
     aep_edge::Client moved(std::move(client));
     CHECK(moved.get() != nullptr);
