@@ -145,7 +145,12 @@ impl Client {
     /// Idempotent and safe from any thread; from inside a callback it does not
     /// wait for the calling thread's own call.
     pub fn close(&self, timeout: Duration) -> CloseReport {
+        let close_by = crate::lifecycle::later(Instant::now(), timeout);
         let report = self.inner.lifecycle.close(timeout);
+        // Expiries refreshed since the last write reach the state file now.
+        if let Some(warning) = self.inner.session.flush(close_by) {
+            self.log(Level::Error, || warning);
+        }
         self.log(Level::Info, || {
             format!(
                 "client closed after {} ms with {} call(s) in flight",
@@ -263,12 +268,15 @@ impl Client {
         let result = self.send(&prepared, hint, started, &deadline);
         match &result {
             Ok(value) => {
-                let mut warning = session.apply(value, snapshot.generation);
+                // State-file locks are tried until the call's deadline at most.
+                let lock_by = Instant::now() + deadline.remaining();
+                let mut warning = session.apply(value, snapshot.generation, lock_by);
                 let answered_consent = value["handle"]
                     .as_array()
                     .is_some_and(|h| h.iter().any(|h| h["type"] == "consent:preferences"));
                 if let (Some(consent), false) = (requested_consent, answered_consent) {
-                    warning = warning.or(session.set_consent(&consent, snapshot.generation));
+                    warning =
+                        warning.or(session.set_consent(&consent, snapshot.generation, lock_by));
                 }
                 // Calls waiting for consent or an identity look again.
                 self.inner.lifecycle.notify();

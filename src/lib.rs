@@ -56,6 +56,8 @@ mod secret;
 /// cbindgen:ignore
 mod session;
 /// cbindgen:ignore
+mod tcp;
+/// cbindgen:ignore
 mod transport;
 /// cbindgen:ignore
 pub mod visitor;

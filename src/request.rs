@@ -242,7 +242,8 @@ impl Draft {
         if !state.is_empty() {
             merge_state(&mut self.body, state);
         }
-        let body = serde_json::to_vec(&self.body)
+        let mut body = Vec::with_capacity(2048);
+        serde_json::to_writer(&mut body, &self.body)
             .map_err(|e| Error::invalid_request(format!("the request cannot be encoded: {e}")))?;
         if body.len() > MAX_BODY_BYTES {
             return Err(too_large(body.len()));

@@ -6,7 +6,8 @@ use crate::config::{Config, ProxySetting, RootStore};
 use crate::error::{Error, Result};
 use crate::resolver::CachingResolver;
 use crate::response::RawResponse;
-use std::io;
+use crate::tcp::DirectTcpConnector;
+use std::io::{self, Read};
 use std::time::Duration;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use ureq::Agent;
@@ -102,6 +103,8 @@ impl Failure {
 pub struct Transport {
     agent: Agent,
     connect_timeout: Duration,
+    /// The agent's own per-attempt timeout (`timeouts.requestMs`).
+    request_timeout: Duration,
     max_response_bytes: u64,
 }
 
@@ -146,14 +149,11 @@ impl Transport {
             config.resolve.clone().into_iter().collect(),
             config.timeouts.connect,
         );
-        let agent = Agent::with_parts(
-            agent_config,
-            ureq::unversioned::transport::DefaultConnector::new(),
-            resolver,
-        );
+        let agent = Agent::with_parts(agent_config, connectors(), resolver);
         Ok(Transport {
             agent,
             connect_timeout: config.timeouts.connect,
+            request_timeout: config.timeouts.request,
             max_response_bytes: config.max_response_bytes,
         })
     }
@@ -167,14 +167,17 @@ impl Transport {
         body: &[u8],
         timeout: Duration,
     ) -> std::result::Result<RawResponse, Failure> {
-        let mut request = self
-            .agent
-            .post(url)
-            .config()
-            .timeout_per_call(Some(timeout))
-            .timeout_connect(Some(self.connect_timeout.min(timeout)))
-            .build()
-            .header("content-type", content_type);
+        let mut request = self.agent.post(url);
+        // A request-level config copies the agent's whole config: only when
+        // the call's deadline cuts this attempt short of the configured timeouts.
+        if timeout < self.request_timeout {
+            request = request
+                .config()
+                .timeout_per_call(Some(timeout))
+                .timeout_connect(Some(self.connect_timeout.min(timeout)))
+                .build();
+        }
+        let mut request = request.header("content-type", content_type);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -193,12 +196,24 @@ impl Transport {
             .filter_map(|name| header(name).map(|v| (*name, v)))
             .collect();
         let status = response.status().as_u16();
-        let body = response
+        // Sized from Content-Length (within the cap) instead of grown from
+        // nothing by probing reads.
+        let expected = response
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            .min(self.max_response_bytes)
+            .min(1024 * 1024);
+        let mut body = Vec::with_capacity(expected as usize + 1);
+        response
             .body_mut()
             .with_config()
             .limit(self.max_response_bytes)
-            .read_to_vec()
-            .map_err(|e| match classify(e) {
+            .reader()
+            .read_to_end(&mut body)
+            .map_err(|e| match classify(ureq::Error::from(e)) {
                 too_large @ Failure::TooLarge(_) => too_large,
                 cut => Failure::CutBody {
                     status,
@@ -214,6 +229,19 @@ impl Transport {
             facts,
         })
     }
+}
+
+/// ureq's default chain (SOCKS, CONNECT proxy, TCP, rustls) with direct
+/// connections made by [`DirectTcpConnector`] (one write per request).
+fn connectors() -> impl ureq::unversioned::transport::Connector {
+    use ureq::unversioned::transport::{
+        ConnectProxyConnector, Connector, RustlsConnector, SocksConnector, TcpConnector,
+    };
+    ().chain(SocksConnector::default())
+        .chain(ConnectProxyConnector::default())
+        .chain(DirectTcpConnector)
+        .chain(TcpConnector::default())
+        .chain(RustlsConnector::default())
 }
 
 /// Percent-encodes a query or form value: all but RFC 3986 unreserved characters.

@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::LocalKey;
 use std::time::{Duration, Instant};
 
 /// Receives a call's id and what the blocking call would have returned.
@@ -93,6 +94,8 @@ thread_local! {
     /// On a worker thread: the pool (its `Shared` address, 0 for none) whose
     /// job it is running, and whether it is inside the job's completion callback.
     static WORKER: Cell<(usize, bool)> = const { Cell::new((0, false)) };
+    /// The pool this worker thread is counted in `closing_on_workers` for; 0 for none.
+    static CLOSING: Cell<usize> = const { Cell::new(0) };
 }
 
 impl Workers {
@@ -185,7 +188,10 @@ impl Workers {
     pub fn close(&self, timeout: Duration) -> CloseReport {
         let started = Instant::now();
         let shared = &self.shared;
-        let own_job = shared.is_worker_here();
+        // A worker thread counts itself once, also when close is nested (a
+        // callback that close runs here closes again).
+        let own_job = shared.is_worker_here() && !CLOSING.with(|c| c.get() == shared.key());
+        let _closing = own_job.then(|| Marker::set(&CLOSING, shared.key()));
         let ended: Vec<Job> = {
             let mut state = shared.lock();
             state.closed = true;
@@ -376,25 +382,31 @@ impl Shared {
                     state.idle -= 1;
                 }
             };
-            let _marker = WorkerMarker::enter(self.key(), false);
+            let _marker = Marker::set(&WORKER, (self.key(), false));
             let result = self.run(job.draft, job.accepted);
             self.deliver(job.id, result, job.completion, true);
         }
     }
 
     fn run(&self, draft: Draft, accepted: Instant) -> Result<Value> {
-        catch_unwind(AssertUnwindSafe(|| self.client.run_draft(draft, accepted))).unwrap_or_else(
-            |panic| {
-                self.panicked.store(true, Ordering::Release);
-                Err(Error::new(
-                    ErrorKind::Panic,
-                    format!(
-                        "internal error in an async call: {}",
-                        panic_message(&*panic)
-                    ),
-                ))
-            },
-        )
+        let call = || {
+            // The panic-boundary tests' hook (debug builds only), as in the C ABI.
+            #[cfg(debug_assertions)]
+            if std::env::var_os("AEP_EDGE_TEST_PANIC").is_some_and(|v| v == "async_worker") {
+                panic!("test hook AEP_EDGE_TEST_PANIC=async_worker");
+            }
+            self.client.run_draft(draft, accepted)
+        };
+        catch_unwind(AssertUnwindSafe(call)).unwrap_or_else(|panic| {
+            self.panicked.store(true, Ordering::Release);
+            Err(Error::new(
+                ErrorKind::Panic,
+                format!(
+                    "internal error in an async call: {}",
+                    panic_message(&*panic)
+                ),
+            ))
+        })
     }
 
     /// Hands a completion over: to `ready`, or to its callback. `by_worker`
@@ -435,7 +447,7 @@ impl Shared {
         }
         drop(state);
 
-        let marker = by_worker.then(|| WorkerMarker::enter(self.key(), true));
+        let marker = by_worker.then(|| Marker::set(&WORKER, (self.key(), true)));
         if catch_unwind(AssertUnwindSafe(|| callback(id, result))).is_err() {
             self.panicked.store(true, Ordering::Release);
         }
@@ -450,19 +462,26 @@ impl Shared {
     }
 }
 
-/// Marks this thread as running a job (or its callback) of one pool, and
-/// restores what was there before when dropped.
-struct WorkerMarker((usize, bool));
+/// Sets a thread-local marker (`WORKER`, `CLOSING`) for a scope and restores
+/// what was there before when dropped: markers nest.
+struct Marker<T: Copy + 'static> {
+    key: &'static LocalKey<Cell<T>>,
+    before: T,
+}
 
-impl WorkerMarker {
-    fn enter(key: usize, in_callback: bool) -> WorkerMarker {
-        WorkerMarker(WORKER.with(|w| w.replace((key, in_callback))))
+impl<T: Copy + 'static> Marker<T> {
+    fn set(key: &'static LocalKey<Cell<T>>, value: T) -> Marker<T> {
+        Marker {
+            key,
+            before: key.with(|c| c.replace(value)),
+        }
     }
 }
 
-impl Drop for WorkerMarker {
+impl<T: Copy + 'static> Drop for Marker<T> {
     fn drop(&mut self) {
-        WORKER.with(|w| w.set(self.0));
+        let before = self.before;
+        self.key.with(|c| c.set(before));
     }
 }
 

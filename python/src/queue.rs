@@ -16,7 +16,28 @@ use std::time::{Duration, Instant};
 /// reopened in a forked child gets, because the file stays the parent's.
 #[pyclass(frozen, module = "aep_edge._native")]
 pub struct NativeQueue {
-    queue: Queue,
+    /// Always `Some` until drop, which takes it to drop it without the GIL.
+    queue: Option<Queue>,
+}
+
+impl NativeQueue {
+    fn queue(&self) -> &Queue {
+        self.queue.as_ref().expect("taken only by drop")
+    }
+}
+
+impl Drop for NativeQueue {
+    fn drop(&mut self) {
+        // Dropping waits for an outcome callback running on the dispatcher,
+        // which may be waiting for the GIL this thread holds: release it.
+        let queue = self.queue.take();
+        let mut queue = Some(queue);
+        Python::try_attach(|py| {
+            let queue = queue.take();
+            py.detach(move || drop(queue));
+        });
+        drop(queue);
+    }
 }
 
 #[pymethods]
@@ -34,14 +55,14 @@ impl NativeQueue {
                 }
             })
             .map_err(CoreError)?;
-        Ok(NativeQueue { queue })
+        Ok(NativeQueue { queue: Some(queue) })
     }
 
     /// Stores one event (`{"event", "meta"?, "options"?}`); returns its id.
     fn send(&self, py: Python<'_>, request: &Bound<'_, PyAny>) -> PyResult<String> {
         let value = request_value(request)?;
         let result = py
-            .detach(|| self.queue.send_event(value))
+            .detach(|| self.queue().send_event(value))
             .map_err(CoreError)?;
         Ok(result["eventId"].as_str().unwrap_or_default().to_string())
     }
@@ -50,7 +71,7 @@ impl NativeQueue {
     /// Other failures (a closed client) raise.
     fn flush<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<(bool, Bound<'py, PyAny>)> {
         let limit = seconds("timeout", timeout)?;
-        let outcome = py.detach(|| self.queue.flush(limit));
+        let outcome = py.detach(|| self.queue().flush(limit));
         match outcome {
             Ok(stats) => Ok((true, convert::to_python(py, &stats)?)),
             Err((e, stats)) if e.kind == aep_edge::ErrorKind::Timeout => {
@@ -62,7 +83,7 @@ impl NativeQueue {
 
     /// The counters of `aep_edge_stats`, as a dict.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let stats = py.detach(|| self.queue.stats());
+        let stats = py.detach(|| self.queue().stats());
         convert::to_python(py, &stats)
     }
 
@@ -82,14 +103,14 @@ impl NativeQueue {
             }) as aep_edge::OutcomeFn
         });
         // Waits for a running callback, which may be waiting for the GIL.
-        py.detach(|| self.queue.set_outcome_callback(sink));
+        py.detach(|| self.queue().set_outcome_callback(sink));
     }
 
     /// Stops accepting, delivers until `timeout` seconds pass, keeps the rest
     /// stored: `(undelivered, in_flight, stats)`.
     fn close<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<(u64, u64, Bound<'py, PyAny>)> {
         let limit = seconds("timeout", timeout)?;
-        let report = py.detach(|| self.queue.close(Instant::now() + limit));
+        let report = py.detach(|| self.queue().close(Instant::now() + limit));
         Ok((
             report.undelivered,
             report.in_flight,

@@ -15,6 +15,7 @@ from aep_edge import (
     EdgeClient,
     HttpError,
     InteractResponse,
+    QueueFullError,
     RequestError,
 )
 
@@ -152,7 +153,7 @@ def test_workers_start_at_the_first_async_call(emulator: Emulator) -> None:
 
 def test_workers_keyword_is_validated(emulator: Emulator) -> None:
     for bad in (0, 257):
-        with pytest.raises(ConfigError, match="async.workers"):
+        with pytest.raises(ConfigError, match=r"async\.workers|workers="):
             EdgeClient("ds-test", base_url=emulator.base_url, workers=bad)
 
 
@@ -203,3 +204,18 @@ def test_closing_with_queued_calls_raises_client_closed(emulator: Emulator) -> N
     assert isinstance(outcomes[0], InteractResponse), outcomes[0]
     assert all(isinstance(o, ClientClosedError) for o in outcomes[1:]), outcomes
     assert not any(isinstance(o, asyncio.CancelledError) for o in outcomes)
+
+
+def test_max_pending_refuses_beyond_it(emulator: Emulator) -> None:
+    emulator.fault(delayMs=200, count=10, pathContains="/interact")
+    with EdgeClient("ds-test", base_url=emulator.base_url, workers=1, max_pending=2) as c:
+
+        async def main() -> None:
+            first = [asyncio.ensure_future(c.interact_async(EVENT)) for _ in range(2)]
+            await asyncio.sleep(0)  # both started
+            with pytest.raises(QueueFullError, match=r"async\.maxPending|max_pending="):
+                await c.interact_async(EVENT)
+            assert all(r.status == 200 for r in await asyncio.gather(*first))
+            assert (await c.interact_async(EVENT)).status == 200  # room again
+
+        asyncio.run(main())

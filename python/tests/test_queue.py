@@ -4,6 +4,7 @@ flush_async, close, and a forked child's in-memory queue, against the emulator."
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import pickle
 import sys
@@ -195,3 +196,26 @@ def test_a_forked_child_queues_in_memory_and_the_file_stays_the_parents(emulator
             time.sleep(0.02)
     assert reopened is not None and reopened.stats().queued == 0
     reopened.close()
+
+
+def test_dropping_a_client_while_its_outcome_callback_runs_does_not_deadlock(emulator: Emulator) -> None:
+    running = threading.Event()
+
+    def slow(o: Outcome) -> None:
+        running.set()
+        time.sleep(0.3)  # releases the GIL; returning needs it back
+
+    holder = [queue_client(emulator.base_url, on_outcome=slow)]
+    holder[0].send(EVENT)
+    holder[0].send(EVENT)
+    holder[0]._queue.flush(0.0)  # hurry the batch
+    assert running.wait(10)
+
+    def drop() -> None:
+        holder.pop()
+        gc.collect()
+
+    dropper = threading.Thread(target=drop, daemon=True)
+    dropper.start()
+    dropper.join(10)
+    assert not dropper.is_alive(), "dropping the client waited for the callback with the GIL held"

@@ -545,8 +545,17 @@ unsafe fn call(
                 ErrorKind::InvalidRequest,
             )
         }?;
-        send(client, text).map(|v| Reply::ok(Some(v.to_string())))
+        send(client, text).map(|v| Reply::ok(Some(result_text(&v))))
     })
+}
+
+/// The result JSON as text, written once into a buffer sized for a typical
+/// Edge answer (plus the NUL the C string adds), not grown from 128 bytes.
+fn result_text(value: &serde_json::Value) -> String {
+    let mut text = Vec::with_capacity(4096);
+    serde_json::to_writer(&mut text, value).expect("a Value always serialises");
+    // SAFETY: serde_json writes UTF-8 only.
+    unsafe { String::from_utf8_unchecked(text) }
 }
 
 /// A host's log callback and its `user_data`.

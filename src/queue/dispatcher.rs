@@ -447,11 +447,52 @@ fn verdict(result: Result<Value>) -> Verdict {
         ErrorKind::Timeout if e.attempts == 0 => return Verdict::Held,
         _ => {}
     }
+    if e.kind != ErrorKind::Http {
+        // Transport, timeouts, tokens (an IMS answer is no verdict on the
+        // events), 5xx bodies that are not JSON: the events wait and go again.
+        return Verdict::Retry(e);
+    }
     match e.http_status {
         Some(400 | 413 | 422) => Verdict::Split(e),
         Some(s) if (400..500).contains(&s) && !matches!(s, 401 | 403 | 408 | 429) => {
             Verdict::RejectAll(e)
         }
         _ => Verdict::Retry(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(status: u16) -> Error {
+        let mut e = Error::new(ErrorKind::Http, "answered");
+        e.http_status = Some(status);
+        e.attempts = 1;
+        e
+    }
+
+    #[test]
+    fn only_the_edges_answers_reject_events() {
+        assert!(matches!(verdict(Err(http(422))), Verdict::Split(_)));
+        assert!(matches!(verdict(Err(http(400))), Verdict::Split(_)));
+        assert!(matches!(verdict(Err(http(413))), Verdict::Split(_)));
+        assert!(matches!(verdict(Err(http(404))), Verdict::RejectAll(_)));
+        for retried in [401, 403, 408, 429, 500, 503] {
+            assert!(
+                matches!(verdict(Err(http(retried))), Verdict::Retry(_)),
+                "{retried}"
+            );
+        }
+        // An IMS 400 while fetching a token says nothing about the events.
+        let mut token = Error::new(ErrorKind::Auth, "no token");
+        token.http_status = Some(400);
+        assert!(matches!(verdict(Err(token)), Verdict::Retry(_)));
+        let mut unreadable = Error::new(ErrorKind::InvalidResponse, "not JSON");
+        unreadable.http_status = Some(200);
+        assert!(matches!(verdict(Err(unreadable)), Verdict::Accepted(None)));
+        let too_big = Error::invalid_request("over 64 KB with the state entries");
+        assert!(matches!(verdict(Err(too_big)), Verdict::Split(_)));
+        assert!(matches!(verdict(Err(Error::closed())), Verdict::Closed));
     }
 }

@@ -31,7 +31,9 @@ pub type OutcomeFn = Arc<dyn Fn(&Value) + Send + Sync>;
 
 /// The queue of one client. Dropping it (the C ABI's free) stops the
 /// dispatcher without waiting for it and without network I/O; what is stored
-/// stays stored.
+/// stays stored. When the dispatcher is running, dropping it also closes the
+/// client it was opened with, so that the dispatcher's retry waits end at
+/// once (`close` first to let it deliver).
 pub struct Queue {
     shared: Arc<Shared>,
 }
@@ -60,6 +62,9 @@ struct Shared {
     calling: Mutex<()>,
     /// Set by `close` and drop: no new events.
     closing: AtomicBool,
+    /// The process that opened it. In a forked child nothing here may be
+    /// locked or used: a thread of the parent may have held it at the fork.
+    owner_pid: u32,
 }
 
 #[derive(Default)]
@@ -123,6 +128,7 @@ impl Queue {
                 outcome: Mutex::new(None),
                 calling: Mutex::new(()),
                 closing: AtomicBool::new(false),
+                owner_pid: std::process::id(),
             }),
         };
         if backlog {
@@ -159,6 +165,9 @@ impl Queue {
     /// `Err((TIMEOUT error, stats))` when the deadline came first.
     pub fn flush(&self, timeout: Duration) -> std::result::Result<Value, (Error, Value)> {
         let shared = &self.shared;
+        if let Err(e) = shared.check_process() {
+            return Err((e, self.stats()));
+        }
         if let Err(e) = shared.client_open() {
             return Err((e, self.stats()));
         }
@@ -214,6 +223,10 @@ impl Queue {
     /// `{"queued", "inFlight", "delivered", "rejected": {kind or code: n},
     /// "retries", "batches", "oldestAgeMs", "bytes"}`.
     pub fn stats(&self) -> Value {
+        if self.shared.check_process().is_err() {
+            return json!({"queued": 0, "inFlight": 0, "delivered": 0, "rejected": {},
+                          "retries": 0, "batches": 0, "oldestAgeMs": 0, "bytes": 0});
+        }
         let state = self.shared.lock();
         let oldest = match &state.store {
             Some(store) if store.owned_here() && state.queued > 0 => {
@@ -237,6 +250,9 @@ impl Queue {
     /// Installs the outcome callback (`None` removes it). When this returns,
     /// the previous callback is not running on any other thread.
     pub fn set_outcome_callback(&self, callback: Option<OutcomeFn>) {
+        if self.shared.check_process().is_err() {
+            return; // a forked child: no dispatcher here will ever call it
+        }
         *self
             .shared
             .outcome
@@ -251,6 +267,14 @@ impl Queue {
     pub fn close(&self, deadline: Instant) -> QueueCloseReport {
         let shared = &self.shared;
         shared.closing.store(true, Ordering::SeqCst);
+        if shared.check_process().is_err() {
+            // A forked child: the queue and its events are the parent's.
+            return QueueCloseReport {
+                undelivered: 0,
+                in_flight: 0,
+                stats: self.stats(),
+            };
+        }
         let mut state = shared.lock();
         // Inside an outcome callback the dispatcher is this thread: do not wait for it.
         let own_thread = state.dispatcher == Some(std::thread::current().id());
@@ -277,6 +301,9 @@ impl Drop for Queue {
     fn drop(&mut self) {
         let shared = &self.shared;
         shared.closing.store(true, Ordering::SeqCst);
+        if shared.check_process().is_err() {
+            return; // a forked child leaves the parent's queue alone
+        }
         *shared.outcome.lock().unwrap_or_else(|p| p.into_inner()) = None;
         let running = {
             let mut state = shared.lock();
@@ -305,7 +332,22 @@ impl Shared {
         }
     }
 
+    /// `STORAGE_ERROR` in a forked child, before any lock is touched.
+    fn check_process(&self) -> Result<()> {
+        if self.owner_pid == std::process::id() {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::Storage,
+            format!(
+                "this client's queue belongs to the parent process (pid {}); create a new client after fork()",
+                self.owner_pid
+            ),
+        ))
+    }
+
     fn check_accepting(&self) -> Result<()> {
+        self.check_process()?;
         if self.closing.load(Ordering::SeqCst) {
             return Err(Error::closed());
         }

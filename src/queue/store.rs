@@ -101,6 +101,11 @@ impl Store {
             self.conn
                 .busy_timeout(Duration::from_secs(5))
                 .map_err(fail)?;
+            // Each send_event commits one leaf page to the WAL: small pages make
+            // that write (and its copy into the file) cheap. Only a new file takes it.
+            self.conn
+                .execute_batch("PRAGMA page_size = 2048;")
+                .map_err(fail)?;
             let mode: String = self
                 .conn
                 .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))

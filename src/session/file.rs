@@ -3,6 +3,12 @@
 //! under an advisory lock so processes sharing it merge by key instead of
 //! overwriting each other. A file of another org or datastream is ignored; a
 //! corrupt one is reported and replaced, never a crash.
+//!
+//! Reading takes no lock: a rename replaces the whole file, so a reader sees
+//! the old one or the new one. Locks are only ever tried (`LOCK_NB`) until a
+//! deadline, never waited for; one that cannot be had is a storage warning.
+//! A child process does not keep the locks that its parent's threads held at
+//! `fork()` (see [`forget_inherited_locks`]), so neither waits for the other.
 
 use super::state::{Entry, Hint, SessionData};
 use crate::error::{Error, ErrorKind, Result};
@@ -10,6 +16,11 @@ use serde_json::{json, Value};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The longest a write tries for the lock (less when the call's deadline
+/// comes first): another process's write takes milliseconds.
+pub const LOCK_WAIT: Duration = Duration::from_secs(2);
 
 const FORMAT: &str = "aep-edge-session";
 const VERSION: u64 = 1;
@@ -62,13 +73,8 @@ impl StateFile {
         stamp_of(&self.path)
     }
 
-    /// Reads the file under a shared lock.
+    /// Reads the file. No lock: writers replace it whole.
     pub fn load(&self) -> Loaded {
-        let _lock = FileLock::acquire(&self.lock_path, false).ok();
-        self.read_unlocked()
-    }
-
-    fn read_unlocked(&self) -> Loaded {
         let stamp = self.stamp();
         let mut text = String::new();
         match File::open(&self.path).and_then(|mut f| f.read_to_string(&mut text)) {
@@ -109,12 +115,18 @@ impl StateFile {
     }
 
     /// Merges `data` with what is on disk and writes the result atomically.
-    /// Returns the merged session and the new file's stamp.
-    pub fn save(&self, data: &SessionData, now_ms: u64) -> Result<(SessionData, Option<Stamp>)> {
-        let _lock = FileLock::acquire(&self.lock_path, true)
+    /// Returns the merged session and the new file's stamp. The lock is tried
+    /// until `lock_by` (at most [`LOCK_WAIT`] from now).
+    pub fn save(
+        &self,
+        data: &SessionData,
+        now_ms: u64,
+        lock_by: Instant,
+    ) -> Result<(SessionData, Option<Stamp>)> {
+        let _lock = FileLock::acquire(&self.lock_path, lock_by.min(Instant::now() + LOCK_WAIT))
             .map_err(|e| storage(&self.path, "cannot be locked", e))?;
         let mut merged = data.clone();
-        let on_disk = self.read_unlocked();
+        let on_disk = self.load();
         merged.merge_from(&on_disk.data);
         merged.prune(now_ms);
         let text = self.encode(&merged);
@@ -124,8 +136,8 @@ impl StateFile {
     }
 
     /// Removes the file (a session reset), under the lock.
-    pub fn remove(&self, reset: &SessionData) -> Result<Option<Stamp>> {
-        let _lock = FileLock::acquire(&self.lock_path, true)
+    pub fn remove(&self, reset: &SessionData, lock_by: Instant) -> Result<Option<Stamp>> {
+        let _lock = FileLock::acquire(&self.lock_path, lock_by.min(Instant::now() + LOCK_WAIT))
             .map_err(|e| storage(&self.path, "cannot be locked", e))?;
         // A file holding only the reset time tells other processes to forget too.
         write_atomically(&self.path, self.encode(reset).as_bytes())
@@ -294,50 +306,144 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
-/// An advisory lock on a file (`flock`), released on drop. Elsewhere than
-/// Unix it is a no-op, and processes sharing a file may overwrite each other.
+/// An exclusive advisory lock on a file (`flock`), released on drop.
+/// Elsewhere than Unix it is a no-op, and processes sharing a file may
+/// overwrite each other.
 pub struct FileLock {
-    _file: File,
+    file: Option<File>,
+    /// Where the descriptor is registered for [`forget_inherited_locks`].
+    slot: Option<usize>,
 }
 
 impl FileLock {
-    fn acquire(path: &Path, exclusive: bool) -> io::Result<FileLock> {
+    /// Tries to lock until `deadline`, never blocking in `flock` itself.
+    fn acquire(path: &Path, deadline: Instant) -> io::Result<FileLock> {
+        let mut pause = Duration::from_millis(1);
+        loop {
+            if let Some(lock) = Self::try_acquire_io(path)? {
+                return Ok(lock);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    "another process holds its lock",
+                ));
+            }
+            std::thread::sleep(pause.min(left));
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+
+    /// One attempt; `None` when the lock is held elsewhere.
+    fn try_acquire(path: &Path) -> Option<FileLock> {
+        Self::try_acquire_io(path).ok().flatten()
+    }
+
+    fn try_acquire_io(path: &Path) -> io::Result<Option<FileLock>> {
         let file = open_lock_file(path)?;
         #[cfg(unix)]
         {
             use std::os::unix::io::AsRawFd;
-            let op = if exclusive {
-                libc::LOCK_EX
-            } else {
-                libc::LOCK_SH
-            };
             loop {
                 // SAFETY: a valid open descriptor; flock has no memory effects.
-                if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
+                if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
                     break;
                 }
                 let e = io::Error::last_os_error();
-                if e.kind() != io::ErrorKind::Interrupted {
-                    return Err(e);
+                match e.kind() {
+                    io::ErrorKind::Interrupted => continue,
+                    io::ErrorKind::WouldBlock => return Ok(None),
+                    _ => return Err(e),
                 }
             }
+            let slot = held::register(file.as_raw_fd());
+            Ok(Some(FileLock {
+                file: Some(file),
+                slot,
+            }))
         }
         #[cfg(not(unix))]
-        let _ = exclusive;
-        Ok(FileLock { _file: file })
+        Ok(Some(FileLock {
+            file: Some(file),
+            slot: None,
+        }))
     }
+}
 
-    fn try_acquire(path: &Path) -> Option<FileLock> {
-        let file = open_lock_file(path).ok()?;
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let Some(file) = self.file.take() else { return };
         #[cfg(unix)]
-        {
-            use std::os::unix::io::AsRawFd;
-            // SAFETY: as above.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-                return None;
+        if let Some(slot) = self.slot {
+            use std::os::unix::io::{AsRawFd, IntoRawFd};
+            if !held::unregister(slot, file.as_raw_fd()) {
+                // A child process closed it at fork: the number is not ours.
+                let _ = file.into_raw_fd();
+                return;
             }
         }
-        Some(FileLock { _file: file })
+        drop(file);
+    }
+}
+
+/// In a child process right after `fork()`: closes the child's copies of the
+/// lock descriptors that the parent's threads held. An `flock` belongs to the
+/// open file description, which both processes share after a fork; without
+/// this the child would keep the parent's lock for its whole life (the
+/// threads that would release it do not exist in the child). Installed with
+/// `pthread_atfork` when the first lock is taken; async-signal-safe.
+#[cfg(unix)]
+pub fn forget_inherited_locks() {
+    held::close_all();
+}
+
+#[cfg(unix)]
+mod held {
+    use std::os::unix::io::RawFd;
+    use std::sync::atomic::{AtomicI32, Ordering};
+    use std::sync::Once;
+
+    /// Lock descriptors held now. Lock-free, so the at-fork handler never
+    /// waits on a lock some vanished thread held.
+    const SLOTS: usize = 64;
+    static HELD: [AtomicI32; SLOTS] = [const { AtomicI32::new(-1) }; SLOTS];
+    static INSTALL: Once = Once::new();
+
+    extern "C" fn in_child() {
+        super::forget_inherited_locks();
+    }
+
+    /// Remembers `fd`; `None` when every slot is taken (then a child would
+    /// keep that one lock: see the module doc).
+    pub fn register(fd: RawFd) -> Option<usize> {
+        INSTALL.call_once(|| {
+            // SAFETY: registers a plain function that only closes descriptors.
+            unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+        });
+        (0..SLOTS).find(|&i| {
+            HELD[i]
+                .compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        })
+    }
+
+    /// Forgets `fd`; false when the at-fork handler already closed it.
+    pub fn unregister(slot: usize, fd: RawFd) -> bool {
+        HELD[slot]
+            .compare_exchange(fd, -1, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    pub fn close_all() {
+        for slot in &HELD {
+            let fd = slot.swap(-1, Ordering::AcqRel);
+            if fd >= 0 {
+                // SAFETY: the descriptor was open in the parent at the fork, so
+                // the child has its copy; closing it drops only that copy.
+                unsafe { libc::close(fd) };
+            }
+        }
     }
 }
 
@@ -382,7 +488,7 @@ mod tests {
         let dir = temp_dir("roundtrip");
         let path = dir.join("session.json");
         let file = StateFile::open(&path, Some("O@AdobeOrg"), "ds").unwrap();
-        file.save(&sample(1_000), 1_000).unwrap();
+        file.save(&sample(1_000), 1_000, Instant::now()).unwrap();
         let loaded = file.load();
         assert!(loaded.warning.is_none());
         assert_eq!(loaded.data.ecid.as_deref(), Some("123"));
@@ -406,7 +512,7 @@ mod tests {
         let path = dir.join("session.json");
         StateFile::open(&path, Some("A@AdobeOrg"), "ds")
             .unwrap()
-            .save(&sample(1), 1)
+            .save(&sample(1), 1, Instant::now())
             .unwrap();
         let other = StateFile::open(&path, Some("B@AdobeOrg"), "ds").unwrap();
         let loaded = other.load();
@@ -416,7 +522,7 @@ mod tests {
         fs::write(&path, "{not json").unwrap();
         let loaded = other.load();
         assert!(loaded.warning.unwrap().contains("not valid JSON"));
-        other.save(&sample(5), 5).unwrap();
+        other.save(&sample(5), 5, Instant::now()).unwrap();
         assert!(other.load().warning.is_none(), "replaced by a good file");
     }
 
@@ -442,11 +548,55 @@ mod tests {
         };
         let mut da = SessionData::default();
         da.entries.insert("a".into(), entry("from-a", 10));
-        a.save(&da, 10).unwrap();
+        a.save(&da, 10, Instant::now()).unwrap();
         let mut db = SessionData::default();
         db.entries.insert("b".into(), entry("from-b", 20));
-        let (merged, _) = b.save(&db, 20).unwrap();
+        let (merged, _) = b.save(&db, 20, Instant::now()).unwrap();
         assert_eq!(merged.entries.len(), 2);
         assert_eq!(a.load().data.entries.len(), 2);
+    }
+
+    #[test]
+    fn a_held_lock_is_tried_until_the_deadline_never_waited_for() {
+        let dir = temp_dir("held");
+        let lock_path = dir.join("s.lock");
+        let held = FileLock::try_acquire(&lock_path).unwrap();
+        let started = Instant::now();
+        let e = FileLock::acquire(&lock_path, started + Duration::from_millis(100))
+            .err()
+            .unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        drop(held);
+        assert!(FileLock::acquire(&lock_path, Instant::now()).is_ok());
+    }
+
+    /// A forked child does not keep the lock its parent's thread held: once
+    /// that thread lets go, the child can lock, and the parent again after it.
+    #[cfg(unix)]
+    #[test]
+    fn a_child_after_fork_does_not_keep_the_parents_lock() {
+        let dir = temp_dir("fork");
+        let lock_path = dir.join("s.lock");
+        let held = FileLock::try_acquire(&lock_path).unwrap();
+        // SAFETY: the child only opens, locks, sleeps and _exits.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let got = FileLock::acquire(&lock_path, Instant::now() + Duration::from_secs(10));
+            // SAFETY: ends the child at once, without running the parent's destructors.
+            unsafe { libc::_exit(if got.is_ok() { 0 } else { 1 }) };
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        drop(held);
+        let mut status = 0;
+        // SAFETY: waits for our own child.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "the child got the lock"
+        );
+        assert!(FileLock::acquire(&lock_path, Instant::now() + Duration::from_secs(5)).is_ok());
     }
 }

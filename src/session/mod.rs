@@ -12,7 +12,7 @@ use crate::lifecycle::{later, Deadline, Lifecycle, Stop};
 use crate::request::StateEntry;
 use file::{FileLock, Stamp, StateFile};
 use serde_json::{json, Value};
-use state::SessionData;
+use state::{Change, SessionData};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::thread::ThreadId;
@@ -20,6 +20,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How long concurrent first calls wait for the one that mints the identity.
 pub const IDENTITY_WAIT: Duration = Duration::from_secs(2);
+
+/// A state file whose only change is refreshed expiries is written at most
+/// this often (and when the session is dropped or flushed at close).
+pub const REFRESH_WRITE_INTERVAL: Duration = Duration::from_secs(5);
 
 pub fn now_ms() -> u64 {
     SystemTime::now()
@@ -62,6 +66,12 @@ struct Inner {
     stamp: Option<Stamp>,
     /// Why the state file could not be used, for the session view and the log.
     warning: Option<String>,
+    /// What changed since the state file was last written.
+    unsaved: Change,
+    last_write: Option<Instant>,
+    /// A thread is writing the file now (outside the session lock); it writes
+    /// again if more changed meanwhile, so no other thread waits for the disk.
+    writing: bool,
 }
 
 impl Session {
@@ -88,6 +98,9 @@ impl Session {
                 generation: 0,
                 stamp,
                 warning,
+                unsaved: Change::None,
+                last_write: None,
+                writing: false,
             }),
             hint_disabled: AtomicBool::new(false),
             file,
@@ -111,22 +124,37 @@ impl Session {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Folds in another process's writes when the file changed.
-    fn reload_if_changed(&self, inner: &mut Inner) {
+    /// Folds in another process's writes when the file changed. The check is
+    /// one `stat`; reading happens outside the session lock.
+    fn refresh_from_file(&self) {
         let Some(file) = &self.file else { return };
-        if file.stamp() == inner.stamp {
-            return;
-        }
+        let stamp = file.stamp();
+        let generation = {
+            let inner = self.lock();
+            if stamp == inner.stamp {
+                return;
+            }
+            inner.generation
+        };
         let loaded = file.load();
-        if loaded.data.reset_at_ms > inner.data.reset_at_ms {
-            inner.generation += 1;
+        let mut inner = self.lock();
+        if inner.generation != generation {
+            return; // reset meanwhile: what was read is older; the next call reads again
         }
-        inner.data.merge_from(&loaded.data);
+        self.fold_in(&mut inner, &loaded.data);
         inner.stamp = loaded.stamp;
         if loaded.warning.is_some() {
             inner.warning = loaded.warning;
             self.unlogged_warning.store(true, Ordering::Relaxed);
         }
+    }
+
+    /// Merges what the file holds into memory; a reset there starts a new generation.
+    fn fold_in(&self, inner: &mut Inner, theirs: &SessionData) {
+        if theirs.reset_at_ms > inner.data.reset_at_ms {
+            inner.generation += 1;
+        }
+        inner.data.merge_from(theirs);
     }
 
     /// The state, hint and identity need of a request about to be built.
@@ -139,9 +167,9 @@ impl Session {
                 generation: 0,
             };
         }
+        self.refresh_from_file();
         let now = now_ms();
-        let mut inner = self.lock();
-        self.reload_if_changed(&mut inner);
+        let inner = self.lock();
         let hint = if self.hint_disabled.load(Ordering::Relaxed) {
             None
         } else {
@@ -157,47 +185,106 @@ impl Session {
 
     /// Takes what a successful response says, unless a reset happened since
     /// the request was built. Returns a warning when the file could not be written.
-    pub fn apply(&self, result: &Value, generation: u64) -> Option<String> {
-        self.update(generation, |data, now| data.apply_response(result, now))
+    /// A state-file lock is tried until `deadline` at most.
+    pub fn apply(&self, result: &Value, generation: u64, deadline: Instant) -> Option<String> {
+        self.update(generation, deadline, |data, now| {
+            data.apply_response(result, now)
+        })
     }
 
     /// Records a consent value given by the caller (set-consent without a
     /// `consent:preferences` answer).
-    pub fn set_consent(&self, value: &str, generation: u64) -> Option<String> {
-        self.update(generation, |data, now| {
-            data.set_consent(value, now);
-            true
+    pub fn set_consent(&self, value: &str, generation: u64, deadline: Instant) -> Option<String> {
+        self.update(generation, deadline, |data, now| {
+            data.set_consent(value, now)
         })
     }
 
-    /// Changes the data of a device session with `change` (which says whether
-    /// it changed anything) and saves it, unless a reset came in between.
+    /// Changes the data of a device session with `change` (which says what it
+    /// changed) and saves it when due, unless a reset came in between.
     fn update(
         &self,
         generation: u64,
-        change: impl FnOnce(&mut SessionData, u64) -> bool,
+        deadline: Instant,
+        change: impl FnOnce(&mut SessionData, u64) -> Change,
     ) -> Option<String> {
         if !self.keeps_state() {
             return None;
         }
         let now = now_ms();
         let mut inner = self.lock();
-        if inner.generation != generation || !change(&mut inner.data, now) {
+        if inner.generation != generation {
             return None;
         }
-        self.persist(&mut inner, now)
+        let changed = change(&mut inner.data, now);
+        self.file.as_ref()?;
+        inner.unsaved = inner.unsaved.max(changed);
+        if inner.writing || !write_due(&inner) {
+            return None;
+        }
+        inner.writing = true;
+        drop(inner);
+        self.write_out(deadline)
     }
 
-    fn persist(&self, inner: &mut Inner, now: u64) -> Option<String> {
-        let file = self.file.as_ref()?;
-        match file.save(&inner.data, now) {
-            Ok((merged, stamp)) => {
-                inner.data = merged;
-                inner.stamp = stamp;
-                None
+    /// Writes the file until nothing more is due, without holding the session
+    /// lock while the disk works. Called by the one thread that set `writing`.
+    fn write_out(&self, deadline: Instant) -> Option<String> {
+        let Some(file) = &self.file else {
+            self.lock().writing = false;
+            return None;
+        };
+        let mut warning = None;
+        // More rounds only when other threads changed the session meanwhile;
+        // bounded, so no call writes for ever. What is left waits for the next.
+        for _ in 0..3 {
+            let (data, generation) = {
+                let mut inner = self.lock();
+                inner.unsaved = Change::None;
+                inner.last_write = Some(Instant::now());
+                (inner.data.clone(), inner.generation)
+            };
+            let saved = file.save(&data, now_ms(), deadline);
+            let mut inner = self.lock();
+            match saved {
+                // A reset came in while writing: memory is newer than what was
+                // merged, and the file is read again at the next call.
+                Ok(_) if inner.generation != generation => {}
+                Ok((merged, stamp)) => {
+                    self.fold_in(&mut inner, &merged);
+                    inner.data.prune(now_ms());
+                    inner.stamp = stamp;
+                }
+                Err(e) => {
+                    // Tried again with the next change, at most once per interval.
+                    inner.unsaved = inner.unsaved.max(Change::Refresh);
+                    inner.warning = Some(e.message.clone());
+                    warning = Some(e.message);
+                    inner.writing = false;
+                    return warning;
+                }
             }
-            Err(e) => Some(e.message),
+            if inner.unsaved != Change::Material {
+                inner.writing = false;
+                return warning;
+            }
         }
+        self.lock().writing = false;
+        warning
+    }
+
+    /// Writes what is not saved yet (refreshed expiries included), unless
+    /// another thread is writing now. For close and drop; the lock is tried
+    /// until `deadline`.
+    pub fn flush(&self, deadline: Instant) -> Option<String> {
+        self.file.as_ref()?;
+        let mut inner = self.lock();
+        if inner.writing || inner.unsaved == Change::None {
+            return None;
+        }
+        inner.writing = true;
+        drop(inner);
+        self.write_out(deadline)
     }
 
     /// A hinted request was answered 404 with an empty body: no more hints for
@@ -217,9 +304,14 @@ impl Session {
         let mut inner = self.lock();
         inner.data.reset(now);
         inner.generation += 1;
-        if let Some(file) = &self.file {
-            inner.stamp = file.remove(&inner.data)?;
-        }
+        inner.unsaved = Change::None;
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let reset = inner.data.clone();
+        drop(inner);
+        let stamp = file.remove(&reset, Instant::now() + file::LOCK_WAIT)?;
+        self.lock().stamp = stamp;
         Ok(())
     }
 
@@ -227,8 +319,8 @@ impl Session {
         if !self.keeps_state() {
             return ConsentGate::Allow;
         }
-        let mut inner = self.lock();
-        self.reload_if_changed(&mut inner);
+        self.refresh_from_file();
+        let inner = self.lock();
         match inner.data.consent.as_deref() {
             Some("n") => ConsentGate::Deny,
             Some("p") => ConsentGate::Pending,
@@ -250,11 +342,11 @@ impl Session {
 
     /// The read-only view of `aep_edge_session_get`.
     pub fn view(&self) -> Value {
-        let now = now_ms();
-        let mut inner = self.lock();
         if self.keeps_state() {
-            self.reload_if_changed(&mut inner);
+            self.refresh_from_file();
         }
+        let now = now_ms();
+        let inner = self.lock();
         let mut view = inner.data.view(now);
         view["session"] = json!(match self.mode {
             SessionMode::Device => "device",
@@ -295,9 +387,8 @@ impl Session {
     }
 
     fn has_identity(&self) -> bool {
-        let mut inner = self.lock();
-        self.reload_if_changed(&mut inner);
-        inner.data.has_identity(now_ms())
+        self.refresh_from_file();
+        self.lock().data.has_identity(now_ms())
     }
 
     /// With session `device` and no identity yet, lets one identity-minting
@@ -381,6 +472,24 @@ impl Session {
             }
         }
         Ok(Some(ticket))
+    }
+}
+
+/// Whether the file should be written now for what is unsaved.
+fn write_due(inner: &Inner) -> bool {
+    match inner.unsaved {
+        Change::None => false,
+        Change::Material => true,
+        Change::Refresh => inner
+            .last_write
+            .is_none_or(|at| at.elapsed() >= REFRESH_WRITE_INTERVAL),
+    }
+}
+
+impl Drop for Session {
+    /// Freeing a client stays quick: the lock is tried briefly.
+    fn drop(&mut self) {
+        self.flush(Instant::now() + Duration::from_millis(100));
     }
 }
 

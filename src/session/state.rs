@@ -35,6 +35,20 @@ pub struct Hint {
     pub expires_at_ms: u64,
 }
 
+/// What a change did to the session, for deciding whether the state file
+/// must be written. Ordered: combining changes keeps the larger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Change {
+    /// Nothing the file holds changed (or nothing at all, or only entries
+    /// that live in memory).
+    None,
+    /// Only expiries and timestamps moved: the same entries, values, hint,
+    /// ECID and consent. Worth writing now and then, not on every call.
+    Refresh,
+    /// Something the file holds changed: it must be written.
+    Material,
+}
+
 /// Everything a session holds. `Default` is a new visitor.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SessionData {
@@ -80,13 +94,18 @@ impl SessionData {
 
     /// Takes what a successful response says about the session: `state:store`,
     /// the EdgeNetwork `locationHint:result`, the ECID of `identity:result` and
-    /// the collect value of `consent:preferences`. Returns whether anything changed.
-    pub fn apply_response(&mut self, result: &Value, now_ms: u64) -> bool {
-        let before = self.clone();
+    /// the collect value of `consent:preferences`. Says what changed, without
+    /// comparing the whole session.
+    pub fn apply_response(&mut self, result: &Value, now_ms: u64) -> Change {
+        let mut change = Change::None;
         for handle in result["handle"].as_array().into_iter().flatten() {
             let payload = handle["payload"].as_array().into_iter().flatten();
             match handle["type"].as_str() {
-                Some("state:store") => payload.for_each(|item| self.store(item, now_ms)),
+                Some("state:store") => {
+                    for item in payload {
+                        change = change.max(self.store(item, now_ms));
+                    }
+                }
                 Some("locationHint:result") => {
                     for item in payload {
                         let scope = item["scope"].as_str().unwrap_or_default();
@@ -98,9 +117,19 @@ impl SessionData {
                                 .as_u64()
                                 .filter(|t| *t > 0)
                                 .map_or(DEFAULT_HINT_TTL_MS, |t| t.saturating_mul(1000));
-                            self.hint = Some(Hint {
-                                value: hint.to_string(),
-                                expires_at_ms: now_ms.saturating_add(ttl_ms),
+                            let expires_at_ms = now_ms.saturating_add(ttl_ms);
+                            change = change.max(match &mut self.hint {
+                                Some(h) if h.value == hint => {
+                                    h.expires_at_ms = expires_at_ms;
+                                    Change::Refresh
+                                }
+                                _ => {
+                                    self.hint = Some(Hint {
+                                        value: hint.to_string(),
+                                        expires_at_ms,
+                                    });
+                                    Change::Material
+                                }
                             });
                         }
                     }
@@ -109,7 +138,10 @@ impl SessionData {
                     for item in payload {
                         if item["namespace"]["code"] == "ECID" {
                             if let Some(id) = item["id"].as_str().filter(|s| !s.is_empty()) {
-                                self.ecid = Some(id.to_string());
+                                if self.ecid.as_deref() != Some(id) {
+                                    self.ecid = Some(id.to_string());
+                                    change = Change::Material;
+                                }
                             }
                         }
                     }
@@ -117,19 +149,19 @@ impl SessionData {
                 Some("consent:preferences") => {
                     for item in payload {
                         if let Some(val) = item["collect"]["val"].as_str() {
-                            self.set_consent(val, now_ms);
+                            change = change.max(self.set_consent(val, now_ms));
                         }
                     }
                 }
                 _ => {}
             }
         }
-        *self != before
+        change
     }
 
-    fn store(&mut self, item: &Value, now_ms: u64) {
+    fn store(&mut self, item: &Value, now_ms: u64) -> Change {
         let Some(key) = item["key"].as_str().filter(|k| !k.is_empty()) else {
-            return;
+            return Change::None;
         };
         let value = item["value"].as_str().map(str::to_string);
         let entry = match max_age_seconds(&item["maxAge"]) {
@@ -152,12 +184,41 @@ impl SessionData {
                 deleted: false,
             },
         };
-        self.entries.insert(key.to_string(), entry);
+        let persisted = entry.expires_at_ms.is_some();
+        match self.entries.get_mut(key) {
+            Some(old) => {
+                let was_persisted = old.expires_at_ms.is_some();
+                let same = old.value == entry.value
+                    && old.deleted == entry.deleted
+                    && was_persisted == persisted;
+                *old = entry;
+                match (same, persisted || was_persisted) {
+                    (_, false) => Change::None,
+                    (true, true) => Change::Refresh,
+                    (false, true) => Change::Material,
+                }
+            }
+            None => {
+                self.entries.insert(key.to_string(), entry);
+                if persisted {
+                    Change::Material
+                } else {
+                    Change::None
+                }
+            }
+        }
     }
 
-    pub fn set_consent(&mut self, value: &str, now_ms: u64) {
-        self.consent = Some(value.to_string());
+    /// Records the collect consent; the same value again only refreshes its time.
+    pub fn set_consent(&mut self, value: &str, now_ms: u64) -> Change {
+        let change = if self.consent.as_deref() == Some(value) {
+            Change::Refresh
+        } else {
+            self.consent = Some(value.to_string());
+            Change::Material
+        };
         self.consent_updated_at_ms = now_ms;
+        change
     }
 
     /// Forgets the visitor: entries, hint, ECID and consent.
@@ -353,9 +414,14 @@ mod tests {
             "../../tests/fixtures/response-identity-acquire-200.json"
         ))
         .unwrap();
-        assert!(s.apply_response(&fixture, 0));
+        assert_eq!(s.apply_response(&fixture, 0), Change::Material);
         assert_eq!(s.hint(0), Some("or2"));
         assert_eq!(s.hint(1_800_000), None, "the TTL ended");
+        assert_eq!(
+            s.clone().apply_response(&fixture, 5),
+            Change::Refresh,
+            "the same answer again only moves expiries"
+        );
         assert_eq!(
             s.ecid.as_deref(),
             Some("41861666193140161934276845651148876988")
@@ -412,5 +478,49 @@ mod tests {
         mine.merge_from(&reset);
         assert!(mine.entries.is_empty());
         assert_eq!(mine.ecid, None);
+    }
+
+    #[test]
+    fn only_what_the_file_holds_counts_as_a_material_change() {
+        let store = |items: Value| response(json!([{"type": "state:store", "payload": items}]));
+        let mut s = SessionData::default();
+        assert_eq!(
+            s.apply_response(&store(json!([{"key": "mem", "value": "1"}])), 0),
+            Change::None,
+            "an entry without maxAge lives in memory only"
+        );
+        assert_eq!(
+            s.apply_response(&store(json!([{"key": "mem", "value": "2"}])), 1),
+            Change::None
+        );
+        assert_eq!(
+            s.apply_response(&store(json!([{"key": "k", "value": "v", "maxAge": 60}])), 2),
+            Change::Material
+        );
+        assert_eq!(
+            s.apply_response(&store(json!([{"key": "k", "value": "v", "maxAge": 60}])), 3),
+            Change::Refresh
+        );
+        assert_eq!(
+            s.entries["k"].expires_at_ms,
+            Some(3 + 60_000),
+            "the expiry moved"
+        );
+        assert_eq!(
+            s.apply_response(&store(json!([{"key": "k", "value": "w", "maxAge": 60}])), 4),
+            Change::Material
+        );
+        assert_eq!(
+            s.apply_response(&store(json!([{"key": "k", "value": "w"}])), 5),
+            Change::Material,
+            "no longer persisted: the file must lose it"
+        );
+        assert_eq!(
+            s.apply_response(&store(json!([{"key": "k", "maxAge": 0}])), 6),
+            Change::Material
+        );
+        assert_eq!(s.set_consent("y", 7), Change::Material);
+        assert_eq!(s.set_consent("y", 8), Change::Refresh);
+        assert_eq!(s.consent_updated_at_ms, 8);
     }
 }
