@@ -321,7 +321,8 @@ void aep_edge_client_free(struct aep_edge_client *client);
  *   passed or the session is "none") or an error object; release it with
  *   `aep_edge_string_free`.
  *
- * Blocks the calling thread for at most the config's `timeouts.totalMs`.
+ * Blocks the calling thread for at most the config's `timeouts.totalMs` (or the
+ * request's `options.timeouts.totalMs`).
  */
 aep_edge_status aep_edge_interact(const struct aep_edge_client *client,
                                   const char *request_json,

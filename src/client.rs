@@ -7,7 +7,7 @@ use crate::config::{Config, SessionMode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::lifecycle::{later, CloseReport, Deadline, Lifecycle, Stop};
 use crate::log::{Level, LogFn, Logger};
-use crate::request::{Draft, Endpoint, Prepared};
+use crate::request::{CallTimeouts, Draft, Endpoint, Prepared};
 use crate::response::{self, RawResponse};
 use crate::retry;
 use crate::secret::Secret;
@@ -236,16 +236,16 @@ impl Client {
         draft: impl FnOnce() -> Result<Draft>,
     ) -> Result<Value> {
         let _in_flight = self.inner.lifecycle.enter()?;
-        let total = self.inner.config.timeouts.total;
+        if let Some(warning) = self.inner.session.take_warning() {
+            self.log(Level::Warn, || warning);
+        }
+        let mut draft = draft()?;
+        let total = self.total_timeout_of(&draft.timeouts);
         let deadline = self
             .inner
             .lifecycle
             .deadline(total)
             .no_later_than(later(started, total));
-        if let Some(warning) = self.inner.session.take_warning() {
-            self.log(Level::Warn, || warning);
-        }
-        let mut draft = draft()?;
         draft.note_datastream_override(&self.inner.config.datastream_id);
         if endpoint != Endpoint::Consent {
             self.wait_for_consent(&deadline, &draft)?;
@@ -424,7 +424,8 @@ impl Client {
                 .map(|(k, v)| (*k, v.as_str()))
                 .chain(context_headers.iter().copied())
                 .collect();
-            let attempt_timeout = config.timeouts.request.min(deadline.remaining());
+            let request_timeout = prepared.timeouts.request.unwrap_or(config.timeouts.request);
+            let attempt_timeout = request_timeout.min(deadline.remaining());
             attempts = attempts.saturating_add(1);
             counted = counted.saturating_add(1);
             let url = self.url(prepared, hint.as_deref());
@@ -493,7 +494,7 @@ impl Client {
                     (e, wait)
                 }
                 Err(failure) => {
-                    let cut_by_deadline = attempt_timeout < config.timeouts.request;
+                    let cut_by_deadline = attempt_timeout < request_timeout;
                     if cut_by_deadline && failure.is_timeout() {
                         return Err(self.total_timeout(prepared, attempts));
                     }
@@ -573,12 +574,17 @@ impl Client {
         Ok(body)
     }
 
+    /// The call's `options.timeouts.totalMs`, else the config's.
+    fn total_timeout_of(&self, timeouts: &CallTimeouts) -> Duration {
+        timeouts.total.unwrap_or(self.inner.config.timeouts.total)
+    }
+
     fn total_timeout(&self, prepared: &Prepared, attempts: u32) -> Error {
         let mut e = Error::new(
             ErrorKind::Timeout,
             format!(
                 "the call ran past timeouts.totalMs ({} ms) after {attempts} attempt(s)",
-                self.inner.config.timeouts.total.as_millis()
+                self.total_timeout_of(&prepared.timeouts).as_millis()
             ),
         );
         e.retryable = true;

@@ -7,6 +7,7 @@ use crate::ids;
 use crate::json_fields::{type_name, Fields};
 use crate::visitor::CallOptions;
 use serde_json::{Map, Value};
+use std::time::Duration;
 
 /// The largest request JSON accepted from a caller, checked before parsing.
 pub const MAX_REQUEST_JSON_BYTES: usize = 1024 * 1024;
@@ -78,9 +79,19 @@ pub struct Draft {
     pub datastream_override: Option<String>,
     /// `options.state`: the entries to send instead of the client's own.
     pub explicit_state: Option<Vec<StateEntry>>,
+    /// `options.timeouts`: this call's own attempt and total timeouts.
+    pub timeouts: CallTimeouts,
     /// `options.headers`, `options.locationHint` and `options.state` (design.md §3.8).
     pub visitor: CallOptions,
     body: Map<String, Value>,
+}
+
+/// Per-call overrides of the config's `timeouts.requestMs` and `totalMs`;
+/// `None` keeps the client's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallTimeouts {
+    pub request: Option<Duration>,
+    pub total: Option<Duration>,
 }
 
 /// What goes on the wire.
@@ -89,6 +100,7 @@ pub struct Prepared {
     pub endpoint: Endpoint,
     pub request_id: String,
     pub datastream_override: Option<String>,
+    pub timeouts: CallTimeouts,
     pub visitor: CallOptions,
     pub body: Vec<u8>,
 }
@@ -130,6 +142,7 @@ impl Draft {
             datastream_override: options.datastream_id,
             explicit_state: options.visitor.entries_to_send(),
             visitor: options.visitor,
+            timeouts: options.timeouts,
             body,
         })
     }
@@ -239,6 +252,7 @@ impl Draft {
             endpoint: self.endpoint,
             request_id: self.request_id,
             datastream_override: self.datastream_override,
+            timeouts: self.timeouts,
             visitor: self.visitor,
             body,
         })
@@ -256,6 +270,7 @@ struct Options {
     request_id: Option<String>,
     datastream_id: Option<String>,
     visitor: CallOptions,
+    timeouts: CallTimeouts,
 }
 
 impl Options {
@@ -270,13 +285,31 @@ impl Options {
             check_id("options.datastreamId", id)?;
         }
         let visitor = CallOptions::take(&mut f, crate::session::now_ms())?;
+        let timeouts = match f.take("timeouts") {
+            None => CallTimeouts::default(),
+            Some(v) => parse_timeouts(v)?,
+        };
         f.finish()?;
         Ok(Options {
             request_id,
             datastream_id,
             visitor,
+            timeouts,
         })
     }
+}
+
+/// `options.timeouts`: `requestMs` and `totalMs`, in the config's range.
+fn parse_timeouts(value: &Value) -> std::result::Result<CallTimeouts, String> {
+    const ONE_DAY_MS: u64 = 24 * 3600 * 1000;
+    let mut t = Fields::new("options.timeouts", value)?;
+    let request = t.integer("requestMs", 1, ONE_DAY_MS)?;
+    let total = t.integer("totalMs", 1, ONE_DAY_MS)?;
+    t.finish()?;
+    Ok(CallTimeouts {
+        request: request.map(Duration::from_millis),
+        total: total.map(Duration::from_millis),
+    })
 }
 
 /// Ids that travel in a query string: non-empty, printable ASCII, bounded.
@@ -519,6 +552,19 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidRequest);
         assert!(e.message.contains("options.retries"), "{}", e.message);
+    }
+
+    #[test]
+    fn per_call_timeouts_are_read_from_options() {
+        let d = Draft::from_value(
+            Endpoint::Interact,
+            json!({"event": {}, "options": {"timeouts": {"requestMs": 250, "totalMs": 900}}}),
+        )
+        .unwrap();
+        assert_eq!(d.timeouts.request, Some(Duration::from_millis(250)));
+        assert_eq!(d.timeouts.total, Some(Duration::from_millis(900)));
+        let d = Draft::from_value(Endpoint::Interact, json!({"event": {}})).unwrap();
+        assert_eq!(d.timeouts, CallTimeouts::default());
     }
 
     #[test]

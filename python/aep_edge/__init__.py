@@ -4,9 +4,12 @@
 >>> with EdgeClient("YOUR_DATASTREAM_ID") as client:  # doctest: +SKIP
 ...     r = client.interact({"xdm": {"eventType": "web.webpagedetails.pageViews"}})
 ...     r.handles_of_type("personalization:decisions")
+
+Everything public is importable from here; ``aep_edge.testing`` holds the
+in-process emulator for users' own tests.
 """
 
-from ._client import EdgeClient
+from ._client import AuthSetting, EdgeClient, Event, PathSetting, ProxySetting, StateEntryLike
 from ._errors import (
     AuthError,
     ClientClosedError,
@@ -14,6 +17,7 @@ from ._errors import (
     ConsentError,
     EdgeError,
     EdgeTimeoutError,
+    ErrorKind,
     HttpError,
     InternalError,
     QueueFullError,
@@ -23,6 +27,30 @@ from ._errors import (
     TransportError,
 )
 from ._native import __version__, core_version
+from ._shapes import (
+    ClientFacts,
+    DefaultConsent,
+    HandleBody,
+    HintRouting,
+    IdentityNamespace,
+    IdentityResult,
+    LocationHint,
+    Problem,
+    PropositionPayload,
+    PropositionItem,
+    ProxyConfig,
+    ResponseMessage,
+    ResultBody,
+    RetrySettings,
+    SessionEntry,
+    SessionLocationHint,
+    SessionMode,
+    SessionView,
+    StateEntries,
+    StoreEntry,
+    StateEntryInput,
+    TlsRoots,
+)
 from ._types import (
     CloseReport,
     CollectResponse,
@@ -51,6 +79,7 @@ __all__ = [
     "StateEntry",
     "display_event",
     "interact_event",
+    # exceptions
     "EdgeError",
     "ConfigError",
     "RequestError",
@@ -64,4 +93,33 @@ __all__ = [
     "ClientClosedError",
     "StorageError",
     "InternalError",
+    "ErrorKind",
+    # keyword and JSON shapes
+    "AuthSetting",
+    "ProxySetting",
+    "PathSetting",
+    "Event",
+    "StateEntryLike",
+    "SessionMode",
+    "TlsRoots",
+    "DefaultConsent",
+    "HintRouting",
+    "RetrySettings",
+    "ProxyConfig",
+    "StoreEntry",
+    "StateEntryInput",
+    "StateEntries",
+    "Problem",
+    "ResponseMessage",
+    "ClientFacts",
+    "ResultBody",
+    "HandleBody",
+    "LocationHint",
+    "IdentityNamespace",
+    "IdentityResult",
+    "PropositionPayload",
+    "PropositionItem",
+    "SessionEntry",
+    "SessionLocationHint",
+    "SessionView",
 ]

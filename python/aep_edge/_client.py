@@ -1,51 +1,86 @@
-"""EdgeClient: the Pythonic face of the native client."""
+"""EdgeClient: the Pythonic face of the native client.
+
+Layout, so that later features slot in without touching the rest:
+
+- ``__init__`` turns keywords into the C config (``_config`` does the checks
+  and the wording); ``_start`` builds the native client.
+- Every call builds its request with ``_request`` (body, ``query``, ``meta``,
+  per-call ``options``) and goes through ``_invoke``, which keeps the log
+  level in step, tags log records with the request id and rewrites error
+  messages into Python's words. New per-call keywords add one line to
+  ``_request``; new calls (``send``, ``flush`` ...) call ``_invoke`` too.
+- The async methods start the call on the core's workers (``_call_async``).
+- The durable queue (``send``, ``flush``, ``stats``) is ``self._queue``.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import math
 import os
+import math
 import threading
 import time
+import uuid
 import weakref
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    TypeVar,
+    Union,
+    cast,
+)
 
-from . import _native
-from ._errors import ConfigError, EdgeTimeoutError, _from_native
+from . import _config, _native
+from ._config import Words
+from ._errors import ConfigError, EdgeError, EdgeTimeoutError, RequestError, _from_native
+from ._logging import CallContext, LevelFollower
+from ._shapes import (
+    DefaultConsent,
+    HintRouting,
+    ProxyConfig,
+    ResultBody,
+    RetrySettings,
+    SessionMode,
+    SessionView,
+    StoreEntry,
+    StateEntryInput,
+    TlsRoots,
+)
 from ._types import CloseReport, CollectResponse, InteractResponse, OAuth, Outcome, QueueStats, TokenAuth
-from ._visitor import display_event
+from ._visitor import StateEntry, display_event
 
-__all__ = ["EdgeClient", "AuthSetting", "ProxySetting", "StateEntries"]
+if TYPE_CHECKING:  # typing.Self is 3.11+; checkers know typing_extensions from typeshed
+    from typing_extensions import Self
+
+__all__ = ["EdgeClient", "AuthSetting", "ProxySetting", "Event", "StateEntryLike", "PathSetting"]
 
 AuthSetting = Union[None, TokenAuth, OAuth, Mapping[str, Any]]
-ProxySetting = Union[None, str, Mapping[str, Any]]
-StateEntries = Sequence[Mapping[str, Any]]
+"""``auth=``: ``None`` (the unauthenticated host), :class:`TokenAuth`,
+:class:`OAuth`, or the C config's ``auth`` dict."""
 
-_logger = logging.getLogger("aep_edge")
+ProxySetting = Union[None, str, ProxyConfig]
+"""``proxy=``: a proxy URL, or ``{"url": ..., "fromEnv": ...}``."""
 
-# Core levels 1 error, 2 warn, 3 info, 4 debug, 5 trace.
-_LEVELS = {1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO, 4: logging.DEBUG, 5: logging.DEBUG}
+PathSetting = Union[None, str, "os.PathLike[str]"]
+"""A file path keyword (``state_path=``, ``ca_file=``)."""
 
+Event = Mapping[str, Any]
+"""One event: ``{"xdm": {...}, "data": {...}}`` (any ``Mapping``)."""
 
-def _emit(level: int, message: str) -> None:
-    """The core's log callback (runs on the thread that logs, GIL held)."""
-    _logger.log(_LEVELS.get(level, logging.DEBUG), "%s", message)
+StateEntryLike = Union[StateEntry, StoreEntry, StateEntryInput]
+"""An item of ``state=``: a previous response's ``state_entries`` item, or
+``{"key", "value"?, "maxAge"?}``."""
 
-
-def _core_min_level() -> int:
-    """The core level matching the effective level of the ``aep_edge`` logger."""
-    effective = _logger.getEffectiveLevel()
-    if effective <= logging.DEBUG:
-        return 5
-    if effective <= logging.INFO:
-        return 3
-    if effective <= logging.WARNING:
-        return 2
-    if effective <= logging.ERROR:
-        return 1
-    return 0
-
+_SESSIONS = ("device", "none")
+_TLS_ROOTS = ("bundled", "system")
+_CONSENTS = ("in", "pending")
+_HINT_ROUTINGS = ("auto", "path", "host", "off")
 
 # Every live client, so that a child process can swap their native clients
 # after fork() (inherited connections and threads are unusable there).
@@ -63,40 +98,18 @@ def _after_fork_in_child() -> None:
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
+R = TypeVar("R")
 
 # One inbox per event loop: the core's workers leave finished async calls
 # there, and it completes their futures on the loop (call_soon_threadsafe).
-_inboxes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _native.Inbox]" = (
-    weakref.WeakKeyDictionary()
-)
+_inboxes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _native.Inbox]" = weakref.WeakKeyDictionary()
 
 
-def _inbox(loop: asyncio.AbstractEventLoop) -> "_native.Inbox":
+def _inbox(loop: asyncio.AbstractEventLoop) -> _native.Inbox:
     inbox = _inboxes.get(loop)
     if inbox is None:
         inbox = _inboxes[loop] = _native.Inbox(weakref.ref(loop))
     return inbox
-
-
-def _milliseconds(name: str, seconds: Any) -> int:
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds, not {type(seconds).__name__}")
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ConfigError(f"{name} must be a positive, finite number of seconds, not {seconds!r}", kind="invalid_config")
-    return max(1, int(round(seconds * 1000)))
-
-
-def _auth_config(auth: AuthSetting) -> Optional[Dict[str, Any]]:
-    if auth is None:
-        return None
-    if isinstance(auth, (TokenAuth, OAuth)):
-        return auth._to_config()
-    if isinstance(auth, Mapping):
-        return dict(auth)
-    raise TypeError(
-        "auth must be None, TokenAuth, OAuth or the C config's auth dict, "
-        f"not {type(auth).__name__}"
-    )
 
 
 class EdgeClient:
@@ -104,7 +117,48 @@ class EdgeClient:
 
     Thread-safe: share one client between threads. The GIL is released while
     a call waits on the network. Use it as a context manager, or call
-    :meth:`close`. A closed client raises :class:`ClientClosedError`.
+    :meth:`close`; a closed client raises :class:`ClientClosedError`.
+
+    Keywords (all optional but ``datastream_id``; each mirrors a key of the C
+    config, which :meth:`from_config` takes as a dict):
+
+    - ``datastream_id``: the datastream id (the query parameter).
+    - ``org_id``: the IMS org, ``"…@AdobeOrg"``; required with ``auth``.
+    - ``auth``: ``None`` (unauthenticated host ``edge.adobedc.net``),
+      ``TokenAuth(access_token, api_key)``, ``OAuth(client_id, client_secret,
+      scopes, token_url=None)`` (servers only), or the C config's auth dict.
+    - ``base_url``: a full origin, e.g. the emulator's ``http://127.0.0.1:8080``
+      (plain ``http://`` only to loopback).
+    - ``edge_domain``: the Edge host; default ``server.adobedc.net`` with auth,
+      ``edge.adobedc.net`` without.
+    - ``session``: ``"device"`` (default: this client is one visitor and keeps
+      its state) or ``"none"`` (a server passes each visitor's ``state=``).
+    - ``timeout``: seconds per attempt (default 10); ``connect_timeout``
+      (default 5); ``total_timeout``: seconds for a whole call, retries and
+      waits included (default 30). ``None`` keeps the default.
+    - ``retry``: ``{"maxAttempts": 3, "baseDelayMs": 1000, "maxDelayMs": 30000,
+      "retryReadTimeouts": True}``, any subset.
+    - ``state_path``: a file that keeps the device session across restarts.
+    - ``proxy``: a proxy URL (``http://``, ``https://``, ``socks5://``) or
+      ``{"url": ..., "fromEnv": bool}``; no proxy unless set.
+    - ``ca_file``: a PEM file of extra roots; ``tls_roots``: ``"bundled"``
+      (default, Mozilla's) or ``"system"``.
+    - ``max_connections``: pooled connections, 1..1024 (default 16).
+    - ``workers``: the core's threads behind the ``*_async`` methods, 1..256
+      (default 4); ``max_pending``: async calls that may wait for one
+      (default 1024; beyond, :class:`QueueFullError`).
+    - ``queue``: the C config's ``queue`` keys (``maxEvents``, ``maxBytes``,
+      ``flushIntervalMs`` ...); ``queue_path``: the SQLite file of the durable
+      queue behind :meth:`send` (without one the queue is in memory).
+    - ``on_outcome``: called with an :class:`Outcome` for every event given
+      to :meth:`send`, once it is delivered or rejected.
+    - ``default_consent``: ``"in"`` (default) or ``"pending"`` (calls wait for
+      :meth:`set_consent` until their deadline).
+    - ``hint_routing``: ``"auto"``, ``"path"``, ``"host"`` or ``"off"``: how a
+      location hint routes a call (default ``"auto"``).
+    - ``headers``: visitor context headers sent on every call (``User-Agent``,
+      ``Accept-Language`` ...); ``edge_base_path``: ``"ee"`` (default) or
+      ``"ee-pre-prd"`` (staging).
     """
 
     def __init__(
@@ -115,175 +169,213 @@ class EdgeClient:
         auth: AuthSetting = None,
         base_url: Optional[str] = None,
         edge_domain: Optional[str] = None,
-        session: str = "device",
-        timeout: float = 10.0,
+        session: SessionMode = "device",
+        timeout: Optional[float] = None,
         connect_timeout: Optional[float] = None,
         total_timeout: Optional[float] = None,
-        retry: Optional[Mapping[str, Any]] = None,
-        state_path: Union[None, str, "os.PathLike[str]"] = None,
+        retry: Optional[RetrySettings] = None,
+        state_path: PathSetting = None,
         proxy: ProxySetting = None,
-        ca_file: Union[None, str, "os.PathLike[str]"] = None,
-        tls_roots: Optional[str] = None,
+        ca_file: PathSetting = None,
+        tls_roots: Optional[TlsRoots] = None,
         max_connections: Optional[int] = None,
+        default_consent: Optional[DefaultConsent] = None,
+        hint_routing: Optional[HintRouting] = None,
         workers: Optional[int] = None,
         max_pending: Optional[int] = None,
         queue: Optional[Mapping[str, Any]] = None,
-        queue_path: Union[None, str, "os.PathLike[str]"] = None,
+        queue_path: PathSetting = None,
         on_outcome: Optional[Callable[[Outcome], Any]] = None,
         headers: Optional[Mapping[str, str]] = None,
-        hint_routing: Optional[str] = None,
         edge_base_path: Optional[str] = None,
     ) -> None:
-        config: Dict[str, Any] = {"datastreamId": datastream_id, "session": session}
+        if not isinstance(datastream_id, str):
+            raise TypeError(f"datastream_id must be a str, not {type(datastream_id).__name__}")
+        config: Dict[str, Any] = {
+            "datastreamId": datastream_id,
+            "session": _config.choice("session", session, _SESSIONS),
+        }
         if org_id is not None:
             config["orgId"] = org_id
-        auth_config = _auth_config(auth)
+        auth_config = _config.auth_config(auth)
         if auth_config is not None:
             config["auth"] = auth_config
         if base_url is not None:
             config["baseUrl"] = base_url
         if edge_domain is not None:
             config["edgeDomain"] = edge_domain
-        timeouts = {"requestMs": _milliseconds("timeout", timeout)}
-        if connect_timeout is not None:
-            timeouts["connectMs"] = _milliseconds("connect_timeout", connect_timeout)
-        if total_timeout is not None:
-            timeouts["totalMs"] = _milliseconds("total_timeout", total_timeout)
-        config["timeouts"] = timeouts
+        timeouts: Dict[str, int] = {}
+        for keyword, key, seconds in (
+            ("timeout", "requestMs", timeout),
+            ("connect_timeout", "connectMs", connect_timeout),
+            ("total_timeout", "totalMs", total_timeout),
+        ):
+            if seconds is not None:
+                timeouts[key] = _config.seconds_to_ms(keyword, seconds)
+        if timeouts:
+            config["timeouts"] = timeouts
         if retry is not None:
-            config["retry"] = dict(retry)
-        if state_path is not None:
-            config["statePath"] = os.fspath(state_path)
+            config["retry"] = _config.mapping("retry", retry, _config.RETRY_KEYS)
+        state_file = _config.path_or_none("state_path", state_path)
+        if state_file is not None:
+            config["statePath"] = state_file
         if proxy is not None:
-            config["proxy"] = {"url": proxy} if isinstance(proxy, str) else dict(proxy)
+            config["proxy"] = {"url": proxy} if isinstance(proxy, str) else _config.mapping("proxy", proxy, _config.PROXY_KEYS)
         tls: Dict[str, Any] = {}
         if tls_roots is not None:
-            tls["roots"] = tls_roots
-        if ca_file is not None:
-            tls["caFile"] = os.fspath(ca_file)
+            tls["roots"] = _config.choice("tls_roots", tls_roots, _TLS_ROOTS)
+        ca = _config.path_or_none("ca_file", ca_file)
+        if ca is not None:
+            tls["caFile"] = ca
         if tls:
             config["tls"] = tls
         if max_connections is not None:
+            if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+                raise TypeError(f"max_connections= must be an int, not {type(max_connections).__name__}")
             config["maxConnections"] = max_connections
+        if default_consent is not None:
+            config["defaultConsent"] = _config.choice("default_consent", default_consent, _CONSENTS)
         # Server-side visitors: context headers on every call, where a hint
         # goes ("auto", "path", "host", "off"), and "ee" or "ee-pre-prd".
         if headers is not None:
             config["headers"] = dict(headers)
         if hint_routing is not None:
-            config["hintRouting"] = hint_routing
+            config["hintRouting"] = _config.choice("hint_routing", hint_routing, _HINT_ROUTINGS)
         if edge_base_path is not None:
             config["edgeBasePath"] = edge_base_path
-        # The core's threads behind the *_async methods (1 to 256, default 4),
-        # and how many async calls may be pending (default 1024; beyond: QueueFullError).
         async_config = {"workers": workers, "maxPending": max_pending}
         if any(v is not None for v in async_config.values()):
             config["async"] = {k: v for k, v in async_config.items() if v is not None}
         if queue is not None or queue_path is not None:
             config["queue"] = _queue_config(queue, queue_path)
-        self._start(config, on_outcome)
+        self._start(config, Words(auth_object=isinstance(auth, (TokenAuth, OAuth))), on_outcome)
 
     @classmethod
     def from_config(
         cls, config: Mapping[str, Any], *, on_outcome: Optional[Callable[[Outcome], Any]] = None
     ) -> "EdgeClient":
         """Builds a client from the C config's keys (``datastreamId``, ``orgId``,
-        ``auth``, ``baseUrl``, ``timeouts``, ``queue`` ...), as a dict."""
+        ``auth``, ``baseUrl``, ``timeouts``, ``queue`` ...), as a dict; errors
+        name those keys."""
         if not isinstance(config, Mapping):
             raise TypeError(f"config must be a mapping, not {type(config).__name__}")
         client = cls.__new__(cls)
-        client._start(dict(config), on_outcome)
+        client._start(dict(config), _config.FROM_CONFIG, on_outcome)
         return client
 
-    def _start(self, config: Dict[str, Any], on_outcome: Optional[Callable[[Outcome], Any]] = None) -> None:
-        self._native = _native.NativeClient(config)
+    def _start(
+        self, config: Dict[str, Any], words: Optional[Words], on_outcome: Optional[Callable[[Outcome], Any]] = None
+    ) -> None:
+        self._words = words
+        try:
+            self._native = _native.NativeClient(config)
+        except EdgeError as e:
+            if words is not None:
+                words.apply(e)
+            raise
         self._queue = _native.NativeQueue(self._native)
         self._on_outcome = on_outcome
         if on_outcome is not None:
             self._queue.set_outcome_callback(_outcome_sink(on_outcome))
-        total_ms = config.get("timeouts", {}).get("totalMs") if isinstance(config.get("timeouts"), Mapping) else None
+        timeouts: Any = config.get("timeouts")
+        total_ms = timeouts.get("totalMs") if isinstance(timeouts, Mapping) else None
         self._total_timeout = total_ms / 1000.0 if isinstance(total_ms, int) else 30.0
         self._summary = _summary(config)
-        level = _core_min_level()
-        if level:
-            self._native.set_logger(level, _emit)
+        self._log = LevelFollower(self._native)
         _live_clients.add(self)
 
     # -- calls ---------------------------------------------------------------
 
     def interact(
         self,
-        event: Mapping[str, Any],
+        event: Event,
         *,
         query: Optional[Mapping[str, Any]] = None,
         meta: Optional[Mapping[str, Any]] = None,
         request_id: Optional[str] = None,
-        state: Optional[StateEntries] = None,
+        state: Optional[Sequence[StateEntryLike]] = None,
         datastream_id: Optional[str] = None,
+        timeout: Optional[float] = None,
+        total_timeout: Optional[float] = None,
         headers: Optional[Mapping[str, str]] = None,
         location_hint: Optional[str] = None,
     ) -> InteractResponse:
         """Sends one event to ``/ee/v2/interact`` and returns the response.
 
-        A server acting for a visitor passes the visitor's ``state`` (the
-        previous response's ``next_state``; sent instead of the client's own),
-        its context ``headers`` (``User-Agent``, ``Accept-Language``,
-        ``Referer``, ``X-Forwarded-For`` ...) and, to pin its region,
-        ``location_hint``.
+        - ``event``: the event itself, ``{"xdm": {...}, "data": {...}}``.
+        - ``query``, ``meta``: the request's ``query`` and ``meta`` objects.
+        - ``request_id``: the ``requestId`` to send (default: a new UUID).
+        - ``state``: state entries (e.g. a previous response's
+          ``state_entries``) sent instead of the client's own.
+        - ``datastream_id``: overrides the datastream of this call.
+        - ``timeout``, ``total_timeout``: seconds per attempt and for the whole
+          call, for this call only (``None``: the client's).
+        - ``headers``: the visitor's context headers (``User-Agent``,
+          ``Accept-Language``, ``Referer``, ``X-Forwarded-For`` ...).
+        - ``location_hint``: pins the region of this call.
         """
-        request = _request("event", event, query, meta, request_id, state, datastream_id,
-                           headers, location_hint)
-        return InteractResponse(self._native.interact(request))
+        request = _request("event", _event(event, "interact()"), query, meta, request_id, state, datastream_id, timeout, total_timeout,
+                           headers=headers, location_hint=location_hint)
+        return InteractResponse(self._invoke(self._native.interact, request))
 
     def collect(
         self,
-        events: Sequence[Mapping[str, Any]],
+        events: Sequence[Event],
         *,
         query: Optional[Mapping[str, Any]] = None,
         meta: Optional[Mapping[str, Any]] = None,
         request_id: Optional[str] = None,
-        state: Optional[StateEntries] = None,
+        state: Optional[Sequence[StateEntryLike]] = None,
         datastream_id: Optional[str] = None,
+        timeout: Optional[float] = None,
+        total_timeout: Optional[float] = None,
         headers: Optional[Mapping[str, str]] = None,
         location_hint: Optional[str] = None,
     ) -> CollectResponse:
-        """Posts a batch of events to ``/ee/v2/collect`` at once."""
-        request = _request("events", events, query, meta, request_id, state, datastream_id,
-                           headers, location_hint)
-        return CollectResponse(self._native.collect(request))
+        """Posts a batch of events to ``/ee/v2/collect`` at once (the encoded
+        body must stay under 64 KB). Keywords as :meth:`interact`."""
+        request = _request("events", _events(events), query, meta, request_id, state, datastream_id, timeout, total_timeout,
+                           headers=headers, location_hint=location_hint)
+        return CollectResponse(self._invoke(self._native.collect, request))
 
     async def interact_async(
         self,
-        event: Mapping[str, Any],
+        event: Event,
         *,
         query: Optional[Mapping[str, Any]] = None,
         meta: Optional[Mapping[str, Any]] = None,
         request_id: Optional[str] = None,
-        state: Optional[StateEntries] = None,
+        state: Optional[Sequence[StateEntryLike]] = None,
         datastream_id: Optional[str] = None,
+        timeout: Optional[float] = None,
+        total_timeout: Optional[float] = None,
         headers: Optional[Mapping[str, str]] = None,
         location_hint: Optional[str] = None,
     ) -> InteractResponse:
         """:meth:`interact` without blocking the event loop. Cancelling the
-        awaited call abandons its result."""
-        request = _request("event", event, query, meta, request_id, state, datastream_id,
-                           headers, location_hint)
+        awaited call abandons its result; closing the client while it is
+        queued ends it with :class:`ClientClosedError`."""
+        request = _request("event", _event(event, "interact_async()"), query, meta, request_id, state, datastream_id, timeout, total_timeout,
+                           headers=headers, location_hint=location_hint)
         return InteractResponse(await self._call_async("interact", request))
 
     async def collect_async(
         self,
-        events: Sequence[Mapping[str, Any]],
+        events: Sequence[Event],
         *,
         query: Optional[Mapping[str, Any]] = None,
         meta: Optional[Mapping[str, Any]] = None,
         request_id: Optional[str] = None,
-        state: Optional[StateEntries] = None,
+        state: Optional[Sequence[StateEntryLike]] = None,
         datastream_id: Optional[str] = None,
+        timeout: Optional[float] = None,
+        total_timeout: Optional[float] = None,
         headers: Optional[Mapping[str, str]] = None,
         location_hint: Optional[str] = None,
     ) -> CollectResponse:
         """:meth:`collect` without blocking the event loop."""
-        request = _request("events", events, query, meta, request_id, state, datastream_id,
-                           headers, location_hint)
+        request = _request("events", _events(events), query, meta, request_id, state, datastream_id, timeout, total_timeout,
+                           headers=headers, location_hint=location_hint)
         return CollectResponse(await self._call_async("collect", request))
 
     def set_consent(
@@ -295,12 +387,14 @@ class EdgeClient:
         meta: Optional[Mapping[str, Any]] = None,
         request_id: Optional[str] = None,
         datastream_id: Optional[str] = None,
+        timeout: Optional[float] = None,
+        total_timeout: Optional[float] = None,
     ) -> CollectResponse:
         """Posts a consent decision (``{"standard", "version", "value"}``, or a
         list of them) to ``/ee/v1/privacy/set-consent``; the client keeps the
         collect consent it returns, which gates :meth:`interact` and :meth:`collect`."""
-        request = _consent_request(consent, identity_map, query, meta, request_id, datastream_id)
-        return CollectResponse(self._native.set_consent(request))
+        request = _consent_request(consent, identity_map, query, meta, request_id, datastream_id, timeout, total_timeout)
+        return CollectResponse(self._invoke(self._native.set_consent, request))
 
     async def set_consent_async(
         self,
@@ -311,36 +405,38 @@ class EdgeClient:
         meta: Optional[Mapping[str, Any]] = None,
         request_id: Optional[str] = None,
         datastream_id: Optional[str] = None,
+        timeout: Optional[float] = None,
+        total_timeout: Optional[float] = None,
     ) -> CollectResponse:
         """:meth:`set_consent` without blocking the event loop."""
-        request = _consent_request(consent, identity_map, query, meta, request_id, datastream_id)
+        request = _consent_request(consent, identity_map, query, meta, request_id, datastream_id, timeout, total_timeout)
         return CollectResponse(await self._call_async("consent", request))
 
     # -- fire and forget (the durable queue) -----------------------------------
 
     def send(
         self,
-        event: Mapping[str, Any],
+        event: Event,
         *,
         meta: Optional[Mapping[str, Any]] = None,
-        state: Optional[StateEntries] = None,
+        state: Optional[Sequence[StateEntryLike]] = None,
         headers: Optional[Mapping[str, str]] = None,
     ) -> str:
         """Queues one event for delivery and returns its id (``xdm._id``) at
         once; never waits on the network. It is stored before this returns (in
         the ``queue_path`` file: a crash loses nothing) and delivered in batches
         by the client's dispatcher thread; ``on_outcome=`` hears how it ended."""
-        request = _request("event", event, None, meta, None, state, None)
+        request = _request("event", _event(event, "send()"), None, meta, None, state, None, None, None, new_id=False)
         if headers is not None:
             request.setdefault("options", {})["headers"] = dict(headers)
-        return self._queue.send(request)
+        return self._invoke(self._queue.send, request)
 
     def notify_display(
         self,
         response: InteractResponse,
         *,
         headers: Optional[Mapping[str, str]] = None,
-        state: Optional[StateEntries] = None,
+        state: Optional[Sequence[StateEntryLike]] = None,
     ) -> str:
         """Reports the propositions of ``response`` as shown (so Target and
         Journey Optimizer count them) through :meth:`send`, for the same
@@ -351,7 +447,7 @@ class EdgeClient:
         if state is None and "state" in response._client:
             state = response.next_state
         request = _request("event", event, None, None, None, state, None,
-                           headers, response.location_hint)
+                           headers=headers, location_hint=response.location_hint, new_id=False)
         return self._queue.send(request)
 
     def flush(self, timeout: float = 30.0) -> QueueStats:
@@ -361,9 +457,7 @@ class EdgeClient:
         emptied, raw = self._queue.flush(_seconds("timeout", timeout))
         stats = QueueStats._from_raw(raw)
         if not emptied:
-            error = EdgeTimeoutError(
-                f"{stats.queued} event(s) still queued after {timeout} s", kind="timeout"
-            )
+            error = EdgeTimeoutError(f"{stats.queued} event(s) still queued after {timeout} s", kind="timeout")
             error.stats = stats  # type: ignore[attr-defined]
             raise error
         return stats
@@ -398,10 +492,10 @@ class EdgeClient:
         return QueueStats._from_raw(self._queue.stats())
 
     @property
-    def session(self) -> Dict[str, Any]:
-        """A snapshot of the client's session (``ecid``, ``locationHint``,
-        ``consent``, ``entries`` ...) as a dict."""
-        return self._native.session()
+    def session(self) -> SessionView:
+        """A snapshot of the client's session: ``ecid``, ``locationHint``,
+        ``consent``, ``entries``, ``session``, ``statePath``, ``storageWarning``."""
+        return cast(SessionView, self._native.session())
 
     def reset_session(self) -> None:
         """Forgets the visitor (kiosk: the next one starts fresh): state
@@ -412,13 +506,33 @@ class EdgeClient:
         """Replaces the access token of ``TokenAuth`` for the calls that follow."""
         self._native.set_access_token(access_token)
 
-    def _call_async(self, endpoint: str, request: Dict[str, Any]) -> "asyncio.Future[Dict[str, Any]]":
-        """Starts a call on the core's workers (``workers=``); a request the
+    def _invoke(self, call: Callable[[Any], R], request: Any, request_id: Optional[str] = None) -> R:
+        """Runs one native call on this thread: log level in step, records
+        tagged with the request id, messages in Python's words."""
+        self._log.sync()
+        if request_id is None:
+            request_id = _request_id_of(request)
+        with CallContext(request_id):
+            try:
+                return call(request)
+            except EdgeError as e:
+                if self._words is not None:
+                    self._words.apply(e)
+                raise
+
+    async def _call_async(self, endpoint: str, request: Dict[str, Any]) -> ResultBody:
+        """Runs a call on the core's workers (``workers=``); a request the
         blocking call would refuse raises here, before anything is queued."""
+        self._log.sync()
         loop = asyncio.get_running_loop()
-        future: "asyncio.Future[Dict[str, Any]]" = loop.create_future()
-        _native.start_call(self._native, endpoint, request, _inbox(loop), future)
-        return future
+        future: "asyncio.Future[ResultBody]" = loop.create_future()
+        try:
+            _native.start_call(self._native, endpoint, request, _inbox(loop), future)
+            return await future
+        except EdgeError as e:
+            if self._words is not None:
+                self._words.apply(e)
+            raise
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -438,18 +552,19 @@ class EdgeClient:
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`close` was called (calls then raise ``ClientClosedError``)."""
         return bool(self._native.is_closed())
 
-    def __enter__(self) -> "EdgeClient":
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    async def __aenter__(self) -> "EdgeClient":
+    async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(self, *exc_info: Any) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.close)
 
     def _after_fork(self) -> None:
@@ -465,6 +580,7 @@ class EdgeClient:
             self._queue = _native.NativeQueue(self._native, in_memory=True)
             if self._on_outcome is not None:
                 self._queue.set_outcome_callback(_outcome_sink(self._on_outcome))
+        self._log.rebind(self._native)
 
     def __reduce__(self) -> Any:
         raise TypeError("an EdgeClient cannot be pickled; create one per process")
@@ -511,6 +627,23 @@ def _outcome_sink(on_outcome: Callable[[Outcome], Any]) -> Callable[[Dict[str, A
     return sink
 
 
+def _consent_request(
+    consent: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]],
+    identity_map: Optional[Mapping[str, Any]],
+    query: Optional[Mapping[str, Any]],
+    meta: Optional[Mapping[str, Any]],
+    request_id: Optional[str],
+    datastream_id: Optional[str],
+    timeout: Optional[float],
+    total_timeout: Optional[float],
+) -> Dict[str, Any]:
+    entries = [consent] if isinstance(consent, Mapping) else consent
+    request = _request("consent", entries, query, meta, request_id, None, datastream_id, timeout, total_timeout)
+    if identity_map is not None:
+        request["identityMap"] = identity_map
+    return request
+
+
 def _summary(config: Mapping[str, Any]) -> str:
     """The parts of a config that are safe to show: never a token, secret or proxy."""
     parts = [f"datastream_id={config.get('datastreamId')!r}"]
@@ -526,19 +659,32 @@ def _summary(config: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _consent_request(
-    consent: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]],
-    identity_map: Optional[Mapping[str, Any]],
-    query: Optional[Mapping[str, Any]],
-    meta: Optional[Mapping[str, Any]],
-    request_id: Optional[str],
-    datastream_id: Optional[str],
-) -> Dict[str, Any]:
-    entries = [consent] if isinstance(consent, Mapping) else consent
-    request = _request("consent", entries, query, meta, request_id, None, datastream_id)
-    if identity_map is not None:
-        request["identityMap"] = identity_map
-    return request
+_C_SHAPE_HINT = "pass request['event'] itself, and its query and meta as the query= and meta= keywords"
+
+
+def _event(event: Any, call: str) -> Any:
+    """Refuses the C request shape ``{"event": {...}}`` given as the event."""
+    if isinstance(event, Mapping) and "event" in event:
+        raise RequestError(
+            f"{call} takes the event itself ({{'xdm': ..., 'data': ...}}), not the C request "
+            f"{{'event': {{...}}}}: {_C_SHAPE_HINT}",
+            kind="invalid_request",
+        )
+    return event
+
+
+def _events(events: Any) -> Any:
+    if isinstance(events, Mapping):
+        hint = "; pass request['events'] itself" if "events" in events else ""
+        raise RequestError(f"collect() takes a sequence of events, not a mapping{hint}", kind="invalid_request")
+    if isinstance(events, (list, tuple)):
+        for i, event in enumerate(events):
+            if isinstance(event, Mapping) and "event" in event:
+                raise RequestError(
+                    f"events[{i}] is the C request shape {{'event': {{...}}}}: pass the event itself",
+                    kind="invalid_request",
+                )
+    return events
 
 
 def _request(
@@ -547,19 +693,29 @@ def _request(
     query: Optional[Mapping[str, Any]],
     meta: Optional[Mapping[str, Any]],
     request_id: Optional[str],
-    state: Optional[StateEntries],
+    state: Optional[Sequence[Any]],
     datastream_id: Optional[str],
+    timeout: Optional[float] = None,
+    total_timeout: Optional[float] = None,
     headers: Optional[Mapping[str, str]] = None,
     location_hint: Optional[str] = None,
+    *,
+    new_id: bool = True,
 ) -> Dict[str, Any]:
+    """The request dict of the C ABI: ``{name: body, "query", "meta", "options"}``.
+    The request id is chosen here (when not given) so that log records of
+    the call can carry it; queued events (``new_id=False``) get theirs
+    per batch from the queue."""
     request: Dict[str, Any] = {name: body}
     if query is not None:
         request["query"] = query
     if meta is not None:
         request["meta"] = meta
+    if request_id is not None and not isinstance(request_id, str):
+        raise TypeError(f"request_id= must be a str, not {type(request_id).__name__}")
     options: Dict[str, Any] = {}
-    if request_id is not None:
-        options["requestId"] = request_id
+    if request_id is not None or new_id:
+        options["requestId"] = request_id if request_id is not None else str(uuid.uuid4())
     if datastream_id is not None:
         options["datastreamId"] = datastream_id
     if state is not None:
@@ -568,6 +724,17 @@ def _request(
         options["headers"] = headers
     if location_hint is not None:
         options["locationHint"] = location_hint
+    timeouts = _config.call_timeouts(timeout, total_timeout)
+    if timeouts is not None:
+        options["timeouts"] = timeouts
     if options:
         request["options"] = options
     return request
+
+
+def _request_id_of(request: Any) -> Optional[str]:
+    if not isinstance(request, dict):
+        return None
+    rid = request.get("options", {}).get("requestId")
+    return rid if isinstance(rid, str) else None
+

@@ -7,9 +7,12 @@ Defined in Python so that every exception pickles with its attributes
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Type
+from typing import Any, Dict, Literal, Optional, Type
+
+from ._shapes import Problem
 
 __all__ = [
+    "ErrorKind",
     "EdgeError",
     "ConfigError",
     "RequestError",
@@ -24,6 +27,32 @@ __all__ = [
     "StorageError",
     "InternalError",
 ]
+
+
+ErrorKind = Literal[
+    "http",
+    "transport",
+    "timeout",
+    "auth",
+    "invalid_json",
+    "invalid_config",
+    "invalid_request",
+    "invalid_response",
+    "queue_full",
+    "closed",
+    "storage",
+    "consent_denied",
+    "null_argument",
+    "invalid_utf8",
+    "panic",
+    "",
+]
+"""The core's error kinds (design.md §3.3); ``""`` for an error raised by the
+Python layer itself."""
+
+# Every exception shows as aep_edge.<Name> in tracebacks and pickles by that
+# name: the private module is an implementation detail.
+_PUBLIC_MODULE = "aep_edge"
 
 
 class EdgeError(Exception):
@@ -42,11 +71,13 @@ class EdgeError(Exception):
     - ``attempts``: how many times the request was sent (0 when never).
     """
 
+    __module__ = _PUBLIC_MODULE
+
     message: str
-    kind: str
+    kind: ErrorKind
     status: Optional[int]
     code: Optional[str]
-    problem: Optional[Dict[str, Any]]
+    problem: Optional[Problem]
     retryable: bool
     retry_after: Optional[float]
     request_id: Optional[str]
@@ -56,10 +87,10 @@ class EdgeError(Exception):
         self,
         message: str = "",
         *,
-        kind: str = "",
+        kind: ErrorKind = "",
         status: Optional[int] = None,
         code: Optional[str] = None,
-        problem: Optional[Dict[str, Any]] = None,
+        problem: Optional[Problem] = None,
         retryable: bool = False,
         retry_after: Optional[float] = None,
         request_id: Optional[str] = None,
@@ -85,11 +116,13 @@ class EdgeError(Exception):
         return (_rebuild, (type(self), self.message, dict(self.__dict__)))
 
     def __repr__(self) -> str:
-        extra = ""
+        extra = f", kind={self.kind!r}" if self.kind else ""
         if self.status is not None:
             extra += f", status={self.status}"
         if self.code is not None:
             extra += f", code={self.code!r}"
+        if self.request_id is not None:
+            extra += f", request_id={self.request_id!r}"
         return f"{type(self).__name__}({self.message!r}{extra})"
 
 
@@ -102,49 +135,73 @@ def _rebuild(cls: Type[EdgeError], message: str, state: Dict[str, Any]) -> EdgeE
 class ConfigError(EdgeError, ValueError):
     """The client configuration is invalid (or names a setting this build does not support)."""
 
+    __module__ = _PUBLIC_MODULE
+
 
 class RequestError(EdgeError, ValueError):
     """The request is invalid; nothing was sent."""
+
+    __module__ = _PUBLIC_MODULE
 
 
 class TransportError(EdgeError, ConnectionError):
     """DNS, connect, TLS or connection reset: no HTTP response was received."""
 
+    __module__ = _PUBLIC_MODULE
+
 
 class EdgeTimeoutError(EdgeError, TimeoutError):
     """An attempt or the whole call ran past its deadline."""
+
+    __module__ = _PUBLIC_MODULE
 
 
 class HttpError(EdgeError):
     """The Edge Network answered with a non-2xx status (after retries)."""
 
+    __module__ = _PUBLIC_MODULE
+
 
 class AuthError(HttpError):
     """No token could be obtained, or the Edge Network refused it (401/403 EXEG-05xx)."""
+
+    __module__ = _PUBLIC_MODULE
 
 
 class ResponseError(EdgeError):
     """A 2xx response whose body is not the expected JSON (or is too large)."""
 
+    __module__ = _PUBLIC_MODULE
+
 
 class ConsentError(EdgeError):
     """Collect consent is "n": nothing was sent."""
+
+    __module__ = _PUBLIC_MODULE
 
 
 class QueueFullError(EdgeError):
     """The durable event queue is full."""
 
+    __module__ = _PUBLIC_MODULE
+
 
 class ClientClosedError(EdgeError):
     """The client was closed."""
+
+    __module__ = _PUBLIC_MODULE
 
 
 class StorageError(EdgeError):
     """The session or queue storage failed."""
 
+    __module__ = _PUBLIC_MODULE
+
 
 class InternalError(EdgeError):
     """An internal bug in the native core (a caught panic)."""
+
+    __module__ = _PUBLIC_MODULE
 
 
 _KINDS: Dict[str, Type[EdgeError]] = {
@@ -168,7 +225,7 @@ _KINDS: Dict[str, Type[EdgeError]] = {
 
 def _from_native(error: Dict[str, Any]) -> EdgeError:
     """Builds the exception for the core's error object (design.md §3.3)."""
-    kind = str(error.get("kind") or "")
+    kind: Any = str(error.get("kind") or "")
     cls = _KINDS.get(kind, EdgeError)
     retry_after_ms = error.get("retryAfterMs")
     return cls(

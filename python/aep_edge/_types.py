@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, NamedTuple, Optional, cast
+from typing import Any, ClassVar, Dict, Generic, List, Literal, NamedTuple, Optional, TypeVar, cast, overload
 
+from ._shapes import (
+    IdentityResult,
+    LocationHint,
+    PropositionPayload,
+    ResponseMessage,
+    ResultBody,
+    StoreEntry,
+)
 from ._visitor import Proposition, StateEntry
 
 __all__ = [
@@ -18,26 +26,40 @@ __all__ = [
 ]
 
 
-class Handle:
-    """One item of the response's ``handle`` array."""
+P = TypeVar("P")
+
+
+class Handle(Generic[P]):
+    """One item of the response's ``handle`` array.
+
+    ``Handle[P]``: ``payload`` has type ``P``. :meth:`CollectResponse.handles_of_type`
+    gives the documented payload types for ``"personalization:decisions"``
+    (``List[PropositionPayload]``), ``"locationHint:result"`` (``List[LocationHint]``),
+    ``"identity:result"`` (``List[IdentityResult]``) and ``"state:store"``
+    (``List[StoreEntry]``); other types have ``Any`` payloads.
+    """
 
     __slots__ = ("type", "payload", "event_index")
 
     type: str
-    payload: Any
+    """The handle type, e.g. ``"personalization:decisions"``."""
+    payload: P
+    """The payload as the server sent it (usually a list of dicts)."""
     event_index: int
+    """The index of the request event it answers (0 when the server omits it)."""
 
-    def __init__(self, type: str, payload: Any, event_index: int = 0) -> None:
+    def __init__(self, type: str, payload: P, event_index: int = 0) -> None:
         self.type = type
         self.payload = payload
         self.event_index = event_index
 
-    @classmethod
-    def _from_raw(cls, raw: Dict[str, Any]) -> "Handle":
+    @staticmethod
+    def _from_raw(raw: Dict[str, Any]) -> "Handle[Any]":
         index = raw.get("eventIndex")
-        return cls(
+        payload: Any = raw.get("payload")
+        return Handle(
             str(raw.get("type", "")),
-            raw.get("payload"),
+            payload,
             index if isinstance(index, int) and not isinstance(index, bool) else 0,
         )
 
@@ -50,7 +72,7 @@ class Handle:
             other.event_index,
         )
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]  # mutable: not hashable
 
     def __repr__(self) -> str:
         return (
@@ -66,20 +88,21 @@ class CollectResponse:
     (``httpStatus``, ``attempts``, ``requestId`` sent, ``region``, ``elapsedMs``).
     """
 
-    raw: Dict[str, Any]
+    raw: ResultBody
+    """The whole result dict (unknown keys kept)."""
 
-    def __init__(self, raw: Dict[str, Any]) -> None:
+    def __init__(self, raw: ResultBody) -> None:
         self.raw = raw
 
     @property
     def _client(self) -> Dict[str, Any]:
-        facts = self.raw.get("client")
+        facts: Any = self.raw.get("client")
         return facts if isinstance(facts, dict) else {}
 
     @property
     def request_id(self) -> Optional[str]:
         """The server's request id, or the one sent when the server gave none."""
-        rid = self.raw.get("requestId")
+        rid: Any = self.raw.get("requestId")
         if isinstance(rid, str) and rid:
             return rid
         sent = self._client.get("requestId")
@@ -107,22 +130,22 @@ class CollectResponse:
         return float(self._client.get("elapsedMs") or 0) / 1000.0
 
     @property
-    def handles(self) -> List[Handle]:
-        items = self.raw.get("handle")
+    def handles(self) -> List[Handle[Any]]:
+        """Every item of the response's ``handle`` array, in order."""
+        items: Any = self.raw.get("handle")
         if not isinstance(items, list):
             return []
         return [Handle._from_raw(h) for h in items if isinstance(h, dict)]
 
     @property
-    def errors(self) -> List[Dict[str, Any]]:
+    def errors(self) -> List[ResponseMessage]:
         """Errors the server reported with a 2xx (e.g. a 207): a list of dicts."""
-        items = self.raw.get("errors")
-        return [e for e in items if isinstance(e, dict)] if isinstance(items, list) else []
+        return _dicts(self.raw.get("errors"))
 
     @property
-    def warnings(self) -> List[Dict[str, Any]]:
-        items = self.raw.get("warnings")
-        return [w for w in items if isinstance(w, dict)] if isinstance(items, list) else []
+    def warnings(self) -> List[ResponseMessage]:
+        """Warnings the server reported (e.g. ``EXEG-0301-200``): a list of dicts."""
+        return _dicts(self.raw.get("warnings"))
 
     @property
     def location_hint(self) -> Optional[str]:
@@ -143,7 +166,19 @@ class CollectResponse:
         kept = [e for e in entries if isinstance(e, dict) and isinstance(e.get("key"), str)]
         return cast(List[StateEntry], kept)
 
-    def handles_of_type(self, type: str) -> List[Handle]:
+    @overload
+    def handles_of_type(
+        self, type: Literal["personalization:decisions"]
+    ) -> List[Handle[List[PropositionPayload]]]: ...
+    @overload
+    def handles_of_type(self, type: Literal["locationHint:result"]) -> List[Handle[List[LocationHint]]]: ...
+    @overload
+    def handles_of_type(self, type: Literal["identity:result"]) -> List[Handle[List[IdentityResult]]]: ...
+    @overload
+    def handles_of_type(self, type: Literal["state:store"]) -> List[Handle[List[StoreEntry]]]: ...
+    @overload
+    def handles_of_type(self, type: str) -> List[Handle[Any]]: ...
+    def handles_of_type(self, type: str) -> List[Handle[Any]]:
         """The handles whose ``type`` is ``type``, e.g. ``"personalization:decisions"``."""
         return [h for h in self.handles if h.type == type]
 
@@ -159,24 +194,23 @@ class InteractResponse(CollectResponse):
     """The outcome of :meth:`EdgeClient.interact`."""
 
     @property
-    def state_entries(self) -> List[Dict[str, Any]]:
+    def state_entries(self) -> List[StoreEntry]:
         """The ``state:store`` entries of this response, as dicts with ``key``,
         ``value`` and ``maxAge`` (when given).
 
         With ``session="none"`` a server keeps them per visitor and passes them
         back with ``state=`` on the visitor's next call.
         """
-        entries: List[Dict[str, Any]] = []
-        for handle in self.handles_of_type("state:store"):
-            if not isinstance(handle.payload, list):
+        entries: List[StoreEntry] = []
+        for item in self._payload_items("state:store"):
+            key, value = item.get("key"), item.get("value")
+            if not isinstance(key, str) or not isinstance(value, str):
                 continue
-            for item in handle.payload:
-                if not isinstance(item, dict) or not isinstance(item.get("key"), str):
-                    continue
-                entry: Dict[str, Any] = {"key": item["key"], "value": item.get("value")}
-                if "maxAge" in item:
-                    entry["maxAge"] = item["maxAge"]
-                entries.append(entry)
+            entry: StoreEntry = {"key": key, "value": value}
+            max_age = item.get("maxAge")
+            if isinstance(max_age, int) and not isinstance(max_age, bool):
+                entry["maxAge"] = max_age
+            entries.append(entry)
         return entries
 
     @property
@@ -186,13 +220,31 @@ class InteractResponse(CollectResponse):
         return [Proposition(p) for p in self.decisions]
 
     @property
-    def decisions(self) -> List[Dict[str, Any]]:
+    def decisions(self) -> List[PropositionPayload]:
         """The propositions of every ``personalization:decisions`` handle."""
+        return [cast(PropositionPayload, p) for p in self._payload_items("personalization:decisions")]
+
+    @property
+    def location_hints(self) -> List[LocationHint]:
+        """The ``locationHint:result`` entries (``scope``, ``hint``, ``ttlSeconds``)."""
+        return [cast(LocationHint, p) for p in self._payload_items("locationHint:result")]
+
+    @property
+    def identities(self) -> List[IdentityResult]:
+        """The ``identity:result`` entries (``id``, ``namespace.code``), e.g. the ECID."""
+        return [cast(IdentityResult, p) for p in self._payload_items("identity:result")]
+
+    def _payload_items(self, type: str) -> List[Dict[str, Any]]:
         out: List[Dict[str, Any]] = []
-        for handle in self.handles_of_type("personalization:decisions"):
-            if isinstance(handle.payload, list):
-                out.extend(p for p in handle.payload if isinstance(p, dict))
+        for handle in self.handles_of_type(type):
+            payload: Any = handle.payload
+            if isinstance(payload, list):
+                out.extend(p for p in payload if isinstance(p, dict))
         return out
+
+
+def _dicts(items: Any) -> List[Any]:
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
 
 
 class TokenAuth:
@@ -215,7 +267,7 @@ class TokenAuth:
             return NotImplemented
         return self._to_config() == other._to_config()
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]  # mutable: not hashable
 
     def __repr__(self) -> str:
         return f"TokenAuth(access_token=<redacted>, api_key={self.api_key!r})"
@@ -260,7 +312,7 @@ class OAuth:
             return NotImplemented
         return self._to_config() == other._to_config()
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]  # mutable: not hashable
 
     def __repr__(self) -> str:
         return (

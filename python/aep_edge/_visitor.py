@@ -8,7 +8,7 @@ the events that report them as shown or clicked, in the core.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, TypedDict, Union
+from typing import Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence, TypedDict, Union
 
 from . import _native
 
@@ -16,6 +16,8 @@ __all__ = ["StateEntry", "Proposition", "PropositionLike", "display_event", "int
 
 
 class _StateEntryKey(TypedDict):
+    """The required key of :class:`StateEntry`."""
+
     key: str
 
 
@@ -56,7 +58,7 @@ class Proposition:
             return NotImplemented
         return self.raw == other.raw
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"Proposition(id={self.id!r}, scope={self.scope!r}, items={len(self.items)})"

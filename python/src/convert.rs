@@ -1,13 +1,18 @@
 //! Strict conversion between Python objects and `serde_json::Value`.
 //!
 //! Python → JSON accepts exactly what JSON can hold: `None`, `bool`, `int`
-//! (within i64/u64), finite `float`, `str`, `dict` with `str` keys, `list`
-//! and `tuple`. Anything else raises `TypeError` naming the path of the value
-//! (`event.xdm.foo[2]`), before anything is sent.
+//! (within i64/u64), finite `float`, `str`, any `collections.abc.Mapping` with
+//! `str` keys (`dict` first, on a fast path) and any `Sequence` that is not
+//! text or bytes (`list` and `tuple` first). Anything else raises `TypeError`
+//! naming the path of the value (`event.xdm.foo[2]`), before anything is sent;
+//! a dataclass or a pydantic model is told what to call to get a dict.
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType,
+};
 use serde_json::{Map, Number, Value};
 
 /// Deeper nesting than this is refused (it is almost always a cycle).
@@ -86,40 +91,39 @@ fn convert(obj: &Bound<'_, PyAny>, path: &mut String, depth: usize) -> PyResult<
         };
     }
     if let Ok(dict) = obj.cast::<PyDict>() {
-        let mut map = Map::with_capacity(dict.len());
-        let base = path.len();
-        for (key, value) in dict.iter() {
-            let Ok(key) = key.cast::<PyString>() else {
-                let repr = key
-                    .repr()
-                    .map(|r| r.to_string())
-                    .unwrap_or_else(|_| "?".into());
-                return Err(type_error(
-                    path,
-                    format!(
-                        "the dict key {repr} is a {}; JSON object keys must be str",
-                        type_name(&key)
-                    ),
-                ));
-            };
-            let Ok(key) = key.to_cow() else {
-                return Err(type_error(
-                    path,
-                    "a dict key that is not valid Unicode cannot be sent as JSON".into(),
-                ));
-            };
-            push_key(path, &key);
-            let converted = convert(&value, path, depth + 1)?;
-            path.truncate(base);
-            map.insert(key.into_owned(), converted);
-        }
-        return Ok(Value::Object(map));
+        return object(dict.iter(), dict.len(), path, depth);
     }
     if let Ok(list) = obj.cast::<PyList>() {
         return sequence(list.iter(), list.len(), path, depth);
     }
     if let Ok(tuple) = obj.cast::<PyTuple>() {
         return sequence(tuple.iter(), tuple.len(), path, depth);
+    }
+    let py = obj.py();
+    if let Some(call) = to_dict_hint(obj)? {
+        return Err(type_error(
+            path,
+            format!(
+                "a {} cannot be converted to JSON (pass {call})",
+                type_name(obj)
+            ),
+        ));
+    }
+    if obj.is_instance(abc(py, &MAPPING, "Mapping")?)? {
+        let items = obj.call_method0("items")?;
+        let mut pairs = Vec::new();
+        for item in items.try_iter()? {
+            let (key, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
+            pairs.push((key, value));
+        }
+        let len = pairs.len();
+        return object(pairs.into_iter(), len, path, depth);
+    }
+    let text_like = obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<PyByteArray>();
+    if !text_like && obj.is_instance(abc(py, &SEQUENCE, "Sequence")?)? {
+        let items: Vec<Bound<'_, PyAny>> = obj.try_iter()?.collect::<PyResult<_>>()?;
+        let len = items.len();
+        return sequence(items.into_iter(), len, path, depth);
     }
     let hint = match type_name(obj).as_str() {
         "datetime" | "date" | "time" => " (send .isoformat() instead)",
@@ -132,6 +136,78 @@ fn convert(obj: &Bound<'_, PyAny>, path: &mut String, depth: usize) -> PyResult<
         path,
         format!("a {} cannot be converted to JSON{hint}", type_name(obj)),
     ))
+}
+
+static MAPPING: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static SEQUENCE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// `collections.abc.<name>`, imported once.
+fn abc<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyType>>,
+    name: &str,
+) -> PyResult<&'py Bound<'py, PyType>> {
+    Ok(cell
+        .get_or_try_init(py, || -> PyResult<Py<PyType>> {
+            Ok(py
+                .import("collections.abc")?
+                .getattr(name)?
+                .cast_into::<PyType>()?
+                .unbind())
+        })?
+        .bind(py))
+}
+
+/// What to call to turn a dataclass or a pydantic model into a dict.
+fn to_dict_hint(obj: &Bound<'_, PyAny>) -> PyResult<Option<&'static str>> {
+    let cls = obj.get_type();
+    if cls.hasattr("__dataclass_fields__")? {
+        return Ok(Some("dataclasses.asdict(value)"));
+    }
+    if cls.hasattr("model_dump")? && cls.hasattr("model_fields")? {
+        return Ok(Some("value.model_dump(mode=\"json\")"));
+    }
+    if cls.hasattr("__fields__")? && cls.hasattr("dict")? && cls.hasattr("json")? {
+        return Ok(Some("value.dict()"));
+    }
+    Ok(None)
+}
+
+/// A JSON object from `(key, value)` pairs whose keys must be `str`.
+fn object<'py>(
+    items: impl Iterator<Item = (Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+    len: usize,
+    path: &mut String,
+    depth: usize,
+) -> PyResult<Value> {
+    let mut map = Map::with_capacity(len);
+    let base = path.len();
+    for (key, value) in items {
+        let Ok(key) = key.cast::<PyString>() else {
+            let repr = key
+                .repr()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|_| "?".into());
+            return Err(type_error(
+                path,
+                format!(
+                    "the key {repr} is a {}; JSON object keys must be str",
+                    type_name(&key)
+                ),
+            ));
+        };
+        let Ok(key) = key.to_cow() else {
+            return Err(type_error(
+                path,
+                "a key that is not valid Unicode cannot be sent as JSON".into(),
+            ));
+        };
+        push_key(path, &key);
+        let converted = convert(&value, path, depth + 1)?;
+        path.truncate(base);
+        map.insert(key.into_owned(), converted);
+    }
+    Ok(Value::Object(map))
 }
 
 fn sequence<'py>(

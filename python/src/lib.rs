@@ -12,13 +12,16 @@ mod async_calls;
 mod convert;
 mod errors;
 mod queue;
+mod testing;
 
 use aep_edge::workers::Workers;
-use aep_edge::{Client, Config, Level};
+use aep_edge::{Client, Config, Error, ErrorKind, Level};
 use errors::CoreError;
 use pyo3::prelude::*;
 use serde_json::Value;
-use std::sync::Arc;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// A request already converted to JSON (owned Rust data): what the async
@@ -59,23 +62,30 @@ fn request_value(request: &Bound<'_, PyAny>) -> PyResult<Value> {
     }
 }
 
-/// One core client. Immutable: after `fork()` the Python layer swaps it for
-/// `reopen()`'s result.
+/// One core client. Immutable but for its poison flag: after `fork()` the
+/// Python layer swaps it for `reopen()`'s result.
 #[pyclass(frozen, module = "aep_edge._native")]
 struct NativeClient {
     client: Client,
+    /// Set when a panic escaped the core on this client: every later call
+    /// raises `InternalError` at once (as the C ABI's boundary does).
+    poisoned: AtomicBool,
     /// The async calls (`async_calls.rs`); threads start at the first one.
     workers: Workers,
 }
 
 #[pymethods]
 impl NativeClient {
-    /// Validates the config (the C config's keys) and builds the client; no I/O.
+    /// Validates the config (the C config's keys) and builds the client; no
+    /// network I/O. Loading the state file may wait on its lock: the GIL is
+    /// released meanwhile.
     #[new]
-    fn new(config: &Bound<'_, PyAny>) -> PyResult<Self> {
+    fn new(py: Python<'_>, config: &Bound<'_, PyAny>) -> PyResult<Self> {
         let value = convert::to_value(config, "config")?;
         let config = Config::from_value(&value).map_err(CoreError)?;
-        let client = Client::new(config).map_err(CoreError)?;
+        let client = py
+            .detach(move || guarded("client_new", move || Client::new(config)))
+            .map_err(CoreError)?;
         Ok(NativeClient::from(client))
     }
 
@@ -85,7 +95,7 @@ impl NativeClient {
         py: Python<'py>,
         request: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.send(py, request, Client::interact)
+        self.send(py, request, "interact", Client::interact)
     }
 
     /// POST /ee/v2/collect; returns the result dict.
@@ -94,7 +104,7 @@ impl NativeClient {
         py: Python<'py>,
         request: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.send(py, request, Client::collect)
+        self.send(py, request, "collect", Client::collect)
     }
 
     /// POST /ee/v1/privacy/set-consent; returns the result dict.
@@ -103,28 +113,29 @@ impl NativeClient {
         py: Python<'py>,
         request: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.send(py, request, Client::set_consent)
+        self.send(py, request, "set_consent", Client::set_consent)
     }
 
     /// The session as a dict (`ecid`, `locationHint`, `consent`, `entries` ...).
     fn session<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let client = self.client.clone();
-        let view = py.detach(move || client.session());
+        let view = self.run(py, "session", move || Ok(client.session()))?;
         convert::to_python(py, &view)
     }
 
     /// Forgets the visitor: state, location hint, ECID, consent, state file.
     fn reset_session(&self, py: Python<'_>) -> PyResult<()> {
         let client = self.client.clone();
-        py.detach(move || client.reset_session())
-            .map_err(CoreError)?;
-        Ok(())
+        self.run(py, "reset_session", move || client.reset_session())
     }
 
     /// Replaces the access token of `token` auth for the calls that follow.
-    fn set_access_token(&self, token: &str) -> PyResult<()> {
-        self.client.set_access_token(token).map_err(CoreError)?;
-        Ok(())
+    fn set_access_token(&self, py: Python<'_>, token: &str) -> PyResult<()> {
+        let client = self.client.clone();
+        let token = token.to_string();
+        self.run(py, "set_access_token", move || {
+            client.set_access_token(&token)
+        })
     }
 
     /// Refuses new calls and waits up to `timeout` seconds (`None`: until
@@ -142,9 +153,12 @@ impl NativeClient {
                 ))
             }
         };
+        // Even a poisoned client closes: it waits for its calls in flight.
         // Queued async calls end with ClientClosedError; their completions
         // take the GIL on this thread: release it.
-        let report = py.detach(|| self.workers.close(limit));
+        let report = py
+            .detach(|| guarded("close", || Ok(self.workers.close(limit))))
+            .map_err(CoreError)?;
         Ok((report.in_flight, report.waited.as_secs_f64()))
     }
 
@@ -152,11 +166,16 @@ impl NativeClient {
         self.client.is_closed()
     }
 
+    /// Whether a panic escaped the core on this client (it is then unusable).
+    fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
+    }
+
     /// A fresh client with the same config and log callback (for a child
     /// after `fork()`: no inherited connections or locks).
     fn reopen(&self, py: Python<'_>) -> PyResult<NativeClient> {
         let client = self.client.clone();
-        let fresh = py.detach(move || client.reopen()).map_err(CoreError)?;
+        let fresh = self.run(py, "reopen", move || client.reopen())?;
         Ok(NativeClient::from(fresh))
     }
 
@@ -197,6 +216,7 @@ impl From<Client> for NativeClient {
         NativeClient {
             workers: Workers::new(client.clone()),
             client,
+            poisoned: AtomicBool::new(false),
         }
     }
 }
@@ -208,12 +228,73 @@ impl NativeClient {
         &self,
         py: Python<'py>,
         request: &Bound<'py, PyAny>,
+        name: &'static str,
         call: fn(&Client, Value) -> aep_edge::Result<Value>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let value = request_value(request)?;
         let client = self.client.clone();
-        let result = py.detach(move || call(&client, value));
-        convert::to_python(py, &result.map_err(CoreError)?)
+        let result = self.run(py, name, move || call(&client, value))?;
+        convert::to_python(py, &result)
+    }
+
+    /// Runs `work` in the core with the GIL released, refusing it at once on a
+    /// poisoned client and poisoning the client when it panics.
+    fn run<T: Send>(
+        &self,
+        py: Python<'_>,
+        name: &'static str,
+        work: impl FnOnce() -> aep_edge::Result<T> + Send,
+    ) -> PyResult<T> {
+        if self.is_poisoned() {
+            return Err(CoreError(Error::new(
+                ErrorKind::Panic,
+                "the client is unusable after an internal error; create a new one",
+            ))
+            .into());
+        }
+        let result = py.detach(move || guarded(name, work));
+        if matches!(&result, Err(e) if e.kind == ErrorKind::Panic) {
+            self.poisoned.store(true, Ordering::Release);
+        }
+        Ok(result.map_err(CoreError)?)
+    }
+}
+
+/// Runs `work`, turning a panic into an error of kind `panic` (raised as
+/// `aep_edge.InternalError`, never `pyo3_runtime.PanicException`).
+fn guarded<T>(
+    name: &'static str,
+    work: impl FnOnce() -> aep_edge::Result<T>,
+) -> aep_edge::Result<T> {
+    match catch_unwind(AssertUnwindSafe(|| {
+        test_panic_hook(name);
+        work()
+    })) {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(Error::new(
+                ErrorKind::Panic,
+                format!(
+                    "internal error in {name}: {what}; the client is unusable, create a new one"
+                ),
+            ))
+        }
+    }
+}
+
+/// For the tests of the panic path through the real wheel: when the
+/// environment variable `AEP_EDGE_TEST_PANIC` names a method (read once, at
+/// the first call), that method panics inside the guard.
+fn test_panic_hook(name: &str) {
+    static TARGET: OnceLock<Option<String>> = OnceLock::new();
+    let target = TARGET.get_or_init(|| std::env::var("AEP_EDGE_TEST_PANIC").ok());
+    if target.as_deref() == Some(name) {
+        panic!("test hook AEP_EDGE_TEST_PANIC={name}");
     }
 }
 
@@ -239,6 +320,7 @@ fn core_version() -> &'static str {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeClient>()?;
     m.add_class::<Json>()?;
+    m.add_class::<testing::NativeEmulator>()?;
     m.add_class::<queue::NativeQueue>()?;
     m.add_class::<async_calls::Inbox>()?;
     m.add_function(wrap_pyfunction!(to_json, m)?)?;

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,9 +15,23 @@ README = (SOURCE_TREE / "README.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
 
 
-def test_readme_has_the_quickstart_and_the_server_pattern() -> None:
-    assert len(BLOCKS) == 3
+def test_readme_has_its_blocks() -> None:
+    assert len(BLOCKS) == 4
     assert "pip install ./python" in README
+    assert "bash scripts/python-dist.sh" in README
+
+
+def test_readme_testing_example_passes_under_pytest(tmp_path: Path) -> None:
+    code, test = BLOCKS[3].split("# test_shop.py")
+    test = test.split("\n", 1)[1]  # the rest of the marker line
+    (tmp_path / "shop.py").write_text(code)
+    (tmp_path / "test_shop.py").write_text("from shop import track_purchase\n" + test)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout
 
 
 @pytest.mark.parametrize("index", [0, 1, 2])

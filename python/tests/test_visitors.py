@@ -197,5 +197,5 @@ def test_constructor_keywords_for_servers(emulator: Emulator) -> None:
     assert sent["headers"]["accept-language"] == "nl-NL"
     with pytest.raises(aep_edge.ConfigError, match=r"headers\.Authorization"):
         EdgeClient("ds", headers={"Authorization": "Bearer x"})
-    with pytest.raises(aep_edge.ConfigError, match="hintRouting"):
+    with pytest.raises(aep_edge.ConfigError, match="hint_routing="):
         EdgeClient("ds", hint_routing="sideways")

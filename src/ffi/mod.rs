@@ -312,7 +312,8 @@ pub unsafe extern "C" fn aep_edge_client_free(client: *mut aep_edge_client) {
 ///   passed or the session is "none") or an error object; release it with
 ///   `aep_edge_string_free`.
 ///
-/// Blocks the calling thread for at most the config's `timeouts.totalMs`.
+/// Blocks the calling thread for at most the config's `timeouts.totalMs` (or the
+/// request's `options.timeouts.totalMs`).
 #[no_mangle]
 pub unsafe extern "C" fn aep_edge_interact(
     client: *const aep_edge_client,

@@ -1,0 +1,98 @@
+"""Forgiving conversion (design.md §4.1): any Mapping and non-str Sequence
+converts; dataclasses and pydantic models are told what to call; the C
+request shape given as an event is refused."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import types
+from typing import Any, Dict, Iterator
+
+import pydantic
+import pytest
+
+from aep_edge import EdgeClient, RequestError
+
+from conftest import EVENT, Emulator
+
+
+class Attributes(collections.abc.Mapping):  # type: ignore[type-arg]
+    """A user's own read-only mapping."""
+
+    def __init__(self, data: Dict[str, Any]) -> None:
+        self._data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def sent_event(emulator: Emulator) -> Dict[str, Any]:
+    (request,) = emulator.requests()
+    return request["body"]["event"]  # type: ignore[no-any-return]
+
+
+def test_any_mapping_and_sequence_converts(client: EdgeClient, emulator: Emulator) -> None:
+    event = types.MappingProxyType(
+        {
+            "xdm": Attributes({"eventType": "commerce.productViews", "tags": collections.UserList(["a", "b"])}),
+            "data": collections.OrderedDict(prices=(1, 2.5), nested=collections.ChainMap({"k": "v"})),
+        }
+    )
+    assert client.interact(event).status == 200
+    sent = sent_event(emulator)
+    assert sent["xdm"]["eventType"] == "commerce.productViews"
+    assert sent["xdm"]["tags"] == ["a", "b"]
+    assert sent["data"] == {"prices": [1, 2.5], "nested": {"k": "v"}}
+
+
+def test_mapping_keys_must_be_str(client: EdgeClient, emulator: Emulator) -> None:
+    with pytest.raises(TypeError, match=r"^event\.data: the key 1 is a int"):
+        client.interact({"xdm": {}, "data": Attributes({1: "x"})})  # type: ignore[dict-item]
+    assert emulator.requests() == []
+
+
+def test_text_and_bytes_are_not_sequences(client: EdgeClient, emulator: Emulator) -> None:
+    with pytest.raises(TypeError, match=r"^event\.data\.raw: a bytearray"):
+        client.interact({"data": {"raw": bytearray(b"ab")}})
+    client.interact({"data": {"s": "text"}})
+    assert sent_event(emulator)["data"] == {"s": "text"}
+
+
+@dataclasses.dataclass
+class Product:
+    sku: str
+
+
+class Order(pydantic.BaseModel):
+    id: str
+
+
+def test_dataclass_is_told_to_use_asdict(client: EdgeClient, emulator: Emulator) -> None:
+    with pytest.raises(TypeError, match=r"^event\.data\.product: a Product .*dataclasses\.asdict"):
+        client.interact({"data": {"product": Product("s-1")}})
+    assert emulator.requests() == []
+
+
+def test_pydantic_model_is_told_to_use_model_dump(client: EdgeClient, emulator: Emulator) -> None:
+    with pytest.raises(TypeError, match=r"^event\.data\.order: a Order .*model_dump"):
+        client.interact({"data": {"order": Order(id="o-1")}})
+    with pytest.raises(TypeError, match=r"model_dump"):
+        client.interact(Order(id="o-2"))  # type: ignore[arg-type]
+    assert emulator.requests() == []
+
+
+def test_the_c_request_shape_is_refused_with_the_fix(client: EdgeClient, emulator: Emulator) -> None:
+    with pytest.raises(RequestError, match=r"interact\(\) takes the event itself.*request\['event'\]"):
+        client.interact({"event": EVENT, "query": {}})
+    with pytest.raises(RequestError, match=r"events\[1\] is the C request shape"):
+        client.collect([EVENT, {"event": EVENT}])
+    with pytest.raises(RequestError, match=r"pass request\['events'\]"):
+        client.collect({"events": [EVENT]})  # type: ignore[arg-type]
+    assert emulator.requests() == []
