@@ -264,14 +264,23 @@ mod tests {
     fn close_refuses_new_calls_and_waits_for_running_ones() {
         let life = Arc::new(Lifecycle::default());
         let l2 = life.clone();
+        let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let f2 = finished.clone();
+        let (entered, has_entered) = std::sync::mpsc::channel();
         let running = thread::spawn(move || {
             let _g = l2.enter().unwrap();
+            entered.send(()).unwrap();
             thread::sleep(Duration::from_millis(100));
+            f2.store(true, SeqCst);
         });
-        thread::sleep(Duration::from_millis(20));
-        let report = life.close(Duration::from_secs(5));
+        // Close only once the call is surely running (no timing guess).
+        has_entered.recv().unwrap();
+        let report = life.close(Duration::from_secs(30));
         assert_eq!(report.in_flight, 0);
-        assert!(report.waited >= Duration::from_millis(50));
+        assert!(
+            finished.load(SeqCst),
+            "close returned before the running call ended"
+        );
         assert_eq!(life.enter().err().unwrap().kind, crate::ErrorKind::Closed);
         running.join().unwrap();
     }

@@ -13,7 +13,7 @@ from typing import List
 
 import pytest
 
-from aep_edge import EdgeClient
+from aep_edge import EdgeClient, StorageError
 
 from conftest import EVENT, Emulator
 
@@ -55,8 +55,14 @@ def test_fork_while_threads_write_the_state_file(emulator: Emulator, tmp_path: P
             while not stop.is_set():
                 if index == 0:
                     # A reset and a new identity: two writes of the file per
-                    # round, so forks often land while its lock is held.
-                    client.reset_session()
+                    # round, so forks often land while its lock is held. A
+                    # child holding the file's lock on a slow machine can make
+                    # a reset give up (StorageError, by design: the lock is only
+                    # tried until a deadline); that is not what this test is about.
+                    try:
+                        client.reset_session()
+                    except StorageError:
+                        pass
                 assert client.interact(EVENT).status == 200
                 calls[index] += 1
         except BaseException as e:  # noqa: BLE001 - reported by the test
