@@ -3,7 +3,7 @@
 # from C with a queue file (sync normal and full), send from Python, and events
 # per second delivered from a queue file to the emulator. Prints one line each.
 #
-#   bash bench/queue.sh            # needs the wheel in .venv for the Python line
+#   bash bench/queue.sh            # needs the wheel in .venv (or $BENCH_PYTHON) for the Python line
 #                                  # (bash python/run-tests.sh installs it); skipped with a note otherwise
 #
 # Builds the release library and emulator; the emulator runs on a free port and
@@ -36,8 +36,9 @@ BASE_URL=$(head -n 1 "$OUT/emulator.out")
 
 "$OUT/queue_send" "$BASE_URL" 20000 normal
 "$OUT/queue_send" "$BASE_URL" 2000 full
-if [ -x "$ROOT/.venv/bin/python" ] && "$ROOT/.venv/bin/python" -c "import aep_edge" 2>/dev/null; then
-  "$ROOT/.venv/bin/python" bench/queue_send.py "$BASE_URL" 20000
+PY=${BENCH_PYTHON:-$ROOT/.venv/bin/python}
+if [ -x "$PY" ] && "$PY" -c "import aep_edge" 2>/dev/null; then
+  "$PY" bench/queue_send.py "$BASE_URL" 20000
 else
   echo "python send  skipped: no aep_edge wheel in .venv (run bash python/run-tests.sh first)"
 fi

@@ -111,3 +111,10 @@ stop_emulator
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), \
 $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 python3 bench/report.py "$results" "$machine" | tee "$out/report.md"
+
+# The durable queue (send latency, delivery rate) and gathered asyncio calls,
+# each with an emulator of its own, after the table above.
+say "the durable queue: send_event and send latency, delivery rate"
+BENCH_PYTHON="$py" bash bench/queue.sh | tee "$out/queue.txt"
+say "asyncio: gathered interact_async on 64 core workers"
+AEP_EDGE_EMULATOR="$target/release/aep-edge-emulator" "$py" bench/asyncio_bench.py | tee "$out/asyncio.txt"
