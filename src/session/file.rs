@@ -383,6 +383,16 @@ impl Drop for FileLock {
                 return;
             }
         }
+        // Unlock before closing: a child forked between `flock` and the
+        // registration above kept a copy of this descriptor, and closing ours
+        // alone would leave the lock held until that child exits. LOCK_UN
+        // releases it for every copy.
+        #[cfg(unix)]
+        {
+            use std::os::unix::io::AsRawFd;
+            // SAFETY: a valid open descriptor we own; flock has no memory effects.
+            unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
+        }
         drop(file);
     }
 }
