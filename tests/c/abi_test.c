@@ -12,22 +12,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "aep_edge.h"
-
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-
-#define DATASTREAM "known-ds"
+#include "test_util.h"
 
 static const char *EVENT_REQUEST =
     "{\"event\":{\"xdm\":{\"identityMap\":{\"Email_LC_SHA256\":[{\"id\":"
@@ -39,38 +24,8 @@ static const char *EVENT_REQUEST =
 
 static const char *BASE_URL;
 static const char *AUTH_BASE_URL;
-static long SCALE = 1;
 
 /* ------------------------------------------------------------------ checks */
-
-static pthread_mutex_t check_mu = PTHREAD_MUTEX_INITIALIZER;
-static int passed;
-static int failed;
-static const char *current_test = "";
-
-static int check_at(int ok, const char *what, const char *json, int line) {
-    pthread_mutex_lock(&check_mu);
-    if (ok) {
-        passed++;
-    } else {
-        failed++;
-        fprintf(stderr, "FAIL [%s] line %d: %s\n", current_test, line, what);
-        if (json != NULL) {
-            fprintf(stderr, "      json: %.1200s%s\n", json, strlen(json) > 1200 ? "..." : "");
-        }
-    }
-    pthread_mutex_unlock(&check_mu);
-    return ok;
-}
-
-#define CHECK(cond, what, json) check_at((cond) ? 1 : 0, (what), (json), __LINE__)
-
-#define CHECK_STATUS(got, want, json) \
-    check_at((uint32_t)(got) == (uint32_t)(want), "status " #got " == " #want, (json), __LINE__)
-
-static int has(const char *json, const char *needle) {
-    return json != NULL && strstr(json, needle) != NULL;
-}
 
 /* The integer value of the first `"key":` in json; 0 when absent or not a number. */
 static int json_int(const char *json, const char *key, long *out) {
@@ -96,19 +51,6 @@ static long json_int_or(const char *json, const char *key, long fallback) {
     return json_int(json, key, &v) ? v : fallback;
 }
 
-static int count_of(const char *haystack, const char *needle) {
-    int n = 0;
-    const char *p = haystack;
-    if (p == NULL) {
-        return 0;
-    }
-    while ((p = strstr(p, needle)) != NULL) {
-        n++;
-        p += strlen(needle);
-    }
-    return n;
-}
-
 /* Checks an error object: shape, kind, status number, attempts and requestId. */
 static void check_error_at(const char *json, uint32_t status, const char *kind, int line) {
     char buf[96];
@@ -126,178 +68,6 @@ static void check_error_at(const char *json, uint32_t status, const char *kind, 
     check_at(has(json, "\"message\":\""), "error has a message", json, line);
 }
 #define CHECK_ERROR(json, status, kind) check_error_at((json), (status), (kind), __LINE__)
-
-/* ------------------------------------------------------------------ time */
-
-static long ms(long n) { return n * SCALE; }
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(long n) {
-    struct timespec ts;
-    ts.tv_sec = n / 1000;
-    ts.tv_nsec = (n % 1000) * 1000000L;
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-/* ------------------------------------------------------------------ raw HTTP */
-
-/* One HTTP/1.1 exchange with `Connection: close` to a loopback base URL.
- * Returns the status code (or -1) and, when body_out is not NULL, a malloc'd body. */
-static int http_exchange(const char *base, const char *method, const char *path,
-                         const char *body, char **body_out) {
-    char host[64];
-    unsigned port = 0;
-    struct sockaddr_in addr;
-    int fd, status = -1;
-    size_t blen = body ? strlen(body) : 0, cap = 8192, len = 0;
-    char head[512];
-    char *resp;
-    const char *p;
-    ssize_t n;
-
-    if (body_out) {
-        *body_out = NULL;
-    }
-    if (sscanf(base, "http://%63[^:]:%u", host, &port) != 2) {
-        return -1;
-    }
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
-        return -1;
-    }
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) {
-        return -1;
-    }
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        close(fd);
-        return -1;
-    }
-    snprintf(head, sizeof head,
-             "%s %s HTTP/1.1\r\nHost: %s:%u\r\nContent-Type: application/json\r\n"
-             "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-             method, path, host, port, blen);
-    if (write(fd, head, strlen(head)) < 0 || (blen && write(fd, body, blen) < 0)) {
-        close(fd);
-        return -1;
-    }
-    resp = malloc(cap);
-    if (resp == NULL) {
-        close(fd);
-        return -1;
-    }
-    for (;;) {
-        if (cap - len < 4096) {
-            char *bigger = realloc(resp, cap * 2);
-            if (bigger == NULL) {
-                break;
-            }
-            resp = bigger;
-            cap *= 2;
-        }
-        n = read(fd, resp + len, cap - len - 1);
-        if (n <= 0) {
-            break;
-        }
-        len += (size_t)n;
-    }
-    close(fd);
-    resp[len] = '\0';
-    if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1) {
-        status = -1;
-    }
-    p = strstr(resp, "\r\n\r\n");
-    if (body_out) {
-        *body_out = strdup(p ? p + 4 : "");
-    }
-    free(resp);
-    return status;
-}
-
-static void emu_reset(const char *base) {
-    int s = http_exchange(base, "POST", "/__emulator/reset", "", NULL);
-    CHECK(s == 200, "POST /__emulator/reset answers 200", NULL);
-}
-
-static void emu_fault(const char *base, const char *fault_json) {
-    char *body = NULL;
-    int s = http_exchange(base, "POST", "/__emulator/faults", fault_json, &body);
-    CHECK(s == 200 && has(body, "\"ok\":true"), "POST /__emulator/faults accepted", body);
-    free(body);
-}
-
-/* The recorded requests (malloc'd JSON array text). */
-static char *emu_requests(const char *base) {
-    char *body = NULL;
-    int s = http_exchange(base, "GET", "/__emulator/requests", NULL, &body);
-    CHECK(s == 200, "GET /__emulator/requests answers 200", body);
-    return body;
-}
-
-/* The same without counting a check: for polling. */
-static char *emu_requests_quiet(const char *base) {
-    char *body = NULL;
-    http_exchange(base, "GET", "/__emulator/requests", NULL, &body);
-    return body;
-}
-
-static int emu_request_count(const char *base) {
-    char *body = emu_requests(base);
-    int n = count_of(body, "\"method\":");
-    free(body);
-    return n;
-}
-
-/* Waits until the emulator has recorded `n` requests (`needle` n times); 1 on success. */
-static int emu_wait_for(const char *base, const char *needle, int n, long timeout_ms) {
-    double deadline = now_ms() + (double)timeout_ms;
-    while (now_ms() < deadline) {
-        char *body = emu_requests_quiet(base);
-        int got = count_of(body, needle);
-        free(body);
-        if (got >= n) {
-            return 1;
-        }
-        sleep_ms(10);
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------------------ clients */
-
-static char *config_for(const char *base, const char *extra) {
-    size_t n = strlen(base) + strlen(extra) + 512;
-    char *cfg = malloc(n);
-    if (cfg == NULL) {
-        abort();
-    }
-    snprintf(cfg, n,
-             "{\"datastreamId\":\"" DATASTREAM "\",\"baseUrl\":\"%s\","
-             "\"timeouts\":{\"connectMs\":%ld,\"requestMs\":%ld,\"totalMs\":%ld}%s}",
-             base, ms(5000), ms(20000), ms(60000), extra);
-    return cfg;
-}
-
-/* A client for `base` with `extra` (`,"key":...` text) appended to the config. */
-static aep_edge_client *client_with(const char *base, const char *extra) {
-    char *cfg = config_for(base, extra);
-    aep_edge_client *client = NULL;
-    char *err = NULL;
-    aep_edge_status s = aep_edge_client_new(cfg, &client, &err);
-    CHECK_STATUS(s, AEP_EDGE_OK, err);
-    CHECK(client != NULL, "client_new gave a client", err);
-    aep_edge_string_free(err);
-    free(cfg);
-    return client;
-}
 
 /* Runs interact and returns its status; *out gets the JSON (caller frees). */
 static aep_edge_status interact(const aep_edge_client *c, const char *req, char **out) {
@@ -819,23 +589,6 @@ static void test_invalid_request(void) {
     CHECK(emu_request_count(BASE_URL) == 0, "nothing was sent for an oversized body", NULL);
 
     aep_edge_client_free(c);
-}
-
-static int closed_loopback_port(void) {
-    struct sockaddr_in addr;
-    socklen_t len = sizeof addr;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
-        getsockname(fd, (struct sockaddr *)&addr, &len) != 0) {
-        abort();
-    }
-    port = ntohs(addr.sin_port);
-    close(fd);
-    return port;
 }
 
 static void test_transport(void) {
@@ -1753,7 +1506,6 @@ static void test_logging(void) {
 /* ------------------------------------------------------------------ main */
 
 int main(int argc, char **argv) {
-    const char *scale = getenv("AEP_EDGE_TEST_TIME_SCALE");
     BASE_URL = argc > 1 ? argv[1] : getenv("AEP_EDGE_BASE_URL");
     AUTH_BASE_URL = argc > 2 ? argv[2] : getenv("AEP_EDGE_AUTH_BASE_URL");
     if (BASE_URL == NULL || AUTH_BASE_URL == NULL) {
@@ -1765,9 +1517,7 @@ int main(int argc, char **argv) {
                 argv[0]);
         return 2;
     }
-    if (scale != NULL && atol(scale) > 0) {
-        SCALE = atol(scale);
-    }
+    read_time_scale();
     unsetenv("AEP_EDGE_TEST_PANIC");
     current_test = "setup";
     emu_reset(BASE_URL); /* drop what an earlier, failed run may have queued */
@@ -1792,6 +1542,5 @@ int main(int argc, char **argv) {
     test_close_in_flight();
     test_logging();
 
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return test_summary();
 }
