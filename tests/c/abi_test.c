@@ -641,8 +641,7 @@ static void test_timeout(void) {
     double t0, took;
     current_test = "timeout";
     emu_reset(BASE_URL);
-    snprintf(extra, sizeof extra, "{\"delayMs\":%ld,\"pathContains\":\"/interact\"}", ms(1500));
-    emu_fault(BASE_URL, extra);
+    emu_delay(BASE_URL, "/interact", 1, ms(1500));
     snprintf(extra, sizeof extra,
              ",\"timeouts\":{\"connectMs\":%ld,\"requestMs\":%ld,\"totalMs\":%ld},"
              "\"retry\":{\"maxAttempts\":1}",
@@ -1259,7 +1258,7 @@ static void test_close_in_flight(void) {
     aep_edge_client *c;
     struct worker w[3];
     struct closer k;
-    char *out, fault[256];
+    char *out;
     int i;
     double t0, took;
     aep_edge_status s;
@@ -1267,9 +1266,7 @@ static void test_close_in_flight(void) {
 
     /* 1. Three calls blocked on a 500 ms delay; close(5000) from another thread waits. */
     emu_reset(BASE_URL);
-    snprintf(fault, sizeof fault, "{\"count\":3,\"delayMs\":%ld,\"pathContains\":\"/interact\"}",
-             ms(500));
-    emu_fault(BASE_URL, fault);
+    emu_delay(BASE_URL, "/interact", 3, ms(500));
     c = client_with(BASE_URL, "");
     memset(w, 0, sizeof w);
     for (i = 0; i < 3; i++) {
@@ -1308,8 +1305,7 @@ static void test_close_in_flight(void) {
 
     /* 2. close with 50 ms while a call waits on a 1 s delay: TIMEOUT, inFlight 1. */
     emu_reset(BASE_URL);
-    snprintf(fault, sizeof fault, "{\"delayMs\":%ld,\"pathContains\":\"/interact\"}", ms(1000));
-    emu_fault(BASE_URL, fault);
+    emu_delay(BASE_URL, "/interact", 1, ms(1000));
     c = client_with(BASE_URL, "");
     memset(w, 0, sizeof w);
     w[0].client = c;

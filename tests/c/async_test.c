@@ -27,16 +27,6 @@ static int same(const char *a, const char *b) {
     return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-/* ------------------------------------------------------------------ emulator control */
-
-/* Every interact answers after `delay` ms (for the next 5 000 requests). */
-static void emu_delay_interacts(long delay) {
-    char fault[160];
-    snprintf(fault, sizeof fault,
-             "{\"count\":5000,\"pathContains\":\"/interact\",\"delayMs\":%ld}", delay);
-    emu_fault(BASE_URL, fault);
-}
-
 /* ------------------------------------------------------------------ a completion log */
 
 #define MAX_CALLS 1100
@@ -331,7 +321,7 @@ static void test_poll_mode(void) {
     CHECK_STATUS(aep_edge_poll(NULL, 0, &out), AEP_EDGE_NULL_ARGUMENT, out);
     aep_edge_string_free(out);
 
-    emu_delay_interacts(ms(100));
+    emu_delay(BASE_URL, "/interact", 5000, ms(100));
     for (i = 0; i < N; i++) {
         CHECK_STATUS(aep_edge_interact_async(c, EVENT, NULL, NULL, &ids[i], NULL), AEP_EDGE_OK,
                      NULL);
@@ -396,7 +386,7 @@ static void test_queue_full(void) {
     emu_reset(BASE_URL);
     log_init(&log);
     c = client_with(BASE_URL, ",\"async\":{\"workers\":1,\"maxPending\":3}");
-    emu_delay_interacts(ms(200));
+    emu_delay(BASE_URL, "/interact", 5000, ms(200));
     for (i = 0; i < 3; i++) {
         CHECK_STATUS(aep_edge_interact_async(c, EVENT, NULL, NULL, NULL, NULL), AEP_EDGE_OK, NULL);
     }
@@ -434,7 +424,7 @@ static void test_close_with_1000_pending(void) {
     emu_reset(BASE_URL);
     log_init(&log);
     c = client_with(BASE_URL, ",\"async\":{\"workers\":2,\"maxPending\":2000}");
-    emu_delay_interacts(ms(50));
+    emu_delay(BASE_URL, "/interact", 5000, ms(50));
     for (i = 0; i < N; i++) {
         CHECK_STATUS(aep_edge_interact_async(c, EVENT, on_complete, &log, &ids[i], NULL),
                      AEP_EDGE_OK, NULL);
@@ -477,7 +467,7 @@ static void test_free_drops_pending_calls(void) {
     emu_reset(BASE_URL);
     log_init(&log);
     c = client_with(BASE_URL, ",\"async\":{\"workers\":2}");
-    emu_delay_interacts(ms(600));
+    emu_delay(BASE_URL, "/interact", 5000, ms(600));
     for (i = 0; i < 20; i++) {
         CHECK_STATUS(aep_edge_interact_async(c, EVENT, on_complete, &log, NULL, NULL), AEP_EDGE_OK,
                      NULL);

@@ -180,15 +180,14 @@ static void test_close_ends_backoff_waits(void) {
 static void test_close_ends_identity_gate_waits(void) {
     struct call calls[THREADS];
     aep_edge_client *c;
-    char *report = NULL, fault[160];
+    char *report = NULL;
     double closed_at;
     int recorded, i, prompt = 0;
     aep_edge_status s;
     current_test = "close ends identity gate waits";
     emu_reset(BASE_URL);
     /* The first call (the one minting the identity) hangs; the other 7 wait at the gate. */
-    snprintf(fault, sizeof fault, "{\"delayMs\":%ld,\"pathContains\":\"/interact\"}", ms(1500));
-    emu_fault(BASE_URL, fault);
+    emu_delay(BASE_URL, "/interact", 1, ms(1500));
     c = client_with(BASE_URL, "");
     start_calls(calls, THREADS, c);
     CHECK(emu_wait_for(BASE_URL, "\"method\":", 1, ms(3000)), "the minting call went out", NULL);
@@ -224,13 +223,12 @@ static void test_close_ends_identity_gate_waits(void) {
 static void test_close_ends_token_waits(void) {
     struct call calls[THREADS];
     aep_edge_client *c;
-    char *report = NULL, *extra, fault[160];
+    char *report = NULL, *extra;
     double closed_at;
     aep_edge_status s;
     current_test = "close ends token fetch waits";
     emu_reset(AUTH_BASE_URL);
-    snprintf(fault, sizeof fault, "{\"delayMs\":%ld,\"pathContains\":\"/ims\"}", ms(1500));
-    emu_fault(AUTH_BASE_URL, fault);
+    emu_delay(AUTH_BASE_URL, "/ims", 1, ms(1500));
     extra = oauth_extra(AUTH_BASE_URL, ",\"session\":\"none\"");
     c = client_with(AUTH_BASE_URL, extra);
     free(extra);
@@ -252,7 +250,7 @@ static void test_close_ends_token_waits(void) {
 static void test_close_ends_token_refresh_resend(void) {
     aep_edge_client *c;
     struct call call;
-    char *extra, fault[512];
+    char *extra;
     double closed_at;
     int edge_before;
     aep_edge_status s;
@@ -266,12 +264,8 @@ static void test_close_ends_token_refresh_resend(void) {
               "{\"status\":401,\"pathContains\":\"/v2/interact\",\"contentType\":\"application/problem+json\","
               "\"body\":\"{\\\"type\\\":\\\"https://ns.adobe.com/aep/errors/EXEG-0503-401\\\","
               "\\\"status\\\":401,\\\"title\\\":\\\"Token expired\\\"}\"}");
-    snprintf(fault, sizeof fault, "{\"delayMs\":%ld,\"pathContains\":\"/ims\"}", ms(1000));
-    emu_fault(AUTH_BASE_URL, fault);
-    memset(&call, 0, sizeof call);
-    call.client = c;
-    call.request = EVENT_REQUEST;
-    pthread_create(&call.tid, NULL, call_main, &call);
+    emu_delay(AUTH_BASE_URL, "/ims", 1, ms(1000));
+    start_calls(&call, 1, c);
     CHECK(emu_wait_for(AUTH_BASE_URL, "/ims/token", 2, ms(3000)), "the refresh went out", NULL);
     edge_before = emu_count(AUTH_BASE_URL, "/v2/interact");
     s = close_timed(c, ms(200), &closed_at, NULL);
@@ -370,7 +364,7 @@ static int wait_child(pid_t pid) {
 static void test_fork_while_a_thread_mints(void) {
     struct call call;
     aep_edge_client *c, *fresh;
-    char dir[64], path[128], extra[200], fault[128];
+    char dir[64], path[128], extra[200];
     pid_t pid;
     int status;
     static const char *const names[] = {"state.json", "state.json.lock", "state.json.identity-lock",
@@ -384,13 +378,9 @@ static void test_fork_while_a_thread_mints(void) {
 
     /* 1. The child keeps using the client: the gate its parent's thread held is free there. */
     emu_reset(BASE_URL);
-    snprintf(fault, sizeof fault, "{\"delayMs\":%ld,\"pathContains\":\"/interact\"}", ms(3000));
-    emu_fault(BASE_URL, fault);
+    emu_delay(BASE_URL, "/interact", 1, ms(3000));
     c = client_with(BASE_URL, "");
-    memset(&call, 0, sizeof call);
-    call.client = c;
-    call.request = EVENT_REQUEST;
-    pthread_create(&call.tid, NULL, call_main, &call);
+    start_calls(&call, 1, c);
     CHECK(emu_wait_for(BASE_URL, "\"method\":", 1, ms(3000)), "the parent's thread is minting", NULL);
     fflush(NULL);
     pid = fork();
@@ -406,13 +396,9 @@ static void test_fork_while_a_thread_mints(void) {
 
     /* 2. A new client in the child on the same state file: bounded, never hangs. */
     emu_reset(BASE_URL);
-    snprintf(fault, sizeof fault, "{\"delayMs\":%ld,\"pathContains\":\"/interact\"}", ms(1000));
-    emu_fault(BASE_URL, fault);
+    emu_delay(BASE_URL, "/interact", 1, ms(1000));
     c = client_with(BASE_URL, extra);
-    memset(&call, 0, sizeof call);
-    call.client = c;
-    call.request = EVENT_REQUEST;
-    pthread_create(&call.tid, NULL, call_main, &call);
+    start_calls(&call, 1, c);
     CHECK(emu_wait_for(BASE_URL, "\"method\":", 1, ms(3000)), "the parent's thread is minting", NULL);
     fflush(NULL);
     pid = fork();
@@ -515,18 +501,14 @@ static void test_callbacks_reenter(void) {
 static void test_poisoned_client_answers_close(void) {
     aep_edge_client *c;
     struct call call;
-    char *out = NULL, fault[128];
+    char *out = NULL;
     aep_edge_status s;
     double t0;
     current_test = "a poisoned client answers close";
     emu_reset(BASE_URL);
-    snprintf(fault, sizeof fault, "{\"delayMs\":%ld,\"pathContains\":\"/interact\"}", ms(500));
-    emu_fault(BASE_URL, fault);
+    emu_delay(BASE_URL, "/interact", 1, ms(500));
     c = client_with(BASE_URL, ",\"session\":\"none\"");
-    memset(&call, 0, sizeof call);
-    call.client = c;
-    call.request = EVENT_REQUEST;
-    pthread_create(&call.tid, NULL, call_main, &call);
+    start_calls(&call, 1, c);
     CHECK(emu_wait_for(BASE_URL, "\"method\":", 1, ms(3000)), "a call is in flight", NULL);
     setenv("AEP_EDGE_TEST_PANIC", "aep_edge_collect", 1);
     s = aep_edge_collect(c, "{\"events\":[{}]}", &out);
@@ -741,13 +723,12 @@ static void test_https_to_a_plain_server(void) {
 
 static void test_token_fetch_ends_at_the_deadline(void) {
     aep_edge_client *c;
-    char *extra, *out = NULL, fault[128], more[160];
+    char *extra, *out = NULL, more[160];
     double t0, took;
     aep_edge_status s;
     current_test = "a token fetch ends at the call's deadline";
     emu_reset(AUTH_BASE_URL);
-    snprintf(fault, sizeof fault, "{\"delayMs\":%ld,\"pathContains\":\"/ims\"}", ms(3000));
-    emu_fault(AUTH_BASE_URL, fault);
+    emu_delay(AUTH_BASE_URL, "/ims", 1, ms(3000));
     snprintf(more, sizeof more, ",\"session\":\"none\",\"timeouts\":{\"requestMs\":%ld,\"totalMs\":%ld}",
              ms(5000), ms(1000));
     extra = oauth_extra(AUTH_BASE_URL, more);

@@ -29,6 +29,8 @@
  *                            the response body, or NULL: the caller free()s it.
  *   The helpers marked "checked" count a check and report the caller's line on failure.
  *   emu_reset(base), emu_fault(base, fault_json)  reset; queue a fault (both checked).
+ *   emu_delay(base, path_part, count, delay_ms)  queues a fault that delays the next
+ *                            `count` requests whose path contains path_part (checked).
  *   emu_requests(base)       the recorded requests, a malloc'd JSON array (checked: 200);
  *                            the caller free()s it. emu_requests_quiet: the same unchecked,
  *                            for polling.
@@ -242,6 +244,17 @@ static inline void emu_fault_at(const char *base, const char *fault_json, int li
     free(body);
 }
 #define emu_fault(base, fault_json) emu_fault_at((base), (fault_json), __LINE__)
+
+/* Delays the next `count` requests whose path contains `path_part` by `delay_ms`. */
+static inline void emu_delay_at(const char *base, const char *path_part, int count, long delay_ms,
+                                int line) {
+    char fault[256];
+    snprintf(fault, sizeof fault, "{\"count\":%d,\"delayMs\":%ld,\"pathContains\":\"%s\"}",
+             count, delay_ms, path_part);
+    emu_fault_at(base, fault, line);
+}
+#define emu_delay(base, path_part, count, delay_ms) \
+    emu_delay_at((base), (path_part), (count), (delay_ms), __LINE__)
 
 /* The recorded requests (malloc'd JSON array text). */
 static inline char *emu_requests_at(const char *base, int line) {
