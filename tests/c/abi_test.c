@@ -69,6 +69,16 @@ static void check_error_at(const char *json, uint32_t status, const char *kind, 
 }
 #define CHECK_ERROR(json, status, kind) check_error_at((json), (status), (kind), __LINE__)
 
+/* A call that failed with `want`: its status, then its error object as CHECK_ERROR. */
+static void expect_error_at(uint32_t got, const char *json, uint32_t want, const char *kind,
+                            const char *what, int line) {
+    check_at(got == want, what, json, line);
+    check_error_at(json, want, kind, line);
+}
+#define EXPECT_ERROR(got, json, want, kind) \
+    expect_error_at((uint32_t)(got), (json), (uint32_t)(want), (kind), \
+                    "status " #got " == " #want, __LINE__)
+
 /* Runs interact and returns its status; *out gets the JSON (caller frees). */
 static aep_edge_status interact(const aep_edge_client *c, const char *req, char **out) {
     return aep_edge_interact(c, req, out);
@@ -243,9 +253,8 @@ static void test_null_arguments(void) {
     out_client = SENTINEL_CLIENT;
     out = SENTINEL_STR;
     s = aep_edge_client_new(NULL, &out_client, &out);
-    CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, out);
+    EXPECT_ERROR(s, out, AEP_EDGE_NULL_ARGUMENT, "null_argument");
     CHECK(out_client == NULL, "client_out NULL on failure (NULL config)", NULL);
-    CHECK_ERROR(out, 1, "null_argument");
     aep_edge_string_free(out);
 
     out_client = SENTINEL_CLIENT;
@@ -255,8 +264,7 @@ static void test_null_arguments(void) {
 
     out = SENTINEL_STR;
     s = aep_edge_client_new(cfg, NULL, &out);
-    CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, out);
-    CHECK_ERROR(out, 1, "null_argument");
+    EXPECT_ERROR(s, out, AEP_EDGE_NULL_ARGUMENT, "null_argument");
     CHECK(has(out, "client_out"), "message names client_out", out);
     aep_edge_string_free(out);
     s = aep_edge_client_new(cfg, NULL, NULL);
@@ -264,14 +272,12 @@ static void test_null_arguments(void) {
 
     out = SENTINEL_STR;
     s = aep_edge_interact(NULL, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, out);
-    CHECK_ERROR(out, 1, "null_argument");
+    EXPECT_ERROR(s, out, AEP_EDGE_NULL_ARGUMENT, "null_argument");
     aep_edge_string_free(out);
 
     out = SENTINEL_STR;
     s = aep_edge_interact(c, NULL, &out);
-    CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, out);
-    CHECK_ERROR(out, 1, "null_argument");
+    EXPECT_ERROR(s, out, AEP_EDGE_NULL_ARGUMENT, "null_argument");
     CHECK(has(out, "request_json"), "message names request_json", out);
     aep_edge_string_free(out);
 
@@ -280,14 +286,12 @@ static void test_null_arguments(void) {
 
     out = SENTINEL_STR;
     s = aep_edge_collect(NULL, "{\"events\":[{}]}", &out);
-    CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, out);
-    CHECK_ERROR(out, 1, "null_argument");
+    EXPECT_ERROR(s, out, AEP_EDGE_NULL_ARGUMENT, "null_argument");
     aep_edge_string_free(out);
 
     out = SENTINEL_STR;
     s = aep_edge_collect(c, NULL, &out);
-    CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, out);
-    CHECK_ERROR(out, 1, "null_argument");
+    EXPECT_ERROR(s, out, AEP_EDGE_NULL_ARGUMENT, "null_argument");
     aep_edge_string_free(out);
 
     s = aep_edge_collect(c, "{\"events\":[{}]}", NULL);
@@ -295,8 +299,7 @@ static void test_null_arguments(void) {
 
     out = SENTINEL_STR;
     s = aep_edge_client_close(NULL, 0, &out);
-    CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, out);
-    CHECK_ERROR(out, 1, "null_argument");
+    EXPECT_ERROR(s, out, AEP_EDGE_NULL_ARGUMENT, "null_argument");
     aep_edge_string_free(out);
     s = aep_edge_client_close(NULL, 0, NULL);
     CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, NULL);
@@ -333,56 +336,48 @@ static void test_invalid_utf8_and_json(void) {
     out_client = SENTINEL_CLIENT;
     out = NULL;
     s = aep_edge_client_new(cfg, &out_client, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_UTF8, out);
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_UTF8, "invalid_utf8");
     CHECK(out_client == NULL, "client_out NULL on failure (utf8)", NULL);
-    CHECK_ERROR(out, 2, "invalid_utf8");
     aep_edge_string_free(out);
 
     out = NULL;
     s = aep_edge_interact(c, "{\"event\":{\"data\":{\"v\":\"\xc3\x28\"}}}", &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_UTF8, out);
-    CHECK_ERROR(out, 2, "invalid_utf8");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_UTF8, "invalid_utf8");
     CHECK(has(out, "\"attempts\":0"), "attempts 0 when nothing sent", out);
     CHECK(has(out, "\"requestId\":null"), "requestId null when nothing sent", out);
     aep_edge_string_free(out);
 
     out = NULL;
     s = aep_edge_collect(c, "{\"events\":[{\"data\":{\"v\":\"\xff\"}}]}", &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_UTF8, out);
-    CHECK_ERROR(out, 2, "invalid_utf8");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_UTF8, "invalid_utf8");
     aep_edge_string_free(out);
 
     /* invalid JSON */
     out_client = SENTINEL_CLIENT;
     out = NULL;
     s = aep_edge_client_new("{\"datastreamId\":", &out_client, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_JSON, out);
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_JSON, "invalid_json");
     CHECK(out_client == NULL, "client_out NULL on failure (json)", NULL);
-    CHECK_ERROR(out, 3, "invalid_json");
     aep_edge_string_free(out);
 
     out = NULL;
     s = aep_edge_client_new("", &out_client, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_JSON, out);
-    CHECK_ERROR(out, 3, "invalid_json");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_JSON, "invalid_json");
     aep_edge_string_free(out);
 
     out = NULL;
     s = aep_edge_interact(c, "{\"event\":{\"xdm\":", &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_JSON, out);
-    CHECK_ERROR(out, 3, "invalid_json");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_JSON, "invalid_json");
     aep_edge_string_free(out);
 
     out = NULL;
     s = aep_edge_interact(c, "not json at all", &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_JSON, out);
-    CHECK_ERROR(out, 3, "invalid_json");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_JSON, "invalid_json");
     aep_edge_string_free(out);
 
     out = NULL;
     s = aep_edge_collect(c, "[1,2", &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_JSON, out);
-    CHECK_ERROR(out, 3, "invalid_json");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_JSON, "invalid_json");
     aep_edge_string_free(out);
 
     CHECK(emu_request_count(BASE_URL) == 0, "nothing was sent", NULL);
@@ -407,6 +402,25 @@ static char *padded_json(const char *json, size_t size) {
     return buf;
 }
 
+/* client_new refuses `cfg` with INVALID_CONFIG: the error object, no client, and (unless
+ * needle is NULL) a message that contains `needle`. */
+static void config_refused_at(const char *cfg, const char *needle, const char *what, int line) {
+    aep_edge_client *c = SENTINEL_CLIENT;
+    char *out = NULL;
+    aep_edge_status s = aep_edge_client_new(cfg, &c, &out);
+    expect_error_at(s, out, AEP_EDGE_INVALID_CONFIG, "invalid_config",
+                    "status s == AEP_EDGE_INVALID_CONFIG", line);
+    check_at(c == NULL, "client_out NULL on failure (config)", NULL, line);
+    if (needle != NULL) {
+        check_at(has(out, needle), what, out, line);
+    }
+    aep_edge_string_free(out);
+    if (c != NULL && c != SENTINEL_CLIENT) {
+        aep_edge_client_free(c);
+    }
+}
+#define CONFIG_REFUSED(cfg, needle, what) config_refused_at((cfg), (needle), (what), __LINE__)
+
 static void test_invalid_config(void) {
     aep_edge_client *c;
     char *out, *cfg, *big;
@@ -414,76 +428,28 @@ static void test_invalid_config(void) {
     current_test = "invalid_config";
 
     cfg = config_for(BASE_URL, ",\"bogusTopKey\":1");
-    c = SENTINEL_CLIENT;
-    out = NULL;
-    s = aep_edge_client_new(cfg, &c, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_CONFIG, out);
-    CHECK(c == NULL, "client_out NULL on failure (config)", NULL);
-    CHECK_ERROR(out, 4, "invalid_config");
-    CHECK(has(out, "bogusTopKey"), "message names the unknown key", out);
-    aep_edge_string_free(out);
+    CONFIG_REFUSED(cfg, "bogusTopKey", "message names the unknown key");
     free(cfg);
-
     cfg = config_for(BASE_URL, ",\"retry\":{\"maxAttempts\":2,\"bogusNestedKey\":true}");
-    out = NULL;
-    s = aep_edge_client_new(cfg, &c, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_CONFIG, out);
-    CHECK_ERROR(out, 4, "invalid_config");
-    CHECK(has(out, "bogusNestedKey"), "message names the nested unknown key", out);
-    aep_edge_string_free(out);
+    CONFIG_REFUSED(cfg, "bogusNestedKey", "message names the nested unknown key");
     free(cfg);
-
     cfg = config_for(BASE_URL, ",\"queue\":{\"sync\":\"sometimes\"}");
-    out = NULL;
-    s = aep_edge_client_new(cfg, &c, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_CONFIG, out);
-    CHECK_ERROR(out, 4, "invalid_config");
-    CHECK(has(out, "queue.sync"), "a bad queue setting is refused by name", out);
-    aep_edge_string_free(out);
+    CONFIG_REFUSED(cfg, "queue.sync", "a bad queue setting is refused by name");
     free(cfg);
-
     cfg = config_for(BASE_URL, ",\"session\":\"none\",\"statePath\":\"/tmp/aep-edge-c-x.json\"");
-    out = NULL;
-    s = aep_edge_client_new(cfg, &c, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_CONFIG, out);
-    CHECK_ERROR(out, 4, "invalid_config");
-    CHECK(has(out, "statePath"), "statePath with session none is named", out);
-    aep_edge_string_free(out);
+    CONFIG_REFUSED(cfg, "statePath", "statePath with session none is named");
     free(cfg);
-
-    out = NULL;
-    s = aep_edge_client_new("{\"baseUrl\":\"http://127.0.0.1:9\"}", &c, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_CONFIG, out);
-    CHECK_ERROR(out, 4, "invalid_config");
-    CHECK(has(out, "datastreamId"), "missing datastreamId is named", out);
-    aep_edge_string_free(out);
-
-    out = NULL;
-    s = aep_edge_client_new("[]", &c, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_CONFIG, out);
-    CHECK_ERROR(out, 4, "invalid_config");
-    aep_edge_string_free(out);
-
+    CONFIG_REFUSED("{\"baseUrl\":\"http://127.0.0.1:9\"}", "datastreamId",
+                   "missing datastreamId is named");
+    CONFIG_REFUSED("[]", NULL, NULL);
     /* Plain http only to loopback. */
-    out = NULL;
-    s = aep_edge_client_new("{\"datastreamId\":\"x\",\"baseUrl\":\"http://example.com\"}", &c,
-                            &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_CONFIG, out);
-    CHECK_ERROR(out, 4, "invalid_config");
-    aep_edge_string_free(out);
+    CONFIG_REFUSED("{\"datastreamId\":\"x\",\"baseUrl\":\"http://example.com\"}", NULL, NULL);
 
     /* Over 64 KiB: INVALID_CONFIG before parsing (the text is not even JSON). */
     big = malloc(AEP_EDGE_MAX_CONFIG_JSON_BYTES + 2);
     memset(big, '{', AEP_EDGE_MAX_CONFIG_JSON_BYTES + 1);
     big[AEP_EDGE_MAX_CONFIG_JSON_BYTES + 1] = '\0';
-    out = NULL;
-    c = SENTINEL_CLIENT;
-    s = aep_edge_client_new(big, &c, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_CONFIG, out);
-    CHECK(c == NULL, "client_out NULL on failure (big config)", NULL);
-    CHECK_ERROR(out, 4, "invalid_config");
-    CHECK(has(out, "65536"), "message states the limit", out);
-    aep_edge_string_free(out);
+    CONFIG_REFUSED(big, "65536", "message states the limit");
     free(big);
 
     /* Exactly 64 KiB of valid JSON is accepted; one byte more is not. */
@@ -516,33 +482,28 @@ static void test_invalid_request(void) {
 
     out = NULL;
     s = aep_edge_interact(c, "{}", &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_REQUEST, out);
-    CHECK_ERROR(out, 5, "invalid_request");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_REQUEST, "invalid_request");
     CHECK(has(out, "event"), "message names event", out);
     aep_edge_string_free(out);
 
     out = NULL;
     s = aep_edge_interact(c, "{\"event\":42}", &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_REQUEST, out);
-    CHECK_ERROR(out, 5, "invalid_request");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_REQUEST, "invalid_request");
     aep_edge_string_free(out);
 
     out = NULL;
     s = aep_edge_collect(c, "{\"events\":[]}", &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_REQUEST, out);
-    CHECK_ERROR(out, 5, "invalid_request");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_REQUEST, "invalid_request");
     aep_edge_string_free(out);
 
     out = NULL;
     s = aep_edge_collect(c, "{\"event\":{}}", &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_REQUEST, out);
-    CHECK_ERROR(out, 5, "invalid_request");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_REQUEST, "invalid_request");
     aep_edge_string_free(out);
 
     out = NULL;
     s = aep_edge_interact(c, "{\"event\":{},\"options\":{\"bogusOption\":1}}", &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_REQUEST, out);
-    CHECK_ERROR(out, 5, "invalid_request");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_REQUEST, "invalid_request");
     CHECK(has(out, "bogusOption"), "message names the unknown option", out);
     aep_edge_string_free(out);
 
@@ -553,8 +514,7 @@ static void test_invalid_request(void) {
     big[n] = '\0';
     out = NULL;
     s = aep_edge_interact(c, big, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_REQUEST, out);
-    CHECK_ERROR(out, 5, "invalid_request");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_REQUEST, "invalid_request");
     aep_edge_string_free(out);
     out = NULL;
     s = aep_edge_collect(c, big, &out);
@@ -580,8 +540,7 @@ static void test_invalid_request(void) {
     strcpy(req + prefix + n, "\"}}}");
     out = NULL;
     s = aep_edge_interact(c, req, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_REQUEST, out);
-    CHECK_ERROR(out, 5, "invalid_request");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_REQUEST, "invalid_request");
     CHECK(has(out, "65536"), "message states the 64 KB body limit", out);
     CHECK(has(out, "\"attempts\":0"), "attempts 0", out);
     aep_edge_string_free(out);
@@ -601,8 +560,7 @@ static void test_transport(void) {
     c = client_with(base, ",\"retry\":{\"maxAttempts\":2,\"baseDelayMs\":10,\"maxDelayMs\":20}");
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_TRANSPORT_ERROR, out);
-    CHECK_ERROR(out, 6, "transport");
+    EXPECT_ERROR(s, out, AEP_EDGE_TRANSPORT_ERROR, "transport");
     CHECK(json_int_or(out, "attempts", -1) == 2, "connect refused is retried: attempts 2", out);
     CHECK(has(out, "\"httpStatus\":null"), "httpStatus null", out);
     aep_edge_string_free(out);
@@ -613,8 +571,7 @@ static void test_transport(void) {
     c = client_with(BASE_URL, ",\"retry\":{\"maxAttempts\":1}");
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_TRANSPORT_ERROR, out);
-    CHECK_ERROR(out, 6, "transport");
+    EXPECT_ERROR(s, out, AEP_EDGE_TRANSPORT_ERROR, "transport");
     CHECK(json_int_or(out, "attempts", -1) == 1, "attempts 1", out);
     CHECK(has(out, "\"requestId\":\""), "requestId is the id sent", out);
     aep_edge_string_free(out);
@@ -661,8 +618,7 @@ static void test_timeout(void) {
     t0 = now_ms();
     s = interact(c, EVENT_REQUEST, &out);
     took = now_ms() - t0;
-    CHECK_STATUS(s, AEP_EDGE_TIMEOUT, out);
-    CHECK_ERROR(out, 7, "timeout");
+    EXPECT_ERROR(s, out, AEP_EDGE_TIMEOUT, "timeout");
     CHECK(json_int_or(out, "attempts", -1) == 1, "attempts 1", out);
     CHECK(took < (double)ms(1400), "returned before the delayed answer", NULL);
     aep_edge_string_free(out);
@@ -712,8 +668,7 @@ static void test_http_error(void) {
     aep_edge_string_free(err);
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_HTTP_ERROR, out);
-    CHECK_ERROR(out, 8, "http");
+    EXPECT_ERROR(s, out, AEP_EDGE_HTTP_ERROR, "http");
     CHECK(has(out, "\"httpStatus\":400"), "httpStatus 400", out);
     CHECK(has(out, "\"code\":\"EXEG-0003-400\""), "code EXEG-0003-400", out);
     CHECK(has(out, "\"problem\":{"), "problem object", out);
@@ -729,8 +684,7 @@ static void test_http_error(void) {
     c = client_with(BASE_URL, ",\"retry\":{\"maxAttempts\":3,\"baseDelayMs\":10}");
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_HTTP_ERROR, out);
-    CHECK_ERROR(out, 8, "http");
+    EXPECT_ERROR(s, out, AEP_EDGE_HTTP_ERROR, "http");
     CHECK(has(out, "\"httpStatus\":500"), "httpStatus 500", out);
     CHECK(json_int_or(out, "attempts", -1) == 1, "500 not retried: attempts 1", out);
     aep_edge_string_free(out);
@@ -743,8 +697,7 @@ static void test_http_error(void) {
     c = client_with(BASE_URL, ",\"retry\":{\"maxAttempts\":3,\"baseDelayMs\":10,\"maxDelayMs\":50}");
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_HTTP_ERROR, out);
-    CHECK_ERROR(out, 8, "http");
+    EXPECT_ERROR(s, out, AEP_EDGE_HTTP_ERROR, "http");
     CHECK(has(out, "\"httpStatus\":503"), "httpStatus 503", out);
     CHECK(json_int_or(out, "attempts", -1) == 3, "503 retried: attempts 3", out);
     CHECK(has(out, "\"retryable\":true"), "503 is retryable", out);
@@ -797,8 +750,7 @@ static void test_result_shapes(void) {
     emu_fault(BASE_URL, "{\"status\":503,\"retryAfter\":60,\"pathContains\":\"/interact\"}");
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_HTTP_ERROR, out);
-    CHECK_ERROR(out, 8, "http");
+    EXPECT_ERROR(s, out, AEP_EDGE_HTTP_ERROR, "http");
     CHECK(json_int_or(out, "attempts", -1) == 1, "no retry past maxDelayMs: attempts 1", out);
     CHECK(has(out, "\"retryable\":true"), "retryable true", out);
     CHECK(json_int_or(out, "retryAfterMs", -1) == 60000, "retryAfterMs 60000", out);
@@ -817,8 +769,7 @@ static void test_auth(void) {
     c = client_with(AUTH_BASE_URL, "");
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_AUTH_ERROR, out);
-    CHECK_ERROR(out, 9, "auth");
+    EXPECT_ERROR(s, out, AEP_EDGE_AUTH_ERROR, "auth");
     CHECK(has(out, "\"httpStatus\":401"), "httpStatus 401", out);
     CHECK(has(out, "\"code\":\"EXEG-0500-401\""), "code EXEG-0500-401", out);
     CHECK(has(out, "\"problem\":{"), "problem object", out);
@@ -854,8 +805,7 @@ static void test_invalid_response(void) {
     c = client_with(BASE_URL, ",\"retry\":{\"maxAttempts\":3,\"baseDelayMs\":10}");
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_RESPONSE, out);
-    CHECK_ERROR(out, 10, "invalid_response");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_RESPONSE, "invalid_response");
     CHECK(json_int_or(out, "attempts", -1) == 1, "attempts 1", out);
     aep_edge_string_free(out);
 
@@ -864,8 +814,7 @@ static void test_invalid_response(void) {
                         "\"application/json\",\"pathContains\":\"/interact\"}");
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_RESPONSE, out);
-    CHECK_ERROR(out, 10, "invalid_response");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_RESPONSE, "invalid_response");
     aep_edge_string_free(out);
     aep_edge_client_free(c);
 }
@@ -887,16 +836,14 @@ static void test_closed(void) {
 
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_CLOSED, out);
-    CHECK_ERROR(out, 12, "closed");
+    EXPECT_ERROR(s, out, AEP_EDGE_CLOSED, "closed");
     CHECK(has(out, "\"attempts\":0"), "attempts 0 after close", out);
     CHECK(has(out, "\"requestId\":null"), "requestId null after close", out);
     aep_edge_string_free(out);
 
     out = NULL;
     s = aep_edge_collect(c, "{\"events\":[{\"xdm\":{}}]}", &out);
-    CHECK_STATUS(s, AEP_EDGE_CLOSED, out);
-    CHECK_ERROR(out, 12, "closed");
+    EXPECT_ERROR(s, out, AEP_EDGE_CLOSED, "closed");
     aep_edge_string_free(out);
 
     /* Idempotent, report may be NULL. */
@@ -924,16 +871,14 @@ static void test_panic(void) {
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
     unsetenv("AEP_EDGE_TEST_PANIC");
-    CHECK_STATUS(s, AEP_EDGE_PANIC, out);
-    CHECK_ERROR(out, 99, "panic");
+    EXPECT_ERROR(s, out, AEP_EDGE_PANIC, "panic");
     CHECK(has(out, "aep_edge_interact"), "panic message names the function", out);
     aep_edge_string_free(out);
 
     /* Poisoned: later calls answer PANIC at once, nothing is sent. */
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_PANIC, out);
-    CHECK_ERROR(out, 99, "panic");
+    EXPECT_ERROR(s, out, AEP_EDGE_PANIC, "panic");
     aep_edge_string_free(out);
     out = NULL;
     s = aep_edge_collect(c, "{\"events\":[{}]}", &out);
@@ -966,9 +911,8 @@ static void test_panic(void) {
     out = NULL;
     s = aep_edge_client_new(cfg, &pc, &out);
     unsetenv("AEP_EDGE_TEST_PANIC");
-    CHECK_STATUS(s, AEP_EDGE_PANIC, out);
+    EXPECT_ERROR(s, out, AEP_EDGE_PANIC, "panic");
     CHECK(pc == NULL, "client_out NULL after a panic", NULL);
-    CHECK_ERROR(out, 99, "panic");
     aep_edge_string_free(out);
 
     /* A panic in collect poisons too. */
@@ -1013,27 +957,23 @@ static void test_session(void) {
     c = client_with(BASE_URL, "");
     out = SENTINEL_STR;
     s = aep_edge_session_get(NULL, &out);
-    CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, out);
-    CHECK_ERROR(out, 1, "null_argument");
+    EXPECT_ERROR(s, out, AEP_EDGE_NULL_ARGUMENT, "null_argument");
     aep_edge_string_free(out);
     s = aep_edge_session_get(c, NULL);
     CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, NULL);
     out = SENTINEL_STR;
     s = aep_edge_session_reset(NULL, &out);
-    CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, out);
-    CHECK_ERROR(out, 1, "null_argument");
+    EXPECT_ERROR(s, out, AEP_EDGE_NULL_ARGUMENT, "null_argument");
     aep_edge_string_free(out);
     out = SENTINEL_STR;
     s = aep_edge_set_consent(c, NULL, &out);
-    CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, out);
-    CHECK_ERROR(out, 1, "null_argument");
+    EXPECT_ERROR(s, out, AEP_EDGE_NULL_ARGUMENT, "null_argument");
     aep_edge_string_free(out);
     s = aep_edge_set_consent(c, "{}", NULL);
     CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, NULL);
     out = SENTINEL_STR;
     s = aep_edge_client_set_access_token(c, NULL, &out);
-    CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, out);
-    CHECK_ERROR(out, 1, "null_argument");
+    EXPECT_ERROR(s, out, AEP_EDGE_NULL_ARGUMENT, "null_argument");
     aep_edge_string_free(out);
 
     /* session_get before and after a call; session_reset clears it. */
@@ -1078,14 +1018,12 @@ static void test_session(void) {
     emu_reset(BASE_URL);
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_CONSENT_DENIED, out);
-    CHECK_ERROR(out, 14, "consent_denied");
+    EXPECT_ERROR(s, out, AEP_EDGE_CONSENT_DENIED, "consent_denied");
     CHECK(has(out, "\"attempts\":0"), "consent denied: attempts 0", out);
     aep_edge_string_free(out);
     out = NULL;
     s = aep_edge_collect(c, "{\"events\":[{\"xdm\":{}}]}", &out);
-    CHECK_STATUS(s, AEP_EDGE_CONSENT_DENIED, out);
-    CHECK_ERROR(out, 14, "consent_denied");
+    EXPECT_ERROR(s, out, AEP_EDGE_CONSENT_DENIED, "consent_denied");
     aep_edge_string_free(out);
     CHECK(emu_request_count(BASE_URL) == 0, "consent denied: nothing sent", NULL);
     out = NULL;
@@ -1103,15 +1041,13 @@ static void test_session(void) {
     /* set_access_token on a client without token auth is INVALID_REQUEST. */
     out = NULL;
     s = aep_edge_client_set_access_token(c, "tok", &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_REQUEST, out);
-    CHECK_ERROR(out, 5, "invalid_request");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_REQUEST, "invalid_request");
     aep_edge_string_free(out);
     out = NULL;
     s = aep_edge_client_close(c, 1000, NULL);
     CHECK_STATUS(s, AEP_EDGE_OK, NULL);
     s = aep_edge_session_reset(c, &out);
-    CHECK_STATUS(s, AEP_EDGE_CLOSED, out);
-    CHECK_ERROR(out, 12, "closed");
+    EXPECT_ERROR(s, out, AEP_EDGE_CLOSED, "closed");
     aep_edge_string_free(out);
     aep_edge_client_free(c);
 
@@ -1147,9 +1083,8 @@ static void test_session(void) {
         s = aep_edge_client_new(cfg, &c, &out);
         free(cfg);
     }
-    CHECK_STATUS(s, AEP_EDGE_STORAGE_ERROR, out);
+    EXPECT_ERROR(s, out, AEP_EDGE_STORAGE_ERROR, "storage");
     CHECK(c == NULL, "client_out NULL on STORAGE_ERROR", NULL);
-    CHECK_ERROR(out, 13, "storage");
     aep_edge_string_free(out);
 
     /* statePath: a second client on the same file starts with the first's state. */
@@ -1283,8 +1218,7 @@ static void test_close_in_flight(void) {
     sleep_ms(50);
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out); /* a new call while close waits */
-    CHECK_STATUS(s, AEP_EDGE_CLOSED, out);
-    CHECK_ERROR(out, 12, "closed");
+    EXPECT_ERROR(s, out, AEP_EDGE_CLOSED, "closed");
     aep_edge_string_free(out);
     pthread_join(k.tid, NULL);
     for (i = 0; i < 3; i++) {
@@ -1355,8 +1289,7 @@ static void test_close_in_flight(void) {
     aep_edge_string_free(out);
     pthread_join(w[0].tid, NULL);
     CHECK(w[0].ended_ms - t0 < (double)ms(2000), "the waiting call ended promptly", NULL);
-    CHECK_STATUS(w[0].last, AEP_EDGE_CLOSED, w[0].last_json);
-    CHECK_ERROR(w[0].last_json, 12, "closed");
+    EXPECT_ERROR(w[0].last, w[0].last_json, AEP_EDGE_CLOSED, "closed");
     CHECK(json_int_or(w[0].last_json, "attempts", -1) == 1, "one attempt made", w[0].last_json);
     aep_edge_string_free(w[0].last_json);
     CHECK(emu_request_count(BASE_URL) == 1, "no retry was sent after close", NULL);
