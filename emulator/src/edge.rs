@@ -370,7 +370,18 @@ fn interact(
     }
     let mut handle = Vec::new();
 
-    // 1. One proposition per requested scope and surface, per event.
+    // The Edge Network's order (every recorded body in tests/fixtures/real/ has it):
+    // identity:result, personalization:decisions, locationHint:result, state:store.
+    // 1. The visitor's ECID, when asked for.
+    let ecid = visitor.ecid();
+    if visitor.fetches_ecid() {
+        handle.push(json!({
+            "payload": [{"id": ecid, "namespace": {"code": "ECID"}}],
+            "type": "identity:result",
+        }));
+    }
+
+    // 2. One proposition per requested scope and surface, per event.
     for (index, event) in events.iter().enumerate() {
         // The request-level query belongs to the first event (v2 has only one).
         let request_query = if index == 0 { body.get("query") } else { None };
@@ -389,15 +400,6 @@ fn interact(
                 .collect();
             handle.push(json!({"payload": payload, "type": "personalization:decisions", "eventIndex": index}));
         }
-    }
-
-    // 2. The visitor's ECID, when asked for.
-    let ecid = visitor.ecid();
-    if visitor.fetches_ecid() {
-        handle.push(json!({
-            "payload": [{"id": ecid, "namespace": {"code": "ECID"}}],
-            "type": "identity:result",
-        }));
     }
 
     // 3. Routing, 4. state: a new visitor gets its identity entry, everyone the cluster.

@@ -560,3 +560,34 @@ fn live_view_lists_requests_and_answers() {
         400
     );
 }
+
+/// The handle order of the recorded Edge answers in tests/fixtures/real/ (alloy's mocks):
+/// identity:result first, then decisions, the location hint and state last.
+#[test]
+fn handles_come_in_the_recorded_edge_order() {
+    let recorded_order = |name: &str| -> Vec<String> {
+        fixture(&format!("real/{name}"))["handle"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["type"].as_str().unwrap().to_string())
+            .filter(|t| t != "activation:push")
+            .collect()
+    };
+    let emu = start(Options::default());
+    let req = json!({
+        "event": {"xdm": {"identityMap": {"Email": [{"id": "a@example.com", "primary": true}]}}},
+        "query": {
+            "identity": {"fetch": ["ECID"]},
+            "personalization": {"decisionScopes": ["__view__"]}
+        }
+    });
+    let ours = post_json(&interact_url(&emu), &req).handle_types();
+    for name in [
+        "alloy-interact-200-target-custom-code.json",
+        "alloy-interact-200-ajo-content-cards.json",
+        "alloy-interact-200-activation-push-two-handles.json",
+    ] {
+        assert_eq!(ours, recorded_order(name), "{name}");
+    }
+}
