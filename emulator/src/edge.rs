@@ -148,9 +148,9 @@ fn check_datastream(ctx: &Ctx, req: &Request, endpoint: Endpoint) -> Result<Stri
     let Some(id) = id else {
         return Err(ctx.problem(
             "EXEG-0002-400",
-            "Missing datastream ID",
+            "Missing datastream parameter",
             &format!(
-                "The datastream ID is missing from the request. Add the '{}' query parameter and try again.",
+                "The required datastream parameter '{0}' is missing from your request. Provide a valid '{0}' value and try again.",
                 params[0]
             ),
         ));
