@@ -119,6 +119,7 @@ struct Serve {
     status: u16,
     content_type: Option<&'static str>,
     retry_after: Option<&'static str>,
+    headers: Vec<(&'static str, &'static str)>,
     /// How many requests in a row get it (the retried cases need every attempt).
     times: u32,
 }
@@ -130,8 +131,13 @@ impl Serve {
             status,
             content_type: None,
             retry_after: None,
+            headers: Vec::new(),
             times: 1,
         }
+    }
+    fn header(mut self, name: &'static str, value: &'static str) -> Serve {
+        self.headers.push((name, value));
+        self
     }
     fn content_type(mut self, value: &'static str) -> Serve {
         self.content_type = Some(value);
@@ -148,17 +154,17 @@ impl Serve {
 
     fn inject(&self, edge: &Emulator, call: Call) -> String {
         let body = fixture(self.file);
-        edge.inject(
-            Fault {
-                status: Some(self.status),
-                body: Some(body.clone()),
-                content_type: self.content_type.map(String::from),
-                retry_after: self.retry_after.map(String::from),
-                ..Fault::default()
-            }
-            .times(self.times)
-            .on_path(call.path()),
-        );
+        let mut fault = Fault {
+            status: Some(self.status),
+            body: Some(body.clone()),
+            content_type: self.content_type.map(String::from),
+            retry_after: self.retry_after.map(String::from),
+            ..Fault::default()
+        };
+        for (name, value) in &self.headers {
+            fault = fault.with_header(name, value);
+        }
+        edge.inject(fault.times(self.times).on_path(call.path()));
         body
     }
 }
@@ -1014,4 +1020,81 @@ fn an_error_body_then_a_success_recovers() {
         ids.windows(2).all(|w| w[0] == w[1]),
         "same requestId on every attempt: {ids:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Headers, content types and the routing facts that ride on real answers.
+
+#[test]
+fn recorded_headers_reach_the_result() {
+    // alloy's identity spec serves this body with `x-adobe-edge: or2;35` and
+    // `Content-Type: application/json`.
+    let serve = Serve::new("alloy-identity-acquire-200.json", 200)
+        .content_type("application/json")
+        .header("x-adobe-edge", "or2;35");
+    let (_edge, _client, body, status, result) = run(&serve, Call::Interact, json!({}));
+    assert_success(&body, 200, status, &result);
+    assert_eq!(result["client"]["region"], "or2;35", "{result}");
+    assert_eq!(result["client"]["headers"]["x-adobe-edge"], "or2;35");
+}
+
+#[test]
+fn without_x_adobe_edge_the_region_is_null() {
+    let serve = Serve::new("docs-interact-200-target-view-dom-action.json", 200);
+    let (_edge, _client, _, status, result) = run(&serve, Call::Interact, json!({}));
+    assert_eq!(status, OK);
+    assert_eq!(result["client"]["region"], Value::Null, "{result}");
+}
+
+#[test]
+fn a_body_served_as_text_plain_is_read_the_same() {
+    // alloy's msw handlers answer with HttpResponse.text: text/plain;charset=UTF-8.
+    let serve = Serve::new("alloy-interact-200-ajo-content-cards.json", 200)
+        .content_type("text/plain;charset=UTF-8");
+    let (_edge, client, body, status, result) = run(&serve, Call::Interact, json!({}));
+    assert_success(&body, 200, status, &result);
+    assert_eq!(client.session()["locationHint"]["hint"], "or2");
+}
+
+#[test]
+fn hint_ttl_and_state_max_age_are_read_as_seconds() {
+    let serve = Serve::new("alloy-interact-207-upstream-timeout-aam.json", 207);
+    let (_edge, client, _, _, _) = run(&serve, Call::Interact, json!({}));
+    let session = client.session();
+    let expires = session["locationHint"]["expiresInMs"]
+        .as_u64()
+        .expect("expiresInMs");
+    assert!(
+        (1_700_000..=1_800_000).contains(&expires),
+        "ttlSeconds 1800 → about 1 800 000 ms, got {expires}"
+    );
+    let entry = session["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["key"] == "kndctr_5BFE274A5F6980A50A495C08_AdobeOrg_cluster")
+        .unwrap()
+        .clone();
+    // The session reports the seconds left.
+    let left = entry["maxAge"].as_u64().expect("maxAge");
+    assert!((1700..=1800).contains(&left), "{entry}");
+}
+
+#[test]
+fn a_hinted_empty_404_is_sent_again_without_the_hint() {
+    let edge = common::emulator();
+    let client = Capi::new(&edge, json!({}));
+    Serve::new("alloy-interact-207-upstream-timeout-aam.json", 207).inject(&edge, Call::Interact);
+    assert_eq!(client.call(Call::Interact, &Call::Interact.request()).0, OK);
+    // The hinted cluster answers the documented empty 404 (an unknown hint).
+    Serve::new("empty-body.bin", 404).inject(&edge, Call::Interact);
+    let (status, result) = client.call(Call::Interact, &Call::Interact.request());
+    assert_eq!(status, OK, "{result}");
+    assert_eq!(result["client"]["attempts"], 2, "{result}");
+    let paths: Vec<String> = edge.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths,
+        ["/ee/v2/interact", "/ee/or2/v2/interact", "/ee/v2/interact"]
+    );
+    assert_eq!(client.session()["hintRouting"], false);
 }
