@@ -1098,3 +1098,93 @@ fn a_hinted_empty_404_is_sent_again_without_the_hint() {
     );
     assert_eq!(client.session()["hintRouting"], false);
 }
+
+#[test]
+fn collect_and_set_consent_answers_feed_the_session_too() {
+    let serve = Serve::new(
+        "docs-interact-200-location-hint-state-store-redacted.json",
+        200,
+    );
+    let (_edge, client, _, status, _) = run(&serve, Call::Collect, json!({}));
+    assert_eq!(status, OK);
+    let session = client.session();
+    assert_eq!(session["locationHint"]["hint"], "or2", "{session}");
+    assert!(has_entry(
+        &session,
+        "kndctr_53A[...]C99_AdobeOrg_cluster",
+        "or2"
+    ));
+
+    let serve = Serve::new("alloy-interact-207-upstream-timeout-aam.json", 200);
+    let (_edge, client, _, status, _) = run(&serve, Call::Consent, json!({}));
+    assert_eq!(status, OK);
+    let session = client.session();
+    assert_eq!(session["locationHint"]["hint"], "or2", "{session}");
+    assert_eq!(session["ecid"], "75142138344462263894507331812511658810");
+}
+
+/// `query.identity.fetch` as the last recorded request sent it.
+fn fetches_ecid(edge: &Emulator) -> bool {
+    let sent = edge.requests().last().unwrap().json().unwrap();
+    sent["query"]["identity"]["fetch"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|n| n == "ECID"))
+}
+
+#[test]
+fn the_ecid_is_asked_for_until_an_identity_result_gives_it() {
+    let edge = common::emulator();
+    let client = Capi::new(&edge, json!({}));
+    // State with an identity cookie but no identity:result: the ECID is still unknown.
+    Serve::new(
+        "docs-interact-200-location-hint-state-store-redacted.json",
+        200,
+    )
+    .inject(&edge, Call::Interact);
+    client.call(Call::Interact, &Call::Interact.request());
+    assert!(fetches_ecid(&edge), "the first call asks for the ECID");
+    Serve::new("alloy-interact-200-target-custom-code.json", 200).inject(&edge, Call::Interact);
+    client.call(Call::Interact, &Call::Interact.request());
+    assert!(
+        fetches_ecid(&edge),
+        "still unknown after a body without identity:result"
+    );
+    assert!(client.session()["ecid"].is_string());
+    client.call(Call::Interact, &Call::Interact.request());
+    assert!(!fetches_ecid(&edge), "known now: not asked again");
+}
+
+#[test]
+fn state_from_an_answer_to_a_request_sent_before_a_reset_is_ignored() {
+    let edge = common::emulator();
+    let client = Capi::new(&edge, json!({}));
+    edge.inject(
+        Fault {
+            status: Some(207),
+            body: Some(fixture("alloy-interact-207-upstream-timeout-aam.json")),
+            delay_ms: 600,
+            ..Fault::default()
+        }
+        .on_path("/interact"),
+    );
+    let raw = client.0 as usize;
+    let call = std::thread::spawn(move || {
+        let request = CString::new(Call::Interact.request().to_string()).unwrap();
+        let mut out = ptr::null_mut();
+        let client = raw as *const aep_edge_client;
+        let status = unsafe { aep_edge_interact(client, request.as_ptr(), &mut out) };
+        (status, take(out))
+    });
+    while edge.requests().is_empty() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let mut error = ptr::null_mut();
+    let status = unsafe { aep_edge_session_reset(client.0, &mut error) };
+    assert_eq!(status, aep_edge_status::AEP_EDGE_OK, "{:?}", take(error));
+    let (status, result) = call.join().unwrap();
+    assert_eq!(status, aep_edge_status::AEP_EDGE_OK, "{result:?}");
+    let session = client.session();
+    assert_eq!(session["ecid"], Value::Null, "{session}");
+    assert_eq!(session["entries"], json!([]), "{session}");
+    assert_eq!(session["locationHint"], Value::Null, "{session}");
+}
