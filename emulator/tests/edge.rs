@@ -386,7 +386,7 @@ fn body_errors() {
         r.json()["detail"].as_str().unwrap().contains("'event'"),
         "{r:?}"
     );
-    assert_eq!(r.json()["title"], "Required field missing");
+    assert_eq!(r.json()["title"], "Missing required value");
 }
 
 #[test]
