@@ -1188,3 +1188,43 @@ fn state_from_an_answer_to_a_request_sent_before_a_reset_is_ignored() {
     assert_eq!(session["entries"], json!([]), "{session}");
     assert_eq!(session["locationHint"], Value::Null, "{session}");
 }
+
+#[test]
+fn a_redirect_page_is_an_http_error_and_is_not_followed() {
+    let edge = common::emulator();
+    let client = Capi::new(&edge, json!({}));
+    edge.inject(
+        Fault {
+            status: Some(302),
+            body: Some(fixture("synthetic-302-cdn-redirect-html.html")),
+            content_type: Some("text/html".into()),
+            location: Some(format!("{}/ee/v2/interact?dataStreamId=x", edge.base_url())),
+            ..Fault::default()
+        }
+        .on_path("/interact"),
+    );
+    let (status, result) = client.call(Call::Interact, &Call::Interact.request());
+    let body = fixture("synthetic-302-cdn-redirect-html.html");
+    assert_error(
+        &edge,
+        &body,
+        status,
+        &result,
+        &Expected {
+            problem_is_body: false,
+            ..http(302, None, 1, false)
+        },
+    );
+}
+
+#[test]
+fn a_retry_after_of_zero_is_retried() {
+    error_case(
+        Serve::new("synthetic-429-problem-without-code.json", 429)
+            .retry_after("0")
+            .times(3),
+        Call::Collect,
+        json!({"retry": {"baseDelayMs": 5000, "maxDelayMs": 30000}}),
+        http(429, None, 3, true),
+    );
+}
