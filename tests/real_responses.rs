@@ -922,6 +922,7 @@ fn assert_retry_after_honoured(serve: Serve, call: Call, want: Expected) {
     let recorded = edge.requests();
     let gap = recorded[1].received_ms - recorded[0].received_ms;
     assert!(gap >= 900, "Retry-After: 1 waited only {gap} ms");
+    assert_eq!(result["error"]["retryAfterMs"], 1000, "{result}");
 }
 
 #[test]
