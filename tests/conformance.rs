@@ -1,0 +1,674 @@
+//! An outside conformance check of design.md §3 through the real C ABI: the
+//! promises no other test asserts, each in a small test that quotes the line
+//! it checks. Everything goes through the exported `extern "C"` functions
+//! against the bundled emulator over loopback.
+#![cfg(feature = "capi")]
+
+mod common;
+
+use aep_edge::ffi::*;
+use aep_edge_status::*;
+use serde_json::{json, Value};
+use std::ffi::{c_char, CStr, CString};
+use std::ptr;
+
+/// A pointer value the library never returns: proves an out-parameter was written.
+fn sentinel() -> *mut c_char {
+    0x10usize as *mut c_char
+}
+
+fn take(s: *mut c_char) -> Option<String> {
+    if s.is_null() {
+        return None;
+    }
+    assert_ne!(s, sentinel(), "the out-parameter was not written");
+    // SAFETY: a NUL-terminated string returned by the library.
+    let text = unsafe { CStr::from_ptr(s) }.to_str().unwrap().to_string();
+    // SAFETY: returned by the library, freed once.
+    unsafe { aep_edge_string_free(s) };
+    Some(text)
+}
+
+fn json_of(s: Option<String>) -> Value {
+    serde_json::from_str(&s.expect("a string was written")).expect("it is JSON")
+}
+
+/// `aep_edge_client_new`: the client or (status, error object).
+fn new_client(config: &Value) -> Result<*mut aep_edge_client, (aep_edge_status, Value)> {
+    let text = CString::new(config.to_string()).unwrap();
+    let mut client = 0x20usize as *mut aep_edge_client;
+    let mut err = sentinel();
+    // SAFETY: valid NUL-terminated input and out pointers.
+    let status = unsafe { aep_edge_client_new(text.as_ptr(), &mut client, &mut err) };
+    let err = take(err);
+    if status == AEP_EDGE_OK {
+        assert!(err.is_none(), "error_json_out is NULL on success: {err:?}");
+        Ok(client)
+    } else {
+        assert!(client.is_null(), "*client_out is NULL on failure");
+        Err((status, json_of(err)))
+    }
+}
+
+type Call = unsafe extern "C" fn(
+    *const aep_edge_client,
+    *const c_char,
+    *mut *mut c_char,
+) -> aep_edge_status;
+
+fn call(f: Call, client: *const aep_edge_client, request: &Value) -> (aep_edge_status, Value) {
+    let text = CString::new(request.to_string()).unwrap();
+    let mut out = sentinel();
+    // SAFETY: valid NUL-terminated input and out pointer.
+    let status = unsafe { f(client, text.as_ptr(), &mut out) };
+    (status, json_of(take(out)))
+}
+
+fn config_refused(config: Value, needle: &str) {
+    match new_client(&config) {
+        Ok(c) => {
+            // SAFETY: a client this test created.
+            unsafe { aep_edge_client_free(c) };
+            panic!("accepted {config}, expected INVALID_CONFIG naming {needle}");
+        }
+        Err((status, err)) => {
+            assert_eq!(status, AEP_EDGE_INVALID_CONFIG, "{config}: {err}");
+            assert_eq!(err["error"]["kind"], "invalid_config");
+            let message = err["error"]["message"].as_str().unwrap();
+            assert!(
+                message.contains(needle),
+                "{config}: message {message:?} does not name {needle}"
+            );
+        }
+    }
+}
+
+/// §3.1 "Unknown keys, at any depth, are rejected ... naming the key": and a
+/// key of the right name with the wrong type is refused by its name too.
+#[test]
+fn every_config_key_with_a_wrong_type_is_refused_by_name() {
+    let base = "http://127.0.0.1:9";
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({"datastreamId": 1}), "datastreamId"),
+        (json!({"orgId": 7}), "orgId"),
+        (json!({"session": 1}), "session"),
+        (json!({"session": "visitor"}), "session"),
+        (json!({"auth": "none"}), "auth"),
+        (json!({"auth": {"type": "basic"}}), "auth.type"),
+        (
+            json!({"auth": {"type": "token", "accessToken": 1, "apiKey": "k"}}),
+            "accessToken",
+        ),
+        (json!({"edgeDomain": 5}), "edgeDomain"),
+        (json!({"baseUrl": 5}), "baseUrl"),
+        (json!({"timeouts": 5}), "timeouts"),
+        (json!({"timeouts": {"connectMs": "5000"}}), "connectMs"),
+        (json!({"timeouts": {"requestMs": -1}}), "requestMs"),
+        (json!({"timeouts": {"totalMs": true}}), "totalMs"),
+        (json!({"retry": {"maxAttempts": "3"}}), "maxAttempts"),
+        (json!({"retry": {"maxAttempts": 0}}), "maxAttempts"),
+        (json!({"retry": {"baseDelayMs": 1.5}}), "baseDelayMs"),
+        (json!({"retry": {"maxDelayMs": "30000"}}), "maxDelayMs"),
+        (
+            json!({"retry": {"retryReadTimeouts": "yes"}}),
+            "retryReadTimeouts",
+        ),
+        (json!({"tls": {"roots": "none"}}), "roots"),
+        (json!({"tls": {"caFile": 1}}), "caFile"),
+        (json!({"proxy": {"url": 1}}), "proxy.url"),
+        (json!({"proxy": {"fromEnv": "no"}}), "fromEnv"),
+        (json!({"maxConnections": "16"}), "maxConnections"),
+        (json!({"maxConnections": 0}), "maxConnections"),
+        (json!({"statePath": 1}), "statePath"),
+        (json!({"defaultConsent": "out"}), "defaultConsent"),
+        (json!({"queue": []}), "queue"),
+        (json!({"queue": {"path": 1}}), "queue.path"),
+        (json!({"queue": {"maxEvents": "1"}}), "queue.maxEvents"),
+        (json!({"queue": {"maxBytes": "1"}}), "queue.maxBytes"),
+        (
+            json!({"queue": {"flushIntervalMs": "1"}}),
+            "queue.flushIntervalMs",
+        ),
+        (
+            json!({"queue": {"maxBatchEvents": 0}}),
+            "queue.maxBatchEvents",
+        ),
+        (json!({"async": {"workers": 0}}), "async.workers"),
+        (json!({"async": {"workers": 257}}), "async.workers"),
+        (json!({"async": {"maxPending": "9"}}), "async.maxPending"),
+        (json!({"async": {"bogus": 1}}), "bogus"),
+        (json!({"headers": ["User-Agent"]}), "headers"),
+        (json!({"hintRouting": "sometimes"}), "hintRouting"),
+        (json!({"resolve": "x"}), "resolve"),
+    ];
+    for (extra, needle) in cases {
+        let mut config = json!({"datastreamId": "ds", "baseUrl": base});
+        for (k, v) in extra.as_object().unwrap() {
+            config[k] = v.clone();
+        }
+        config_refused(config, needle);
+    }
+}
+
+/// §3.1: every documented key is accepted with a value of its documented form.
+#[test]
+fn every_documented_config_key_is_accepted() {
+    let dir = std::env::temp_dir().join(format!("aep-conformance-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = json!({
+        "datastreamId": "ds",
+        "orgId": "ABC123@AdobeOrg",
+        "session": "device",
+        "auth": {"type": "none"},
+        "baseUrl": "http://127.0.0.1:9",
+        "timeouts": {"connectMs": 5000, "requestMs": 10000, "totalMs": 30000},
+        "retry": {"maxAttempts": 3, "baseDelayMs": 1000, "maxDelayMs": 30000, "retryReadTimeouts": true},
+        "tls": {"roots": "system"},
+        "proxy": {"fromEnv": false},
+        "maxConnections": 16,
+        "statePath": dir.join("state.json").to_str().unwrap(),
+        "defaultConsent": "pending",
+        "queue": {"path": dir.join("q.sqlite").to_str().unwrap(), "maxEvents": 100000,
+                  "maxBytes": 67108864, "flushIntervalMs": 1000, "maxBatchEvents": 100, "sync": "full"},
+        "async": {"workers": 4, "maxPending": 1024},
+        "headers": {"Accept-Language": "en-US"},
+        "hintRouting": "path",
+        "edgeBasePath": "ee",
+        "resolve": {"edge.example.test": "127.0.0.1:9"}
+    });
+    let client = new_client(&config).unwrap_or_else(|e| panic!("refused: {e:?}"));
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+    let with_auth = json!({"datastreamId": "ds", "orgId": "ABC123@AdobeOrg",
+        "auth": {"type": "oauth", "clientId": "c", "clientSecret": "s", "scopes": "openid",
+                 "tokenUrl": "http://127.0.0.1:9/ims/token/v3"},
+        "edgeDomain": "server.adobedc.net", "hintRouting": "host"});
+    let client = new_client(&with_auth).unwrap_or_else(|e| panic!("refused: {e:?}"));
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// §3.3: "every error object has `attempts` (0 when nothing was sent) and
+/// `requestId` (`null` when nothing was sent)"; "`httpStatus`, `code` ... and
+/// `problem` are `null` where they do not apply"; `kind` is the lower-case
+/// status name; `status` the number. Checked on the refusals of many functions.
+#[test]
+fn every_error_object_has_the_documented_keys() {
+    let edge = common::emulator();
+    let client = new_client(&common::config(&edge.base_url(), json!({}))).unwrap();
+    let mut errors: Vec<(aep_edge_status, &str, Value)> = Vec::new();
+    let (s, e) = call(aep_edge_interact, client, &json!({"nope": 1}));
+    errors.push((s, "invalid_request", e));
+    let bad = CString::new("{").unwrap();
+    let mut out = sentinel();
+    // SAFETY: valid pointers.
+    let s = unsafe { aep_edge_collect(client, bad.as_ptr(), &mut out) };
+    errors.push((s, "invalid_json", json_of(take(out))));
+    let mut out = sentinel();
+    // SAFETY: NULL request on purpose.
+    let s = unsafe { aep_edge_set_consent(client, ptr::null(), &mut out) };
+    errors.push((s, "null_argument", json_of(take(out))));
+    let (s, e) = new_client(&json!({"datastreamId": "ds", "bogus": 1})).unwrap_err();
+    errors.push((s, "invalid_config", e));
+    let (s, e) = call(aep_edge_send_event, client, &json!({"events": []}));
+    errors.push((s, "invalid_request", e));
+    // SAFETY: valid client; close, then call.
+    let s = unsafe { aep_edge_client_close(client, 5000, ptr::null_mut()) };
+    assert_eq!(s, AEP_EDGE_OK);
+    let (s, e) = call(aep_edge_interact, client, &common::source_request());
+    errors.push((s, "closed", e));
+    for (status, kind, e) in errors {
+        let err = &e["error"];
+        assert_eq!(err["kind"], kind, "{e}");
+        assert_eq!(err["status"], status as u32, "{e}");
+        for key in [
+            "message",
+            "httpStatus",
+            "code",
+            "problem",
+            "retryable",
+            "retryAfterMs",
+            "attempts",
+            "requestId",
+        ] {
+            assert!(err.get(key).is_some(), "{kind}: no {key:?} in {e}");
+        }
+        assert_eq!(err["attempts"], 0, "{e}");
+        assert_eq!(err["requestId"], Value::Null, "{e}");
+        assert_eq!(err["httpStatus"], Value::Null, "{e}");
+        assert_eq!(err["code"], Value::Null, "{e}");
+        assert_eq!(err["problem"], Value::Null, "{e}");
+    }
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
+
+/// §3: "`error_json_out` and `report_json_out` are set to NULL when there is
+/// nothing to say" — on success of the functions whose out is an error.
+#[test]
+fn error_out_is_set_to_null_on_success() {
+    let edge = common::emulator();
+    let client = new_client(&common::config(
+        &edge.base_url(),
+        json!({"orgId": "ABC@AdobeOrg", "auth": {"type": "token", "accessToken": "t", "apiKey": "k"}}),
+    ))
+    .unwrap();
+    let mut out = sentinel();
+    // SAFETY: valid client and out pointer.
+    assert_eq!(
+        unsafe { aep_edge_session_reset(client, &mut out) },
+        AEP_EDGE_OK
+    );
+    assert!(out.is_null(), "session_reset leaves error_json_out NULL");
+    let token = CString::new("new-token").unwrap();
+    let mut out = sentinel();
+    // SAFETY: valid client, token and out pointer.
+    assert_eq!(
+        unsafe { aep_edge_client_set_access_token(client, token.as_ptr(), &mut out) },
+        AEP_EDGE_OK
+    );
+    assert!(out.is_null(), "set_access_token leaves error_json_out NULL");
+    let mut id = 0u64;
+    let mut out = sentinel();
+    let request = CString::new(common::source_request().to_string()).unwrap();
+    // SAFETY: valid pointers; poll mode (NULL callback).
+    let s = unsafe {
+        aep_edge_interact_async(
+            client,
+            request.as_ptr(),
+            None,
+            ptr::null_mut(),
+            &mut id,
+            &mut out,
+        )
+    };
+    assert_eq!(s, AEP_EDGE_OK);
+    assert!(out.is_null(), "interact_async leaves error_json_out NULL");
+    assert_ne!(id, 0, "a non-zero call id");
+    let mut done = sentinel();
+    // SAFETY: valid pointers.
+    assert_eq!(
+        unsafe { aep_edge_poll(client, 20_000, &mut done) },
+        AEP_EDGE_OK
+    );
+    let done = json_of(take(done));
+    assert_eq!(done["callId"], id);
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
+
+/// §3: "`aep_edge_version(void)` static "X.Y.Z" (no suffix)" — and it is the
+/// crate's version.
+#[test]
+fn the_version_is_the_crates_without_suffix() {
+    // SAFETY: a static NUL-terminated string.
+    let v = unsafe { CStr::from_ptr(aep_edge_version()) }
+        .to_str()
+        .unwrap();
+    assert_eq!(v, env!("CARGO_PKG_VERSION"));
+    let parts: Vec<&str> = v.split('.').collect();
+    assert_eq!(parts.len(), 3, "{v}");
+    assert!(parts.iter().all(|p| p.parse::<u32>().is_ok()), "{v}");
+    assert_eq!(aep_edge_abi_version(), 1);
+}
+
+/// §3.8: every allowed visitor header is forwarded, with names case-insensitive.
+#[test]
+fn every_allowed_context_header_is_forwarded() {
+    let edge = common::emulator();
+    let client = new_client(&common::config(&edge.base_url(), json!({}))).unwrap();
+    let headers = json!({
+        "User-Agent": "ua/1",
+        "ACCEPT-LANGUAGE": "de-DE",
+        "Referer": "https://r.example/",
+        "X-Forwarded-For": "203.0.113.9",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "shop.example",
+        "Forwarded": "for=203.0.113.9;proto=https",
+        "X-Real-IP": "203.0.113.9",
+        "Sec-CH-UA": "\"Chromium\";v=\"130\"",
+        "Sec-CH-UA-Mobile": "?0",
+        "sec-ch-ua-full-version-list": "\"Chromium\";v=\"130.0.1\"",
+        "X-Adobe-AEP-Validation-Token": "assurance-1",
+        "x-sandbox-name": "dev",
+    });
+    let mut request = common::source_request();
+    request["options"] = json!({"headers": headers});
+    let (s, r) = call(aep_edge_interact, client, &request);
+    assert_eq!(s, AEP_EDGE_OK, "{r}");
+    let sent = edge.requests();
+    for (name, value) in headers.as_object().unwrap() {
+        assert_eq!(
+            sent[0].header(&name.to_ascii_lowercase()),
+            value.as_str(),
+            "{name} forwarded"
+        );
+    }
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
+
+/// §3.8: "a value with CR, LF or NUL, or a value over 8 KiB is
+/// `AEP_EDGE_INVALID_REQUEST` / `AEP_EDGE_INVALID_CONFIG` naming it"; exactly
+/// 8 KiB is allowed.
+#[test]
+fn header_values_with_cr_lf_nul_or_over_8_kib_are_refused_by_name() {
+    let edge = common::emulator();
+    let client = new_client(&common::config(&edge.base_url(), json!({}))).unwrap();
+    for value in [
+        "a\rb".to_string(),
+        "a\nb".to_string(),
+        "a\u{0}b".to_string(),
+        "x".repeat(8 * 1024 + 1),
+    ] {
+        let mut request = common::source_request();
+        request["options"] = json!({"headers": {"X-Real-IP": value}});
+        let (s, e) = call(aep_edge_interact, client, &request);
+        assert_eq!(s, AEP_EDGE_INVALID_REQUEST, "{e}");
+        let message = e["error"]["message"].as_str().unwrap();
+        assert!(message.contains("X-Real-IP"), "{message}");
+        config_refused(
+            common::config(&edge.base_url(), json!({"headers": {"X-Real-IP": value}})),
+            "X-Real-IP",
+        );
+    }
+    // Other names in the config are refused by name too.
+    for name in [
+        "Authorization",
+        "Host",
+        "Cookie",
+        "Content-Type",
+        "X-Api-Key",
+    ] {
+        config_refused(
+            common::config(&edge.base_url(), json!({"headers": {name: "v"}})),
+            name,
+        );
+    }
+    assert!(edge.requests().is_empty(), "nothing was sent");
+    let mut request = common::source_request();
+    request["options"] = json!({"headers": {"Referer": "r".repeat(8 * 1024)}});
+    let (s, r) = call(aep_edge_interact, client, &request);
+    assert_eq!(s, AEP_EDGE_OK, "a value of exactly 8 KiB is allowed: {r}");
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
+
+/// §3.8 "per-call wins over config" for a header that is not User-Agent.
+#[test]
+fn a_per_call_header_wins_over_the_configs() {
+    let edge = common::emulator();
+    let client = new_client(&common::config(
+        &edge.base_url(),
+        json!({"headers": {"X-Forwarded-For": "198.51.100.1"}}),
+    ))
+    .unwrap();
+    let mut request = common::source_request();
+    request["options"] = json!({"headers": {"x-forwarded-for": "203.0.113.5"}});
+    let (s, r) = call(aep_edge_interact, client, &request);
+    assert_eq!(s, AEP_EDGE_OK, "{r}");
+    let sent = edge.requests();
+    let values: Vec<&str> = sent[0]
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "x-forwarded-for")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(values, ["203.0.113.5"]);
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
+
+/// §3.3: success results have `handle`/`errors`/`warnings` always present
+/// (`[]` when absent, a 202/204 included) and the `client` facts.
+#[test]
+fn collect_results_have_handle_errors_warnings_and_client_facts() {
+    let edge = common::emulator();
+    let client = new_client(&common::config(&edge.base_url(), json!({}))).unwrap();
+    let (s, r) = call(
+        aep_edge_collect,
+        client,
+        &json!({"events": [common::source_event()], "options": {"requestId": "rid-c-1"}}),
+    );
+    assert_eq!(s, AEP_EDGE_OK, "{r}");
+    for key in ["handle", "errors", "warnings"] {
+        assert!(r[key].is_array(), "{key} missing in {r}");
+    }
+    let c = &r["client"];
+    assert_eq!(c["httpStatus"], 202, "{r}");
+    assert_eq!(c["attempts"], 1);
+    assert_eq!(c["requestId"], "rid-c-1");
+    assert!(c["elapsedMs"].is_u64(), "{r}");
+    assert!(c.get("region").is_some(), "{r}");
+    assert!(
+        r["requestId"].as_str().unwrap().starts_with("rid-c-1"),
+        "the server's id: {r}"
+    );
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
+
+/// §3.7: `send_event` returns `{"eventId": "<xdm._id>", "queued": N}`; the
+/// queue is bounded by `queue.maxEvents` exactly.
+#[test]
+fn send_event_answers_event_id_and_queued_and_max_events_is_exact() {
+    let edge = common::emulator();
+    let client = new_client(&common::config(
+        &edge.base_url(),
+        json!({"session": "none", "queue": {"maxEvents": 3, "flushIntervalMs": 600000}}),
+    ))
+    .unwrap();
+    for n in 1..=3 {
+        let id = format!("evt-{n}");
+        let (s, r) = call(
+            aep_edge_send_event,
+            client,
+            &json!({"event": {"xdm": {"_id": id, "eventType": "t"}}}),
+        );
+        assert_eq!(s, AEP_EDGE_OK, "{r}");
+        assert_eq!(r["eventId"], id, "{r}");
+        assert_eq!(r["queued"], n, "{r}");
+    }
+    let (s, e) = call(
+        aep_edge_send_event,
+        client,
+        &json!({"event": {"xdm": {"eventType": "t"}}}),
+    );
+    assert_eq!(s, AEP_EDGE_QUEUE_FULL, "{e}");
+    assert_eq!(e["error"]["kind"], "queue_full");
+    let mut stats = sentinel();
+    // SAFETY: valid pointers.
+    assert_eq!(unsafe { aep_edge_stats(client, &mut stats) }, AEP_EDGE_OK);
+    let stats = json_of(take(stats));
+    for key in [
+        "queued",
+        "inFlight",
+        "delivered",
+        "rejected",
+        "retries",
+        "batches",
+        "oldestAgeMs",
+        "bytes",
+    ] {
+        assert!(stats.get(key).is_some(), "stats lack {key}: {stats}");
+    }
+    assert_eq!(stats["queued"], 3);
+    assert!(stats["rejected"].is_object());
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
+
+/// §3.7: "each body at most 64 KB including `meta` and state entries" and at
+/// most `queue.maxBatchEvents` events.
+#[test]
+fn queued_batches_stay_within_64_kb_counting_meta_and_state() {
+    let edge = common::emulator();
+    let client = new_client(&common::config(
+        &edge.base_url(),
+        json!({"session": "none", "queue": {"flushIntervalMs": 600000, "maxBatchEvents": 50}}),
+    ))
+    .unwrap();
+    let meta =
+        json!({"configOverrides": {"com_adobe_target": {"propertyToken": "m".repeat(12_000)}}});
+    let state = json!([{"key": "kndctr_ABC_AdobeOrg_identity", "value": "s".repeat(12_000)}]);
+    let identity = json!({"FPID": [{"id": "visitor-1", "primary": true}]});
+    for n in 0..12 {
+        let (s, r) = call(
+            aep_edge_send_event,
+            client,
+            &json!({"event": {"xdm": {"eventType": "t", "identityMap": identity}, "data": {"n": n, "pad": "p".repeat(6_000)}},
+                    "meta": meta, "options": {"state": state}}),
+        );
+        assert_eq!(s, AEP_EDGE_OK, "{r}");
+    }
+    for n in 0..120 {
+        let (s, r) = call(
+            aep_edge_send_event,
+            client,
+            &json!({"event": {"xdm": {"eventType": "small", "identityMap": identity}, "data": {"n": n}}}),
+        );
+        assert_eq!(s, AEP_EDGE_OK, "{r}");
+    }
+    let mut report = sentinel();
+    // SAFETY: valid pointers.
+    let s = unsafe { aep_edge_flush(client, 30_000, &mut report) };
+    let report = json_of(take(report));
+    assert_eq!(s, AEP_EDGE_OK, "{report}");
+    assert_eq!(report["delivered"], 132, "{report}");
+    let batches: Vec<_> = edge
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/v2/collect"))
+        .collect();
+    let mut events = 0;
+    for b in &batches {
+        assert!(
+            b.body.len() <= 64 * 1024,
+            "a batch body of {} bytes",
+            b.body.len()
+        );
+        assert_eq!(b.response_status / 100, 2);
+        let body = b.json().unwrap();
+        let n = body["events"].as_array().unwrap().len();
+        assert!(n <= 50, "{n} events in a batch over maxBatchEvents 50");
+        events += n;
+    }
+    assert_eq!(events, 132);
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
+
+/// §3.7: flush's "report is written in both cases and is the stats (not an
+/// error object)"; close's "report has top-level `inFlight` and `undelivered`".
+#[test]
+fn flush_and_close_reports_on_timeout() {
+    // Nothing listens here: every batch fails and waits.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let client = new_client(&common::config(
+        &format!("http://127.0.0.1:{port}"),
+        json!({"session": "none", "queue": {"flushIntervalMs": 0}}),
+    ))
+    .unwrap();
+    let (s, r) = call(
+        aep_edge_send_event,
+        client,
+        &json!({"event": {"xdm": {"eventType": "t"}}}),
+    );
+    assert_eq!(s, AEP_EDGE_OK, "{r}");
+    let mut report = sentinel();
+    // SAFETY: valid pointers.
+    let s = unsafe { aep_edge_flush(client, 300, &mut report) };
+    let report = json_of(take(report));
+    assert_eq!(s, AEP_EDGE_TIMEOUT, "{report}");
+    assert!(
+        report.get("error").is_none(),
+        "the stats, not an error: {report}"
+    );
+    assert_eq!(report["queued"], 1, "{report}");
+    let mut report = sentinel();
+    // SAFETY: valid pointers.
+    let s = unsafe { aep_edge_client_close(client, 300, &mut report) };
+    let report = json_of(take(report));
+    assert_eq!(s, AEP_EDGE_TIMEOUT, "{report}");
+    assert!(report.get("inFlight").is_some(), "{report}");
+    assert_eq!(report["undelivered"], 1, "{report}");
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
+
+/// §3.9: the proposition event needs no client and its output is exactly the
+/// documented shape: `{"event": {"xdm": {...}}}` with `id`, `scope`,
+/// `scopeDetails` of each proposition (nothing else, e.g. no `items`).
+#[test]
+fn a_proposition_event_carries_only_id_scope_and_scope_details() {
+    let input = json!({"kind": "interact", "label": "buy", "tokens": ["t1"], "propositions": [{
+        "id": "p1", "scope": "__view__", "scopeDetails": {"decisionProvider": "TGT"},
+        "items": [{"id": "i1", "schema": "s", "data": {}}]
+    }]});
+    let text = CString::new(input.to_string()).unwrap();
+    let mut out = sentinel();
+    // SAFETY: valid pointers.
+    let s = unsafe { aep_edge_proposition_event(text.as_ptr(), &mut out) };
+    let event = json_of(take(out));
+    assert_eq!(s, AEP_EDGE_OK, "{event}");
+    assert_eq!(
+        event,
+        json!({"event": {"xdm": {
+            "eventType": "decisioning.propositionInteract",
+            "_experience": {"decisioning": {
+                "propositions": [{"id": "p1", "scope": "__view__", "scopeDetails": {"decisionProvider": "TGT"}}],
+                "propositionEventType": {"interact": 1},
+                "propositionAction": {"label": "buy", "tokens": ["t1"]}
+            }}
+        }}})
+    );
+    let mut out = sentinel();
+    // SAFETY: NULL input on purpose.
+    let s = unsafe { aep_edge_proposition_event(ptr::null(), &mut out) };
+    assert_eq!(s, AEP_EDGE_NULL_ARGUMENT);
+    assert_eq!(json_of(take(out))["error"]["kind"], "null_argument");
+}
+
+/// §3.6: "`aep_edge_poll` returns `AEP_EDGE_NOT_READY` with
+/// `*completion_json_out` NULL" — and `call_id_out` may be NULL.
+#[test]
+fn async_call_id_out_may_be_null_and_poll_hands_the_completion() {
+    let edge = common::emulator();
+    let client = new_client(&common::config(&edge.base_url(), json!({}))).unwrap();
+    let request = CString::new(json!({"events": [common::source_event()]}).to_string()).unwrap();
+    let mut err = sentinel();
+    // SAFETY: valid pointers; NULL callback and call_id_out.
+    let s = unsafe {
+        aep_edge_collect_async(
+            client,
+            request.as_ptr(),
+            None,
+            ptr::null_mut(),
+            ptr::null_mut(),
+            &mut err,
+        )
+    };
+    assert_eq!(s, AEP_EDGE_OK);
+    assert!(err.is_null());
+    let mut done = sentinel();
+    // SAFETY: valid pointers.
+    let s = unsafe { aep_edge_poll(client, 20_000, &mut done) };
+    assert_eq!(s, AEP_EDGE_OK);
+    let done = json_of(take(done));
+    assert_eq!(done["status"], 0, "{done}");
+    assert!(done["callId"].as_u64().unwrap() > 0);
+    assert_eq!(done["result"]["client"]["httpStatus"], 202, "{done}");
+    let mut done = sentinel();
+    // SAFETY: valid pointers.
+    assert_eq!(
+        unsafe { aep_edge_poll(client, 0, &mut done) },
+        AEP_EDGE_NOT_READY
+    );
+    assert!(done.is_null(), "NOT_READY writes NULL");
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
