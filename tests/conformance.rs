@@ -672,3 +672,158 @@ fn async_call_id_out_may_be_null_and_poll_hands_the_completion() {
     // SAFETY: the client this test created.
     unsafe { aep_edge_client_free(client) };
 }
+
+/// An HTTPS emulator that answers for `names` (through config `resolve`), the
+/// CA file to trust it, and a config template without `baseUrl`.
+struct HttpsEdge {
+    edge: aep_edge_emulator::Emulator,
+    dir: std::path::PathBuf,
+    config: Value,
+}
+
+impl Drop for HttpsEdge {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn https_edge(tag: &str, names: &[&str]) -> HttpsEdge {
+    let (ca, chain, key) = common::test_pki_for(names);
+    let edge = common::emulator_with(aep_edge_emulator::Options {
+        tls: Some(aep_edge_emulator::TlsIdentity {
+            cert_chain_pem: chain,
+            key_pem: key,
+        }),
+        ..aep_edge_emulator::Options::default()
+    });
+    let dir = std::env::temp_dir().join(format!("aep-conf-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_path = dir.join("ca.pem");
+    std::fs::write(&ca_path, ca).unwrap();
+    let address = edge.base_url().trim_start_matches("https://").to_string();
+    let resolve: serde_json::Map<String, Value> = names
+        .iter()
+        .map(|n| (n.to_string(), json!(address)))
+        .collect();
+    let mut config = common::config("https://unused.example", json!({}));
+    config.as_object_mut().unwrap().remove("baseUrl");
+    config["tls"] = json!({"caFile": ca_path});
+    config["resolve"] = Value::Object(resolve);
+    config["retry"]["maxAttempts"] = json!(1);
+    HttpsEdge { edge, dir, config }
+}
+
+/// (Host header, path) of every request the emulator saw.
+fn hosts_and_paths(edge: &aep_edge_emulator::Emulator) -> Vec<(String, String)> {
+    edge.requests()
+        .iter()
+        .map(|r| {
+            (
+                r.header("host").unwrap_or_default().to_string(),
+                r.path.clone(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected
+        .iter()
+        .map(|(h, p)| (h.to_string(), p.to_string()))
+        .collect()
+}
+
+/// §3.1 "edgeDomain: default server.adobedc.net with auth, edge.adobedc.net
+/// without"; §3.8 "on `edge.adobedc.net` ... as the path `/ee/{hint}/v2/...`".
+#[test]
+fn without_auth_the_default_host_is_edge_adobedc_net_and_hints_go_in_the_path() {
+    let h = https_edge("edge-host", &["edge.adobedc.net"]);
+    let client = new_client(&h.config).unwrap();
+    for _ in 0..2 {
+        let (s, r) = call(aep_edge_interact, client, &common::source_request());
+        assert_eq!(s, AEP_EDGE_OK, "{r}");
+    }
+    let (s, r) = call(
+        aep_edge_collect,
+        client,
+        &json!({"events": [common::source_event()]}),
+    );
+    assert_eq!(s, AEP_EDGE_OK, "{r}");
+    let hint = r["client"]["locationHint"].as_str().unwrap_or("or2").to_string();
+    let hinted = format!("/ee/{hint}/v2/interact");
+    let hinted_collect = format!("/ee/{hint}/v2/collect");
+    assert_eq!(
+        hosts_and_paths(&h.edge),
+        pairs(&[
+            ("edge.adobedc.net", "/ee/v2/interact"),
+            ("edge.adobedc.net", &hinted),
+            ("edge.adobedc.net", &hinted_collect),
+        ])
+    );
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
+
+/// §3.1 "default server.adobedc.net with auth".
+#[test]
+fn with_auth_the_default_host_is_server_adobedc_net() {
+    let h = https_edge("server-host", &["server.adobedc.net"]);
+    let mut config = h.config.clone();
+    config["orgId"] = json!("ABC123@AdobeOrg");
+    config["auth"] = json!({"type": "token", "accessToken": "tok", "apiKey": "key"});
+    let client = new_client(&config).unwrap();
+    let (s, r) = call(aep_edge_interact, client, &common::source_request());
+    assert_eq!(s, AEP_EDGE_OK, "{r}");
+    let sent = h.edge.requests();
+    assert_eq!(sent[0].header("host"), Some("server.adobedc.net"));
+    assert_eq!(sent[0].header("authorization"), Some("Bearer tok"));
+    assert_eq!(sent[0].header("x-api-key"), Some("key"));
+    assert_eq!(sent[0].header("x-gw-ims-org-id"), Some("ABC123@AdobeOrg"));
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
+
+/// §3.8 `"hintRouting": "path"` on server.adobedc.net, and `"host"` on a
+/// custom `edgeDomain`, override the automatic form.
+#[test]
+fn hint_routing_path_and_host_override_the_automatic_form() {
+    let h = https_edge(
+        "forms",
+        &["server.adobedc.net", "acme.data.example", "or2.acme.data.example"],
+    );
+    let mut config = h.config.clone();
+    config["edgeDomain"] = json!("server.adobedc.net");
+    config["hintRouting"] = json!("path");
+    let client = new_client(&config).unwrap();
+    for _ in 0..2 {
+        let (s, r) = call(aep_edge_interact, client, &common::source_request());
+        assert_eq!(s, AEP_EDGE_OK, "{r}");
+    }
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+
+    let mut config = h.config.clone();
+    config["edgeDomain"] = json!("acme.data.example");
+    config["hintRouting"] = json!("host");
+    let client = new_client(&config).unwrap();
+    for _ in 0..2 {
+        let (s, r) = call(aep_edge_interact, client, &common::source_request());
+        assert_eq!(s, AEP_EDGE_OK, "{r}");
+    }
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+    assert_eq!(
+        hosts_and_paths(&h.edge),
+        pairs(&[
+            ("server.adobedc.net", "/ee/v2/interact"),
+            ("server.adobedc.net", "/ee/or2/v2/interact"),
+            ("acme.data.example", "/ee/v2/interact"),
+            ("or2.acme.data.example", "/ee/v2/interact"),
+        ])
+    );
+    // "host" cannot prefix an address or go over plain http.
+    config_refused(
+        common::config("http://127.0.0.1:9", json!({"hintRouting": "host"})),
+        "hintRouting",
+    );
+}
