@@ -827,3 +827,93 @@ fn hint_routing_path_and_host_override_the_automatic_form() {
         "hintRouting",
     );
 }
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ`: RFC 3339, UTC, milliseconds.
+fn is_rfc3339_utc_millis(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| r.into_iter().all(|i| b[i].is_ascii_digit());
+    b.len() == 24
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && b[19] == b'.'
+        && digits(20..23)
+        && b[23] == b'Z'
+}
+
+fn is_uuid_v4(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-')
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| [8, 13, 18, 23].contains(&i) || c.is_ascii_hexdigit())
+        && b[14] == b'4'
+        && matches!(b[19], b'8' | b'9' | b'a' | b'b' | b'A' | b'B')
+}
+
+/// §3.2 "an event without `xdm` gets an empty one"; "The client fills
+/// `xdm._id` (UUID v4) and `xdm.timestamp` (RFC 3339 UTC, milliseconds) of
+/// every event when absent" — for interact, collect and the queue alike;
+/// "sends a `requestId` query parameter (generated when none is given)".
+#[test]
+fn ids_and_timestamps_have_the_documented_formats_on_every_path() {
+    let edge = common::emulator_with(aep_edge_emulator::Options {
+        lenient_identity: true,
+        ..aep_edge_emulator::Options::default()
+    });
+    let client = new_client(&common::config(
+        &edge.base_url(),
+        json!({"session": "none", "queue": {"flushIntervalMs": 0}}),
+    ))
+    .unwrap();
+    let (s, r) = call(aep_edge_interact, client, &json!({"event": {"data": {"a": 1}}}));
+    assert_eq!(s, AEP_EDGE_OK, "{r}");
+    let (s, r) = call(
+        aep_edge_collect,
+        client,
+        &json!({"events": [{"data": {"b": 1}}, {"xdm": {"eventType": "x"}}]}),
+    );
+    assert_eq!(s, AEP_EDGE_OK, "{r}");
+    let (s, r) = call(
+        aep_edge_send_event,
+        client,
+        &json!({"event": {"data": {"c": 1}}}),
+    );
+    assert_eq!(s, AEP_EDGE_OK, "{r}");
+    let queued_id = r["eventId"].as_str().unwrap().to_string();
+    let mut report = sentinel();
+    // SAFETY: valid pointers.
+    let s = unsafe { aep_edge_flush(client, 20_000, &mut report) };
+    assert_eq!(s, AEP_EDGE_OK, "{:?}", take(report));
+    let mut events = Vec::new();
+    for req in edge.requests() {
+        let request_id = req.query_param("requestId").unwrap_or_default();
+        assert!(is_uuid_v4(request_id), "generated requestId {request_id:?}");
+        let body = req.json().unwrap();
+        if let Some(e) = body.get("event") {
+            events.push(e.clone());
+        }
+        for e in body["events"].as_array().into_iter().flatten() {
+            events.push(e.clone());
+        }
+    }
+    assert_eq!(events.len(), 4, "{events:?}");
+    for e in &events {
+        let id = e["xdm"]["_id"].as_str().unwrap();
+        let ts = e["xdm"]["timestamp"].as_str().unwrap();
+        assert!(is_uuid_v4(id), "_id {id:?}");
+        assert!(is_rfc3339_utc_millis(ts), "timestamp {ts:?}");
+    }
+    assert!(events.iter().any(|e| e["xdm"]["_id"] == queued_id.as_str()));
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
