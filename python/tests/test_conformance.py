@@ -1,0 +1,179 @@
+"""An outside check of design.md §4 and §4.1 through the installed wheel: the
+promises no other test asserts, each quoting the line it checks."""
+
+from __future__ import annotations
+
+import inspect
+import pickle
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+
+import aep_edge
+from aep_edge import (
+    ClientClosedError,
+    ConfigError,
+    EdgeClient,
+    EdgeError,
+    EdgeTimeoutError,
+    HttpError,
+    QueueFullError,
+    RequestError,
+    TransportError,
+)
+
+from conftest import EVENT, Emulator, closed_port
+
+ATTRIBUTES = ("message", "kind", "status", "code", "problem", "retryable", "retry_after",
+              "request_id", "attempts")
+
+
+def test_exception_classes_have_the_documented_bases_and_module() -> None:
+    """§4 "`ConfigError` (also a `ValueError`), `RequestError` (also a `ValueError`),
+    `TransportError` (also a `ConnectionError`), `EdgeTimeoutError` (also a
+    `TimeoutError`)"; §4.1 "exceptions importable from `aep_edge` with
+    `__module__ == "aep_edge"`"."""
+    extra = {
+        "ConfigError": ValueError,
+        "RequestError": ValueError,
+        "TransportError": ConnectionError,
+        "EdgeTimeoutError": TimeoutError,
+    }
+    names = ["EdgeError", "ConfigError", "RequestError", "TransportError", "EdgeTimeoutError",
+             "HttpError", "AuthError", "ResponseError", "ConsentError", "QueueFullError",
+             "ClientClosedError", "StorageError", "InternalError"]
+    for name in names:
+        cls = getattr(aep_edge, name)
+        assert issubclass(cls, EdgeError), name
+        assert cls.__module__ == "aep_edge", (name, cls.__module__)
+        if name in extra:
+            assert issubclass(cls, extra[name]), name
+
+
+def _raised(fn: Any) -> EdgeError:
+    with pytest.raises(EdgeError) as info:
+        fn()
+    return info.value
+
+
+def test_real_errors_of_every_kind_pickle_with_their_attributes(emulator: Emulator) -> None:
+    """§4 "Every exception pickles (Celery, multiprocessing)": the ones the
+    library raises, not only ones built by hand."""
+    errors: List[EdgeError] = []
+    errors.append(_raised(lambda: EdgeClient("ds", base_url="http://example.com")))
+    c = EdgeClient("ds", base_url=emulator.base_url, queue={"maxEvents": 1, "flushIntervalMs": 600000})
+    errors.append(_raised(lambda: c.interact({"event": EVENT})))
+    c.send(EVENT)
+    errors.append(_raised(lambda: c.send(EVENT)))
+    c.close(timeout=0.2)
+    errors.append(_raised(lambda: c.interact(EVENT)))
+    down = EdgeClient("ds", base_url=f"http://127.0.0.1:{closed_port()}",
+                      retry={"maxAttempts": 1})
+    errors.append(_raised(lambda: down.interact(EVENT)))
+    down.close()
+    kinds = [type(e) for e in errors]
+    assert kinds == [ConfigError, RequestError, QueueFullError, ClientClosedError, TransportError]
+    for e in errors:
+        for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
+            back = pickle.loads(pickle.dumps(e, protocol=protocol))
+            assert type(back) is type(e)
+            assert str(back) == str(e)
+            for attr in ATTRIBUTES:
+                assert getattr(back, attr) == getattr(e, attr), (type(e).__name__, attr)
+    assert errors[-1].attempts == 1
+
+
+def test_queue_stats_have_every_documented_attribute_with_its_type(emulator: Emulator) -> None:
+    """§4.1 "`client.stats() -> QueueStats` (attributes `queued`, `in_flight`,
+    `delivered`, `rejected` (dict), `retries`, `batches`, `oldest_age` (seconds),
+    `bytes`)"."""
+    with EdgeClient("ds", base_url=emulator.base_url, queue={"flushIntervalMs": 600000}) as c:
+        c.send(EVENT)
+        c.send(EVENT)
+        waiting = c.stats()
+        assert waiting.queued == 2 and waiting.bytes > 0
+        assert isinstance(waiting.oldest_age, float) and 0.0 <= waiting.oldest_age < 60.0
+        done = c.flush(timeout=20)
+    for name, kind in [("queued", int), ("in_flight", int), ("delivered", int), ("retries", int),
+                       ("batches", int), ("bytes", int), ("rejected", dict),
+                       ("oldest_age", float)]:
+        assert isinstance(getattr(done, name), kind), (name, getattr(done, name))
+    assert done.delivered == 2 and done.queued == 0 and done.batches >= 1
+    assert done.rejected == {}
+
+
+def test_ca_file_keyword_is_accepted_and_a_missing_file_is_named_in_python_words(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """§4 keywords "`proxy=`, `ca_file=`"; §4.1 "an error about a keyword argument
+    names the keyword"."""
+    missing = tmp_path / "missing.pem"
+    with pytest.raises(ConfigError) as info:
+        EdgeClient("ds", base_url=emulator.base_url, ca_file=str(missing))
+    assert "ca_file=" in str(info.value), str(info.value)
+    assert "tls.caFile" not in str(info.value), str(info.value)
+
+
+def _keywords(fn: Any) -> List[str]:
+    return list(inspect.signature(fn).parameters)
+
+
+def test_the_constructor_takes_every_documented_keyword() -> None:
+    """§4 "Keywords mirror the C config: `session=`, `timeout=` ..., `connect_timeout=`,
+    `total_timeout=`, `retry=`, `state_path=`, `proxy=`, `ca_file=`"; §4.1 `on_outcome=`,
+    `queue=`, `queue_path=`, `workers=`, `max_connections=` and the `Literal` keywords
+    `session`, `tls_roots`, `default_consent`, `hint_routing`."""
+    have = _keywords(EdgeClient.__init__)
+    for name in ["datastream_id", "org_id", "auth", "base_url", "timeout", "session",
+                 "connect_timeout", "total_timeout", "retry", "state_path", "proxy", "ca_file",
+                 "on_outcome", "queue", "queue_path", "workers", "max_connections", "tls_roots",
+                 "default_consent", "hint_routing"]:
+        assert name in have, (name, have)
+
+
+def test_every_call_takes_the_per_call_keywords() -> None:
+    """§4 "query=, meta=, request_id=, state= as keywords"; §4.1 "Per call:
+    `timeout=` (per attempt) and `total_timeout=`"; "`headers=` and `location_hint=`
+    per call"; `send(event, *, meta=None, state=None, headers=None) -> str`."""
+    for name in ["interact", "interact_async"]:
+        have = _keywords(getattr(EdgeClient, name))
+        for kw in ["query", "meta", "request_id", "state", "timeout", "total_timeout", "headers",
+                   "location_hint"]:
+            assert kw in have, (name, kw, have)
+    for name in ["collect", "collect_async", "set_consent", "set_consent_async"]:
+        have = _keywords(getattr(EdgeClient, name))
+        for kw in ["timeout", "total_timeout"]:
+            assert kw in have, (name, kw, have)
+    send = inspect.signature(EdgeClient.send)
+    for kw in ["meta", "state", "headers"]:
+        p = send.parameters[kw]
+        assert p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is None, kw
+
+
+def test_per_call_timeouts_work_on_collect(emulator: Emulator) -> None:
+    """§4.1 "`timeout=` (per attempt) and `total_timeout=` (the whole call) override
+    the constructor's for one call" — on collect, not only interact."""
+    with EdgeClient("ds", base_url=emulator.base_url, timeout=30.0,
+                    retry={"maxAttempts": 1}) as c:
+        emulator.fault(count=1, delayMs=3000)
+        with pytest.raises(EdgeTimeoutError):
+            c.collect([EVENT], timeout=0.3)
+        emulator.reset()
+        assert c.collect([EVENT]).status == 202
+
+
+def test_an_http_error_has_every_documented_attribute(emulators: Dict[str, Emulator]) -> None:
+    """§4 "`HttpError` (`.status` = HTTP status, `.code`, `.problem`, `.retryable`,
+    `.retry_after` in seconds or `None`, `.request_id` = the id sent)" — with an id
+    the client generated (none given)."""
+    known = emulators["known"]
+    with EdgeClient("not-known", base_url=known.base_url) as c:
+        with pytest.raises(HttpError) as info:
+            c.interact(EVENT)
+    e = info.value
+    sent = [r for r in known.requests() if r["path"].endswith("/v2/interact")][-1]
+    assert e.request_id is not None and e.request_id == sent["query"]["requestId"]
+    assert e.status == 400 and e.code == "EXEG-0003-400"
+    assert isinstance(e.problem, dict) and e.problem["type"].endswith("EXEG-0003-400")
+    assert e.retryable is False and e.retry_after is None and e.attempts == 1
