@@ -917,3 +917,187 @@ fn ids_and_timestamps_have_the_documented_formats_on_every_path() {
     // SAFETY: the client this test created.
     unsafe { aep_edge_client_free(client) };
 }
+
+/// §3.1 "Plain `http://` is allowed only to loopback (`localhost`,
+/// 127.0.0.0/8, `::1`), for the Edge Network and the token URL alike".
+#[test]
+fn plain_http_is_allowed_to_every_loopback_form_and_to_nothing_that_looks_like_one() {
+    for ok in ["http://127.1.2.3:9", "http://LocalHost:9", "http://[::1]:9"] {
+        if let Err(e) = new_client(&json!({"datastreamId": "ds", "baseUrl": ok})) {
+            panic!("{ok} refused: {e:?}");
+        }
+    }
+    for bad in [
+        "http://localhost.evil.example:9",
+        "http://127.0.0.1.nip.io:9",
+        "http://evil.example#@127.0.0.1:9",
+        "http://evil.example?@127.0.0.1:9",
+        "http://0.0.0.0:9",
+        "http://[::ffff:10.0.0.1]:9",
+        "http://10.0.0.1:9",
+    ] {
+        config_refused(json!({"datastreamId": "ds", "baseUrl": bad}), "baseUrl");
+    }
+    config_refused(
+        json!({"datastreamId": "ds", "orgId": "A@AdobeOrg", "baseUrl": "http://127.0.0.1:9",
+               "auth": {"type": "oauth", "clientId": "c", "clientSecret": "s", "scopes": "x",
+                        "tokenUrl": "http://ims.example/ims/token/v3"}}),
+        "tokenUrl",
+    );
+}
+
+/// §3 "`aep_edge_client_close` ... thread-safe, idempotent": a second close
+/// answers OK again and later calls are CLOSED.
+#[test]
+fn close_is_idempotent() {
+    let edge = common::emulator();
+    let client = new_client(&common::config(&edge.base_url(), json!({}))).unwrap();
+    for _ in 0..3 {
+        // SAFETY: a valid client.
+        let s = unsafe { aep_edge_client_close(client, 1000, ptr::null_mut()) };
+        assert_eq!(s, AEP_EDGE_OK);
+    }
+    let (s, e) = call(aep_edge_collect, client, &json!({"events": [{}]}));
+    assert_eq!(s, AEP_EDGE_CLOSED, "{e}");
+    let (s, e) = call(aep_edge_send_event, client, &json!({"event": {}}));
+    assert_eq!(s, AEP_EDGE_CLOSED, "{e}");
+    let mut err = sentinel();
+    // SAFETY: valid pointers.
+    let s = unsafe { aep_edge_session_reset(client, &mut err) };
+    let err = take(err);
+    assert!(
+        s == AEP_EDGE_OK && err.is_none() || s == AEP_EDGE_CLOSED && err.is_some(),
+        "{s:?} {err:?}"
+    );
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
+
+/// §3.6 "at most `async.maxPending` calls ... wait, run, or sit finished but
+/// not yet polled; beyond that the call is refused with `AEP_EDGE_QUEUE_FULL`".
+#[test]
+fn finished_unpolled_calls_count_against_max_pending() {
+    let edge = common::emulator();
+    let client = new_client(&common::config(
+        &edge.base_url(),
+        json!({"async": {"workers": 2, "maxPending": 2}}),
+    ))
+    .unwrap();
+    let request = CString::new(common::source_request().to_string()).unwrap();
+    let submit = || {
+        let mut err = sentinel();
+        // SAFETY: valid pointers; poll mode.
+        let s = unsafe {
+            aep_edge_interact_async(
+                client,
+                request.as_ptr(),
+                None,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                &mut err,
+            )
+        };
+        (s, take(err))
+    };
+    assert_eq!(submit().0, AEP_EDGE_OK);
+    assert_eq!(submit().0, AEP_EDGE_OK);
+    // Wait until both were answered (and so sit finished, unpolled).
+    let start = std::time::Instant::now();
+    while edge
+        .requests()
+        .iter()
+        .filter(|r| r.response_status == 200)
+        .count()
+        < 2
+    {
+        assert!(start.elapsed().as_secs() < 20, "the calls were not answered");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let (s, err) = submit();
+    assert_eq!(s, AEP_EDGE_QUEUE_FULL, "{err:?}");
+    let mut done = sentinel();
+    // SAFETY: valid pointers.
+    assert_eq!(unsafe { aep_edge_poll(client, 5000, &mut done) }, AEP_EDGE_OK);
+    take(done);
+    assert_eq!(submit().0, AEP_EDGE_OK, "room again after one poll");
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
+
+/// §3.7 "events of equal `meta`/`options` together": a batch never mixes
+/// events of different `meta`.
+#[test]
+fn a_batch_never_mixes_events_of_different_meta() {
+    let edge = common::emulator();
+    let client = new_client(&common::config(
+        &edge.base_url(),
+        json!({"session": "none", "queue": {"flushIntervalMs": 600000}}),
+    ))
+    .unwrap();
+    let identity = json!({"FPID": [{"id": "v", "primary": true}]});
+    for n in 0..6 {
+        let token = if n % 2 == 0 { "even" } else { "odd" };
+        let (s, r) = call(
+            aep_edge_send_event,
+            client,
+            &json!({"event": {"xdm": {"identityMap": identity}, "data": {"parity": token}},
+                    "meta": {"configOverrides": {"com_adobe_target": {"propertyToken": token}}}}),
+        );
+        assert_eq!(s, AEP_EDGE_OK, "{r}");
+    }
+    let mut report = sentinel();
+    // SAFETY: valid pointers.
+    let s = unsafe { aep_edge_flush(client, 20_000, &mut report) };
+    assert_eq!(s, AEP_EDGE_OK, "{:?}", take(report));
+    let mut seen = 0;
+    for r in edge.requests() {
+        let body = r.json().unwrap();
+        let token = body["meta"]["configOverrides"]["com_adobe_target"]["propertyToken"].clone();
+        let events = body["events"].as_array().cloned().unwrap_or_default();
+        for e in &events {
+            assert_eq!(e["data"]["parity"], token, "mixed batch: {body}");
+        }
+        seen += events.len();
+    }
+    assert_eq!(seen, 6);
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
+
+/// §3.8 "Every result reports `client.locationHint`"; "every result with
+/// session `none`, has `client.state`" — collect and set-consent results too.
+#[test]
+fn every_result_reports_the_location_hint_and_session_none_results_the_state() {
+    let edge = common::emulator();
+    let client = new_client(&common::config(
+        &edge.base_url(),
+        json!({"session": "none"}),
+    ))
+    .unwrap();
+    let results = [
+        call(aep_edge_interact, client, &common::source_request()),
+        call(
+            aep_edge_collect,
+            client,
+            &json!({"events": [common::source_event()]}),
+        ),
+        call(
+            aep_edge_set_consent,
+            client,
+            &json!({"consent": [{"standard": "Adobe", "version": "2.0",
+                                 "value": {"collect": {"val": "y"}}}],
+                    "identityMap": {"FPID": [{"id": "v", "primary": true}]}}),
+        ),
+    ];
+    for (s, r) in results {
+        assert_eq!(s, AEP_EDGE_OK, "{r}");
+        assert!(
+            r["client"].get("locationHint").is_some(),
+            "no client.locationHint: {r}"
+        );
+        assert!(r["client"]["state"].is_array(), "no client.state: {r}");
+    }
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
