@@ -1101,3 +1101,135 @@ fn every_result_reports_the_location_hint_and_session_none_results_the_state() {
     // SAFETY: the client this test created.
     unsafe { aep_edge_client_free(client) };
 }
+
+/// §3 "A request over 1 MiB is `AEP_EDGE_INVALID_REQUEST` ... before parsing";
+/// "invalid UTF-8 `AEP_EDGE_INVALID_UTF8`" — for every function that takes a
+/// request, not only interact and collect.
+#[test]
+fn every_request_taking_function_checks_size_before_parsing_and_utf8() {
+    let edge = common::emulator();
+    let client = new_client(&common::config(&edge.base_url(), json!({}))).unwrap();
+    let over = CString::new("[".repeat(1024 * 1024 + 1)).unwrap();
+    let bad_utf8 = CString::new(b"{\"event\":{\"data\":{\"v\":\"\xff\"}}}".to_vec()).unwrap();
+    let run = |input: &CString| -> Vec<(&str, aep_edge_status, Value)> {
+        let mut got = Vec::new();
+        for (name, f) in [
+            ("set_consent", aep_edge_set_consent as Call),
+            ("send_event", aep_edge_send_event as Call),
+        ] {
+            let mut out = sentinel();
+            // SAFETY: valid pointers.
+            let s = unsafe { f(client, input.as_ptr(), &mut out) };
+            got.push((name, s, json_of(take(out))));
+        }
+        let mut out = sentinel();
+        // SAFETY: valid pointers.
+        let s = unsafe { aep_edge_proposition_event(input.as_ptr(), &mut out) };
+        got.push(("proposition_event", s, json_of(take(out))));
+        for (name, f) in [
+            ("collect_async", aep_edge_collect_async as AsyncCall),
+            ("set_consent_async", aep_edge_set_consent_async as AsyncCall),
+        ] {
+            let mut out = sentinel();
+            let mut id = 7u64;
+            // SAFETY: valid pointers; poll mode.
+            let s = unsafe { f(client, input.as_ptr(), None, ptr::null_mut(), &mut id, &mut out) };
+            got.push((name, s, json_of(take(out))));
+        }
+        got
+    };
+    for (name, s, e) in run(&over) {
+        assert_eq!(s, AEP_EDGE_INVALID_REQUEST, "{name}: {e}");
+        assert_eq!(e["error"]["kind"], "invalid_request", "{name}");
+    }
+    for (name, s, e) in run(&bad_utf8) {
+        assert_eq!(s, AEP_EDGE_INVALID_UTF8, "{name}: {e}");
+        assert_eq!(e["error"]["kind"], "invalid_utf8", "{name}");
+    }
+    let mut out = sentinel();
+    // SAFETY: valid pointers.
+    let s = unsafe { aep_edge_client_set_access_token(client, bad_utf8.as_ptr(), &mut out) };
+    assert_eq!(s, AEP_EDGE_INVALID_UTF8, "{:?}", take(out));
+    assert!(edge.requests().is_empty(), "nothing was sent");
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
+
+type AsyncCall = unsafe extern "C" fn(
+    *const aep_edge_client,
+    *const c_char,
+    aep_edge_completion_fn,
+    *mut std::ffi::c_void,
+    *mut u64,
+    *mut *mut c_char,
+) -> aep_edge_status;
+
+/// §3.7 "One dispatcher thread per client, started at the first `send_event`
+/// (or at `client_new` when the queue file already holds events from an
+/// earlier run)": a reopened backlog goes out with no call at all.
+#[test]
+fn a_backlog_on_disk_is_delivered_from_client_new_alone() {
+    let dir = std::env::temp_dir().join(format!("aep-conf-backlog-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("q.sqlite");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let queue = json!({"path": path, "flushIntervalMs": 10});
+    let down = new_client(&common::config(
+        &format!("http://127.0.0.1:{port}"),
+        json!({"session": "none", "queue": queue}),
+    ))
+    .unwrap();
+    let identity = json!({"FPID": [{"id": "v", "primary": true}]});
+    for _ in 0..3 {
+        let (s, r) = call(
+            aep_edge_send_event,
+            down,
+            &json!({"event": {"xdm": {"identityMap": identity}}}),
+        );
+        assert_eq!(s, AEP_EDGE_OK, "{r}");
+    }
+    // SAFETY: the client this test created.
+    unsafe {
+        aep_edge_client_close(down, 200, ptr::null_mut());
+        aep_edge_client_free(down);
+    }
+    let edge = common::emulator_with(aep_edge_emulator::Options {
+        port,
+        ..aep_edge_emulator::Options::default()
+    });
+    let config = common::config(&edge.base_url(), json!({"session": "none", "queue": queue}));
+    let start = std::time::Instant::now();
+    let up = loop {
+        match new_client(&config) {
+            Ok(c) => break c,
+            // The first dispatcher may still hold the file for a moment.
+            Err((AEP_EDGE_STORAGE_ERROR, _)) if start.elapsed().as_secs() < 10 => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    };
+    let delivered = || {
+        edge.requests()
+            .iter()
+            .filter(|r| r.response_status / 100 == 2)
+            .map(|r| r.json().unwrap()["events"].as_array().map_or(0, |e| e.len()))
+            .sum::<usize>()
+    };
+    while delivered() < 3 {
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "the backlog was not sent without a call"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: the client this test created.
+    unsafe {
+        aep_edge_client_close(up, 5000, ptr::null_mut());
+        aep_edge_client_free(up);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
