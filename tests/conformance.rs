@@ -749,7 +749,10 @@ fn without_auth_the_default_host_is_edge_adobedc_net_and_hints_go_in_the_path() 
         &json!({"events": [common::source_event()]}),
     );
     assert_eq!(s, AEP_EDGE_OK, "{r}");
-    let hint = r["client"]["locationHint"].as_str().unwrap_or("or2").to_string();
+    let hint = r["client"]["locationHint"]
+        .as_str()
+        .unwrap_or("or2")
+        .to_string();
     let hinted = format!("/ee/{hint}/v2/interact");
     let hinted_collect = format!("/ee/{hint}/v2/collect");
     assert_eq!(
@@ -789,7 +792,11 @@ fn with_auth_the_default_host_is_server_adobedc_net() {
 fn hint_routing_path_and_host_override_the_automatic_form() {
     let h = https_edge(
         "forms",
-        &["server.adobedc.net", "acme.data.example", "or2.acme.data.example"],
+        &[
+            "server.adobedc.net",
+            "acme.data.example",
+            "or2.acme.data.example",
+        ],
     );
     let mut config = h.config.clone();
     config["edgeDomain"] = json!("server.adobedc.net");
@@ -875,7 +882,11 @@ fn ids_and_timestamps_have_the_documented_formats_on_every_path() {
         json!({"session": "none", "queue": {"flushIntervalMs": 0}}),
     ))
     .unwrap();
-    let (s, r) = call(aep_edge_interact, client, &json!({"event": {"data": {"a": 1}}}));
+    let (s, r) = call(
+        aep_edge_interact,
+        client,
+        &json!({"event": {"data": {"a": 1}}}),
+    );
     assert_eq!(s, AEP_EDGE_OK, "{r}");
     let (s, r) = call(
         aep_edge_collect,
@@ -1010,7 +1021,10 @@ fn finished_unpolled_calls_count_against_max_pending() {
         .count()
         < 2
     {
-        assert!(start.elapsed().as_secs() < 20, "the calls were not answered");
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "the calls were not answered"
+        );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     std::thread::sleep(std::time::Duration::from_millis(100));
@@ -1018,7 +1032,10 @@ fn finished_unpolled_calls_count_against_max_pending() {
     assert_eq!(s, AEP_EDGE_QUEUE_FULL, "{err:?}");
     let mut done = sentinel();
     // SAFETY: valid pointers.
-    assert_eq!(unsafe { aep_edge_poll(client, 5000, &mut done) }, AEP_EDGE_OK);
+    assert_eq!(
+        unsafe { aep_edge_poll(client, 5000, &mut done) },
+        AEP_EDGE_OK
+    );
     take(done);
     assert_eq!(submit().0, AEP_EDGE_OK, "room again after one poll");
     // SAFETY: the client this test created.
@@ -1133,7 +1150,16 @@ fn every_request_taking_function_checks_size_before_parsing_and_utf8() {
             let mut out = sentinel();
             let mut id = 7u64;
             // SAFETY: valid pointers; poll mode.
-            let s = unsafe { f(client, input.as_ptr(), None, ptr::null_mut(), &mut id, &mut out) };
+            let s = unsafe {
+                f(
+                    client,
+                    input.as_ptr(),
+                    None,
+                    ptr::null_mut(),
+                    &mut id,
+                    &mut out,
+                )
+            };
             got.push((name, s, json_of(take(out))));
         }
         got
@@ -1216,7 +1242,11 @@ fn a_backlog_on_disk_is_delivered_from_client_new_alone() {
         edge.requests()
             .iter()
             .filter(|r| r.response_status / 100 == 2)
-            .map(|r| r.json().unwrap()["events"].as_array().map_or(0, |e| e.len()))
+            .map(|r| {
+                r.json().unwrap()["events"]
+                    .as_array()
+                    .map_or(0, |e| e.len())
+            })
             .sum::<usize>()
     };
     while delivered() < 3 {
@@ -1232,4 +1262,40 @@ fn a_backlog_on_disk_is_delivered_from_client_new_alone() {
         aep_edge_client_free(up);
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// §3 "Every function's doc comment states ownership, NULL behaviour and
+/// threading; cbindgen copies it into the header": each declaration in the
+/// committed header has a doc comment that speaks of all three.
+#[test]
+fn every_header_function_documents_ownership_null_and_threading() {
+    let header =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/aep_edge.h"))
+            .unwrap();
+    let mut checked = 0;
+    let mut rest = header.as_str();
+    while let Some(end) = rest.find("*/") {
+        let doc_start = rest[..end].rfind("/**").unwrap_or(0);
+        let doc = rest[doc_start..end].to_ascii_lowercase();
+        rest = &rest[end + 2..];
+        let decl = rest.trim_start();
+        let line = decl.lines().next().unwrap_or_default();
+        let Some(open) = line.find('(') else { continue };
+        let Some(name) = line[..open].split_whitespace().last() else {
+            continue;
+        };
+        let name = name.trim_start_matches('*');
+        if !name.starts_with("aep_edge_") || line.starts_with("typedef") {
+            continue;
+        }
+        checked += 1;
+        let ownership = ["free", "own", "borrow", "static", "caller"];
+        assert!(
+            ownership.iter().any(|w| doc.contains(w)),
+            "{name}: no ownership"
+        );
+        assert!(doc.contains("null"), "{name}: no NULL behaviour");
+        assert!(doc.contains("thread"), "{name}: no threading");
+    }
+    assert!(checked >= 22, "only {checked} functions found");
 }
