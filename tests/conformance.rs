@@ -1299,3 +1299,78 @@ fn every_header_function_documents_ownership_null_and_threading() {
     }
     assert!(checked >= 22, "only {checked} functions found");
 }
+
+unsafe extern "C" fn record_outcome(user_data: *mut std::ffi::c_void, outcome: *const c_char) {
+    // SAFETY: user_data is the Mutex<Vec<Value>> the test passed; outcome is
+    // NUL-terminated for the callback's duration.
+    let sink = unsafe { &*(user_data as *const std::sync::Mutex<Vec<Value>>) };
+    let text = unsafe { CStr::from_ptr(outcome) }.to_str().unwrap();
+    sink.lock()
+        .unwrap()
+        .push(serde_json::from_str(text).unwrap());
+}
+
+/// §3.7 "a batch answered 400, 413 or 422 is split in halves and each half sent
+/// again, down to single events; an event rejected alone ... leaves the queue
+/// with outcome `rejected` and the error object"; the outcome is
+/// `{"eventId", "outcome", "error"?, "attempts"}`. (422 is checked in queue.rs.)
+#[test]
+fn batches_answered_400_or_413_are_split_and_only_the_bad_event_is_rejected() {
+    for (status, code) in [(400, "EXEG-0102-400"), (413, "EXEG-0112-413")] {
+        let edge = common::emulator();
+        let client = new_client(&common::config(
+            &edge.base_url(),
+            json!({"session": "none", "queue": {"flushIntervalMs": 600000}}),
+        ))
+        .unwrap();
+        let sink = Box::new(std::sync::Mutex::new(Vec::<Value>::new()));
+        // SAFETY: the sink outlives the client (freed after aep_edge_client_free).
+        let s = unsafe {
+            aep_edge_set_outcome_callback(
+                client,
+                Some(record_outcome),
+                &*sink as *const _ as *mut std::ffi::c_void,
+            )
+        };
+        assert_eq!(s, AEP_EDGE_OK);
+        let identity = json!({"FPID": [{"id": "v", "primary": true}]});
+        let mut ids = Vec::new();
+        for n in 0..8 {
+            let (s, r) = call(
+                aep_edge_send_event,
+                client,
+                &json!({"event": {"xdm": {"identityMap": identity}, "data": {"n": n}}}),
+            );
+            assert_eq!(s, AEP_EDGE_OK, "{r}");
+            ids.push(r["eventId"].as_str().unwrap().to_string());
+        }
+        let bad = ids[5].clone();
+        edge.inject(
+            aep_edge_emulator::Fault::reject_events(&[bad.as_str()], status)
+                .times(100)
+                .on_path("/collect"),
+        );
+        let mut report = sentinel();
+        // SAFETY: valid pointers.
+        let s = unsafe { aep_edge_flush(client, 20_000, &mut report) };
+        let report = json_of(take(report));
+        assert_eq!(s, AEP_EDGE_OK, "{status}: {report}");
+        assert_eq!(report["delivered"], 7, "{status}: {report}");
+        assert_eq!(report["rejected"], json!({code: 1}), "{status}: {report}");
+        // SAFETY: the client this test created; no callback runs after free.
+        unsafe { aep_edge_client_free(client) };
+        let outcomes = sink.lock().unwrap().clone();
+        assert_eq!(outcomes.len(), 8, "{outcomes:?}");
+        for o in &outcomes {
+            assert!(o["attempts"].as_u64().unwrap() >= 1, "{o}");
+            if o["eventId"] == bad.as_str() {
+                assert_eq!(o["outcome"], "rejected", "{o}");
+                assert_eq!(o["error"]["httpStatus"], status, "{o}");
+                assert_eq!(o["error"]["code"], code, "{o}");
+            } else {
+                assert_eq!(o["outcome"], "delivered", "{o}");
+                assert!(o.get("error").is_none_or(Value::is_null), "{o}");
+            }
+        }
+    }
+}
