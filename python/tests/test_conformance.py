@@ -177,3 +177,32 @@ def test_an_http_error_has_every_documented_attribute(emulators: Dict[str, Emula
     assert e.status == 400 and e.code == "EXEG-0003-400"
     assert isinstance(e.problem, dict) and e.problem["type"].endswith("EXEG-0003-400")
     assert e.retryable is False and e.retry_after is None and e.attempts == 1
+
+
+THREADS_PROBE = r"""
+import os, sys, threading
+def native_threads():
+    return len(os.listdir("/proc/self/task"))
+base = native_threads()
+import aep_edge
+after_import = native_threads()
+c = aep_edge.EdgeClient("ds", base_url=sys.argv[1])
+after_new = native_threads()
+print(base, after_import, after_new, threading.active_count())
+c.close()
+"""
+
+
+def test_no_thread_starts_at_import_or_in_the_constructor(emulator: Emulator) -> None:
+    """§4 "No thread starts at import; the executor behind the async methods starts
+    on first use"; §3.6 "Workers start at the first async call (never in
+    `client_new`, so a host may fork before it)" — counted as OS threads."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", THREADS_PROBE, emulator.base_url],
+                         capture_output=True, text=True, timeout=60, check=True).stdout.split()
+    base, after_import, after_new, python_threads = map(int, out)
+    assert after_import == base, out
+    assert after_new == base, out
+    assert python_threads == 1, out
