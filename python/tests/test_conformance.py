@@ -206,3 +206,37 @@ def test_no_thread_starts_at_import_or_in_the_constructor(emulator: Emulator) ->
     assert after_import == base, out
     assert after_new == base, out
     assert python_threads == 1, out
+
+
+def test_request_id_is_the_sent_one_when_the_server_gives_none(emulator: Emulator) -> None:
+    """§4 "`request_id` the server's id (the one sent when the server gave none)";
+    §3.3 `handle`/`errors`/`warnings` always present."""
+    with EdgeClient("ds", base_url=emulator.base_url) as c:
+        emulator.fault(count=1, status=200, body={"handle": []}, contentType="application/json")
+        r = c.interact(EVENT, request_id="sent-id-1")
+    assert r.request_id == "sent-id-1"
+    assert r.status == 200
+    assert r.errors == [] and r.warnings == [] and r.handles == []
+    assert r.raw["client"]["requestId"] == "sent-id-1"
+
+
+def test_a_2xx_that_is_not_json_is_a_response_error_and_consent_n_a_consent_error(
+    emulator: Emulator,
+) -> None:
+    """§4 `ResponseError`, `ConsentError`; §3.3 "A 2xx body that is not a JSON
+    object is `AEP_EDGE_INVALID_RESPONSE`"; §3 "CONSENT_DENIED: nothing was sent"."""
+    with EdgeClient("ds", base_url=emulator.base_url, retry={"maxAttempts": 1}) as c:
+        emulator.fault(count=1, status=200, body="<html>hi</html>", contentType="text/html")
+        with pytest.raises(aep_edge.ResponseError) as bad:
+            c.interact(EVENT)
+        assert bad.value.kind == "invalid_response" and bad.value.attempts == 1
+        c.set_consent({"standard": "Adobe", "version": "2.0",
+                       "value": {"collect": {"val": "n"}}})
+        emulator.reset()
+        with pytest.raises(aep_edge.ConsentError) as denied:
+            c.interact(EVENT)
+        assert denied.value.kind == "consent_denied"
+        assert denied.value.attempts == 0 and denied.value.request_id is None
+        with pytest.raises(aep_edge.ConsentError):
+            c.send(EVENT)
+    assert emulator.requests() == []
