@@ -1374,3 +1374,83 @@ fn batches_answered_400_or_413_are_split_and_only_the_bad_event_is_rejected() {
         }
     }
 }
+
+/// §3.8 "Any other name ... is `AEP_EDGE_INVALID_REQUEST` naming it": a name
+/// that starts like an allowed one but is no header name (CR/LF, space, NUL)
+/// never reaches the wire.
+#[test]
+fn header_names_that_only_start_like_allowed_ones_are_refused() {
+    let edge = common::emulator();
+    let client = new_client(&common::config(&edge.base_url(), json!({}))).unwrap();
+    for name in [
+        "Sec-CH-UA-X\r\nX-Evil",
+        "Sec-CH-UA-Bad Name",
+        "Sec-CH-UA-\u{0}",
+        "User-Agent ",
+        "Sec-CH-UA-",
+    ] {
+        let mut request = common::source_request();
+        request["options"] = json!({"headers": {name: "v"}});
+        let (s, e) = call(aep_edge_interact, client, &request);
+        assert_eq!(s, AEP_EDGE_INVALID_REQUEST, "{name:?} accepted: {e}");
+    }
+    assert!(edge.requests().is_empty(), "nothing was sent");
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
+
+/// §3.2 "sends a `requestId` query parameter ... `options.datastreamId`
+/// (override of the query parameter only)": values with `&`, `=`, `#`, `%`
+/// and `?` travel as one parameter each, percent-encoded, never as extra
+/// parameters. (A space or non-ASCII in `requestId` is refused by name.)
+#[test]
+fn request_id_and_datastream_override_are_encoded_as_single_query_parameters() {
+    let edge = common::emulator();
+    let client = new_client(&common::config(&edge.base_url(), json!({}))).unwrap();
+    let rid = "a&b=c#d/e?f%20g+h";
+    let ds = "ds&requestId=x";
+    let mut request = common::source_request();
+    request["options"] = json!({"requestId": rid, "datastreamId": ds});
+    let (s, r) = call(aep_edge_interact, client, &request);
+    let sent = edge.requests();
+    if s == AEP_EDGE_INVALID_REQUEST {
+        // Refusing the datastream id is honest too, if it names it and sends nothing.
+        let message = r["error"]["message"].as_str().unwrap();
+        assert!(message.contains("datastreamId"), "{r}");
+        assert!(sent.is_empty());
+        request["options"] = json!({"requestId": rid});
+        let (s, r) = call(aep_edge_interact, client, &request);
+        assert_eq!(s, AEP_EDGE_OK, "{r}");
+    } else {
+        assert_eq!(s, AEP_EDGE_OK, "{r}");
+        let ds_params: Vec<&str> = sent[0]
+            .query
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("datastreamId"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(ds_params, [ds], "{:?}", sent[0].query);
+    }
+    let sent = edge.requests();
+    let q = &sent.last().unwrap().query;
+    assert_eq!(
+        q.iter().filter(|(k, _)| k == "requestId").count(),
+        1,
+        "{q:?}"
+    );
+    assert_eq!(
+        sent.last().unwrap().query_param("requestId"),
+        Some(rid),
+        "{q:?}"
+    );
+    let mut spaced = common::source_request();
+    spaced["options"] = json!({"requestId": "a b"});
+    let (s, e) = call(aep_edge_interact, client, &spaced);
+    assert_eq!(s, AEP_EDGE_INVALID_REQUEST, "{e}");
+    assert!(e["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("options.requestId"));
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
