@@ -1454,3 +1454,61 @@ fn request_id_and_datastream_override_are_encoded_as_single_query_parameters() {
     // SAFETY: the client this test created.
     unsafe { aep_edge_client_free(client) };
 }
+
+/// §3.3 "`code` (parsed from the problem `type`) and `problem` are `null`
+/// where they do not apply": a 4xx whose body is a problem without `type`, or
+/// no JSON at all, is still an `http` error with the status, and null where
+/// nothing could be read.
+#[test]
+fn http_errors_without_a_problem_type_or_json_body_have_nulls_not_guesses() {
+    let edge = common::emulator();
+    let client = new_client(&common::config(
+        &edge.base_url(),
+        json!({"retry": {"maxAttempts": 1}}),
+    ))
+    .unwrap();
+    let fault = |body: &str, content_type: &str| aep_edge_emulator::Fault {
+        status: Some(400),
+        body: Some(body.to_string()),
+        content_type: Some(content_type.to_string()),
+        ..aep_edge_emulator::Fault::default()
+    };
+    edge.inject(fault(
+        r#"{"title": "Bad", "status": 400}"#,
+        "application/problem+json",
+    ));
+    let (s, e) = call(aep_edge_interact, client, &common::source_request());
+    assert_eq!(s, AEP_EDGE_HTTP_ERROR, "{e}");
+    let err = &e["error"];
+    assert_eq!(err["kind"], "http");
+    assert_eq!(err["httpStatus"], 400);
+    assert_eq!(err["code"], Value::Null, "{e}");
+    assert_eq!(err["problem"]["title"], "Bad", "{e}");
+    assert_eq!(err["attempts"], 1);
+    assert!(err["requestId"].is_string(), "{e}");
+
+    edge.inject(fault("<html>Bad Request</html>", "text/html"));
+    let (s, e) = call(aep_edge_interact, client, &common::source_request());
+    assert_eq!(s, AEP_EDGE_HTTP_ERROR, "{e}");
+    let err = &e["error"];
+    assert_eq!(err["httpStatus"], 400);
+    assert_eq!(err["code"], Value::Null, "{e}");
+    assert!(
+        err["problem"].is_null() || err["problem"].is_object(),
+        "problem is an object or null: {e}"
+    );
+    assert_eq!(err["retryable"], false);
+
+    edge.inject(fault(
+        r#"{"type": "https://ns.adobe.com/aep/errors/EXEG-0104-422", "status": 400}"#,
+        "application/problem+json",
+    ));
+    let (s, e) = call(aep_edge_interact, client, &common::source_request());
+    assert_eq!(s, AEP_EDGE_HTTP_ERROR, "{e}");
+    assert_eq!(
+        e["error"]["code"], "EXEG-0104-422",
+        "the code is the type's: {e}"
+    );
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
