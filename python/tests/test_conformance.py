@@ -308,3 +308,28 @@ def test_per_call_keyword_errors_name_the_python_keyword(
     message = str(info.value)
     assert emulator.requests() == []
     assert words in message and c_key not in message, (kwargs, message)
+
+
+@pytest.mark.parametrize(
+    "method, args, kwargs, words, c_key",
+    [
+        pytest.param("set_consent", ({"standard": "Adobe", "version": "1.0",
+                                      "value": {"general": "in"}},),
+                     {"identity_map": 5}, "identity_map=", "identityMap",
+                     marks=_leaks("identity_map=", "identityMap")),
+        pytest.param("send", (EVENT,), {"headers": {"Host": "x"}}, "headers=", "options.headers",
+                     marks=_leaks("headers=", "options.headers.Host")),
+        ("send", (EVENT,), {"state": [{"value": "x"}]}, "state=", "options.state"),
+        ("collect", ([EVENT],), {"request_id": ""}, "request_id=", "options.requestId"),
+    ],
+)
+def test_other_methods_name_the_python_keyword(
+    client: EdgeClient, emulator: Emulator, method: str, args: Any, kwargs: Dict[str, Any],
+    words: str, c_key: str,
+) -> None:
+    """§4.1 "Messages name Python's words" on set_consent, send and collect."""
+    with pytest.raises(RequestError) as info:
+        getattr(client, method)(*args, **kwargs)
+    message = str(info.value)
+    assert emulator.requests() == []
+    assert words in message and c_key not in message, message
