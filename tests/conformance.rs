@@ -1512,3 +1512,39 @@ fn http_errors_without_a_problem_type_or_json_body_have_nulls_not_guesses() {
     // SAFETY: the client this test created.
     unsafe { aep_edge_client_free(client) };
 }
+
+/// §3.7 `send_event` "validates it as interact would": an event whose
+/// encoded body could never go out (over 64 KB) and bad `options.headers`
+/// are refused at once, by name, and nothing is stored.
+#[test]
+fn send_event_refuses_what_interact_would_refuse_and_stores_nothing() {
+    let edge = common::emulator();
+    let client = new_client(&common::config(
+        &edge.base_url(),
+        json!({"session": "none", "queue": {"flushIntervalMs": 600000}}),
+    ))
+    .unwrap();
+    let huge = json!({"event": {"data": {"blob": "x".repeat(70_000)}}});
+    let (s, e) = call(aep_edge_interact, client, &huge);
+    assert_eq!(s, AEP_EDGE_INVALID_REQUEST, "interact: {e}");
+    let (s, e) = call(aep_edge_send_event, client, &huge);
+    assert_eq!(s, AEP_EDGE_INVALID_REQUEST, "send_event: {e}");
+    let (s, e) = call(
+        aep_edge_send_event,
+        client,
+        &json!({"event": {}, "options": {"headers": {"Cookie": "a=b"}}}),
+    );
+    assert_eq!(s, AEP_EDGE_INVALID_REQUEST, "{e}");
+    assert!(e["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("options.headers.Cookie"));
+    let (s, e) = call(aep_edge_send_event, client, &json!({"event": [1]}));
+    assert_eq!(s, AEP_EDGE_INVALID_REQUEST, "{e}");
+    let mut stats = sentinel();
+    // SAFETY: valid pointers.
+    assert_eq!(unsafe { aep_edge_stats(client, &mut stats) }, AEP_EDGE_OK);
+    assert_eq!(json_of(take(stats))["queued"], 0, "nothing was stored");
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
