@@ -1548,3 +1548,80 @@ fn send_event_refuses_what_interact_would_refuse_and_stores_nothing() {
     // SAFETY: the client this test created.
     unsafe { aep_edge_client_free(client) };
 }
+
+/// The `meta.state.entries` keys a recorded request sent.
+fn sent_keys(request: &aep_edge_emulator::RecordedRequest) -> Vec<String> {
+    let body = request.json().unwrap();
+    body["meta"]["state"]["entries"]
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|e| e["key"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// §3.4 "the client keeps every `state:store` entry it receives (expiry from
+/// `maxAge`; `maxAge` ≤ 0 deletes; no `maxAge` = this process only, never
+/// persisted)".
+#[test]
+fn an_entry_without_max_age_is_sent_in_this_process_and_never_persisted() {
+    let edge = common::emulator();
+    let dir = std::env::temp_dir().join(format!("aep-conf-state-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = common::config(
+        &edge.base_url(),
+        json!({"statePath": dir.join("state.json")}),
+    );
+    let client = new_client(&config).unwrap();
+    edge.inject(aep_edge_emulator::Fault {
+        status: Some(200),
+        content_type: Some("application/json".into()),
+        body: Some(
+            json!({"requestId": "r-1", "handle": [{"type": "state:store", "payload": [
+                {"key": "kept_entry", "value": "a", "maxAge": 3600},
+                {"key": "session_only_entry", "value": "b"}
+            ]}]})
+            .to_string(),
+        ),
+        ..aep_edge_emulator::Fault::default()
+    });
+    for _ in 0..2 {
+        let (s, r) = call(aep_edge_interact, client, &common::source_request());
+        assert_eq!(s, AEP_EDGE_OK, "{r}");
+    }
+    // SAFETY: the client this test created.
+    unsafe {
+        assert_eq!(
+            aep_edge_client_close(client, 5000, ptr::null_mut()),
+            AEP_EDGE_OK
+        );
+        aep_edge_client_free(client);
+    }
+    let again = new_client(&config).unwrap();
+    let (s, r) = call(aep_edge_interact, again, &common::source_request());
+    assert_eq!(s, AEP_EDGE_OK, "{r}");
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(again) };
+    let sent = edge.requests();
+    let second = sent_keys(&sent[1]);
+    assert!(second.contains(&"kept_entry".to_string()), "{second:?}");
+    assert!(
+        second.contains(&"session_only_entry".to_string()),
+        "{second:?}"
+    );
+    let after_restart = sent_keys(&sent[2]);
+    assert!(
+        after_restart.contains(&"kept_entry".to_string()),
+        "{after_restart:?}"
+    );
+    assert!(
+        !after_restart.contains(&"session_only_entry".to_string()),
+        "a session-only entry was persisted: {after_restart:?}"
+    );
+    let file = std::fs::read_to_string(dir.join("state.json")).unwrap_or_default();
+    assert!(!file.contains("session_only_entry"), "{file}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
