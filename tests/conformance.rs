@@ -1625,3 +1625,49 @@ fn an_entry_without_max_age_is_sent_in_this_process_and_never_persisted() {
     assert!(!file.contains("session_only_entry"), "{file}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// §3.4 "the EdgeNetwork `locationHint:result` routes later calls — interact,
+/// collect, consent — as `/ee/{hint}/...`"; §3.8 the datastream override on
+/// collect and consent too (`configId` on v1, edge-api.md §1.2), with
+/// `meta.sdkConfig.datastream.original`.
+#[test]
+fn the_hint_and_the_datastream_override_apply_to_collect_and_consent_too() {
+    let edge = common::emulator();
+    let client = new_client(&common::config(&edge.base_url(), json!({}))).unwrap();
+    let (s, r) = call(aep_edge_interact, client, &common::source_request());
+    assert_eq!(s, AEP_EDGE_OK, "{r}");
+    let hint = r["client"]["locationHint"]
+        .as_str()
+        .expect("a hint")
+        .to_string();
+    let override_ds = json!({"datastreamId": "other-ds"});
+    let (s, r) = call(
+        aep_edge_collect,
+        client,
+        &json!({"events": [common::source_event()], "options": override_ds}),
+    );
+    assert_eq!(s, AEP_EDGE_OK, "{r}");
+    let (s, r) = call(
+        aep_edge_set_consent,
+        client,
+        &json!({"consent": [{"standard": "Adobe", "version": "2.0",
+                             "value": {"collect": {"val": "y"}}}],
+                "options": override_ds}),
+    );
+    assert_eq!(s, AEP_EDGE_OK, "{r}");
+    let sent = edge.requests();
+    assert_eq!(sent[1].path, format!("/ee/{hint}/v2/collect"));
+    assert_eq!(sent[2].path, format!("/ee/{hint}/v1/privacy/set-consent"));
+    assert_eq!(sent[1].query_param("dataStreamId"), Some("other-ds"));
+    assert_eq!(sent[2].query_param("configId"), Some("other-ds"));
+    for r in &sent[1..] {
+        assert_eq!(
+            r.json().unwrap()["meta"]["sdkConfig"]["datastream"]["original"],
+            "demo-datastream",
+            "{}",
+            r.path
+        );
+    }
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
