@@ -333,3 +333,33 @@ def test_other_methods_name_the_python_keyword(
     message = str(info.value)
     assert emulator.requests() == []
     assert words in message and c_key not in message, message
+
+
+def test_a_207_is_a_success_with_errors_and_warnings_as_lists_of_dicts(emulator: Emulator) -> None:
+    """§3.3 "A 207 is a success whose `errors` are not empty"; §4 "`errors` and
+    `warnings` are lists of dicts; `event_index` is 0 when the server omits it";
+    `handles_of_type(...) -> list[Handle]`."""
+    body = {
+        "requestId": "srv-1",
+        "handle": [{"type": "personalization:decisions", "payload": [{"id": "p"}], "eventIndex": 0},
+                   {"type": "state:store", "payload": [{"key": "k", "value": "v", "maxAge": 10}]}],
+        "errors": [{"type": "https://ns.adobe.com/aep/errors/EXEG-0201-503", "status": 503,
+                    "title": "Upstream unavailable", "report": {"eventIndex": 0}}],
+        "warnings": [{"type": "https://ns.adobe.com/aep/errors/EXEG-0204-200", "status": 200,
+                      "title": "Warned"}],
+    }
+    with EdgeClient("ds", base_url=emulator.base_url) as c:
+        emulator.fault(count=1, status=207, body=body, contentType="application/json")
+        r = c.interact(EVENT)
+    assert r.status == 207
+    assert r.request_id == "srv-1"
+    assert isinstance(r.errors, list) and isinstance(r.errors[0], dict)
+    assert r.errors[0]["status"] == 503
+    assert isinstance(r.warnings, list) and r.warnings[0]["title"] == "Warned"
+    decisions = r.handles_of_type("personalization:decisions")
+    assert len(decisions) == 1 and decisions[0].type == "personalization:decisions"
+    assert decisions[0].payload == [{"id": "p"}]
+    store = r.handles_of_type("state:store")
+    assert store[0].event_index == 0
+    assert r.state_entries == [{"key": "k", "value": "v", "maxAge": 10}]
+    assert r.raw["client"]["httpStatus"] == 207
