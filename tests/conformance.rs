@@ -1671,3 +1671,88 @@ fn the_hint_and_the_datastream_override_apply_to_collect_and_consent_too() {
     // SAFETY: the client this test created.
     unsafe { aep_edge_client_free(client) };
 }
+
+type Completions = std::sync::Mutex<Vec<(u64, aep_edge_status, std::thread::ThreadId)>>;
+
+unsafe extern "C" fn record_completion(
+    user_data: *mut std::ffi::c_void,
+    call_id: u64,
+    status: aep_edge_status,
+    _result: *const c_char,
+) {
+    // SAFETY: user_data is the Completions the test passed and outlives the client.
+    let sink = unsafe { &*(user_data as *const Completions) };
+    sink.lock()
+        .unwrap()
+        .push((call_id, status, std::thread::current().id()));
+}
+
+/// §3.6 "A callback runs on a worker thread, or, for a call that close ended
+/// before it started, on the thread calling close"; close "ends queued ...
+/// ones ... (`AEP_EDGE_CLOSED` where a send ... was skipped)" and returns OK
+/// once every completion was delivered.
+#[test]
+fn calls_close_ended_before_they_started_complete_closed_on_the_closing_thread() {
+    let edge = common::emulator();
+    let client = new_client(&common::config(
+        &edge.base_url(),
+        json!({"async": {"workers": 1}}),
+    ))
+    .unwrap();
+    edge.inject(aep_edge_emulator::Fault::delay(400));
+    let sink: Box<Completions> = Box::default();
+    let request = CString::new(common::source_request().to_string()).unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let mut id = 0u64;
+        // SAFETY: valid pointers; the sink outlives the client.
+        let s = unsafe {
+            aep_edge_interact_async(
+                client,
+                request.as_ptr(),
+                Some(record_completion),
+                &*sink as *const Completions as *mut std::ffi::c_void,
+                &mut id,
+                ptr::null_mut(),
+            )
+        };
+        assert_eq!(s, AEP_EDGE_OK);
+        ids.push(id);
+    }
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 5, "call ids are unique: {ids:?}");
+    // Let the first call start (it waits 400 ms on the emulator).
+    let start = std::time::Instant::now();
+    while edge.requests().is_empty() {
+        assert!(start.elapsed().as_secs() < 10);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SAFETY: a valid client.
+    let s = unsafe { aep_edge_client_close(client, 10_000, ptr::null_mut()) };
+    assert_eq!(s, AEP_EDGE_OK);
+    let done = sink.lock().unwrap().clone();
+    assert_eq!(
+        done.len(),
+        5,
+        "every completion delivered before close returned: {done:?}"
+    );
+    let me = std::thread::current().id();
+    let first = done.iter().find(|(id, _, _)| *id == ids[0]).unwrap();
+    assert_eq!(
+        first.1, AEP_EDGE_OK,
+        "the running call ends with its own outcome"
+    );
+    assert_ne!(first.2, me, "the running call completes on a worker");
+    for (id, status, thread) in done.iter().filter(|(id, _, _)| *id != ids[0]) {
+        assert_eq!(*status, AEP_EDGE_CLOSED, "call {id}");
+        assert_eq!(
+            *thread, me,
+            "call {id} did not complete on the closing thread"
+        );
+    }
+    assert_eq!(edge.requests().len(), 1, "no queued call was sent");
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
