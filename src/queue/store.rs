@@ -52,7 +52,7 @@ pub struct Contents {
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq        INTEGER PRIMARY KEY,
     event_id   TEXT    NOT NULL,
     grp_hash   INTEGER NOT NULL,
     grp        TEXT    NOT NULL,
@@ -63,6 +63,11 @@ CREATE TABLE IF NOT EXISTS events (
 PRAGMA user_version = 1;
 ";
 
+// `seq` is a rowid without AUTOINCREMENT: that would update `sqlite_sequence`,
+// one more page in the WAL, at every send. A new event still gets a `seq`
+// above every stored one (events are ordered among those stored; a `seq` is
+// reused only after its event left, and only the dispatcher removes events).
+// Files made with AUTOINCREMENT by an earlier version keep it and work alike.
 // No index on the group: every insert would write one more page. Events of one
 // group are usually all of them, so a scan in `seq` order finds a batch at once.
 const SELECT_BATCH: &str = "SELECT seq, event_id, grp, event, attempts FROM events
@@ -79,7 +84,7 @@ impl Store {
     pub fn open(path: Option<&Path>, sync: QueueSync) -> Result<(Store, Contents)> {
         let lock = path.map(QueueLock::acquire).transpose()?;
         let conn = match path {
-            Some(p) => Connection::open_with_flags(p, flags()),
+            Some(p) => open_file(p),
             None => Connection::open_in_memory(),
         }
         .map_err(|e| storage(path, "cannot be opened", &e))?;
@@ -153,7 +158,7 @@ impl Store {
             return Ok(None);
         };
         let fail = |e: rusqlite::Error| storage(Some(path), "cannot be opened", &e);
-        let conn = Connection::open_with_flags(path, flags()).map_err(fail)?;
+        let conn = open_file(path).map_err(fail)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(fail)?;
         conn.execute_batch(&format!(
             "PRAGMA synchronous = {}; PRAGMA wal_autocheckpoint = 0;",
@@ -312,6 +317,23 @@ fn flags() -> OpenFlags {
     OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
+}
+
+/// A connection to a queue file. On Unix through SQLite's "unix-excl" VFS:
+/// the file belongs to one process anyway (see `lock`), so SQLite takes its
+/// file lock once and keeps the WAL index in this process's memory instead of
+/// a `-shm` file. The writer and the dispatcher's reader still share that
+/// index (it is per file within the process), but no transaction makes a
+/// locking system call any more (a default-VFS send made six `fcntl`s).
+fn open_file(path: &Path) -> rusqlite::Result<Connection> {
+    #[cfg(unix)]
+    {
+        Connection::open_with_flags_and_vfs(path, flags(), c"unix-excl")
+    }
+    #[cfg(not(unix))]
+    {
+        Connection::open_with_flags(path, flags())
+    }
 }
 
 fn synchronous(sync: QueueSync) -> &'static str {
