@@ -6,7 +6,7 @@
 
 use super::batch;
 use super::store::{Reader, Row, Store};
-use super::{Shared, State};
+use super::{Shared, Slot, State};
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::Level;
 use crate::request::Endpoint;
@@ -20,13 +20,17 @@ use std::time::{Duration, Instant};
 const CONSENT_POLL: Duration = Duration::from_millis(50);
 /// The longest wait a `Retry-After` may impose on the queue.
 const MAX_SERVER_WAIT: Duration = Duration::from_secs(3600);
+/// How long the dispatcher waits for a send that counted its event but has
+/// not stored it yet.
+const INSERT_WAIT: Duration = Duration::from_millis(1);
 /// How often the dispatcher copies the WAL into the queue file.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 pub(super) fn run(shared: Arc<Shared>) {
-    let reader = {
-        let state = shared.lock();
-        state.store.as_ref().map(Store::reader)
+    yield_to_senders();
+    let reader = match &*shared.store() {
+        Slot::Open(store) => Some(store.reader()),
+        _ => None,
     };
     let reader = match reader {
         Some(Ok(reader)) => reader,
@@ -58,7 +62,7 @@ pub(super) fn run(shared: Arc<Shared>) {
     state.unreported = 0;
     if state.stop || shared.client.is_closed() {
         // Nothing will be sent any more: free the file for the next client.
-        state.store = None;
+        *shared.store() = Slot::Closed;
     }
     shared.changed.notify_all();
 }
@@ -174,8 +178,12 @@ impl Dispatcher {
             Err(e) => return self.failed(&e, None),
         };
         if rows.is_empty() {
-            // The count was off (it never should be): trust the store.
             let mut state = self.shared.lock();
+            if state.inserting > 0 {
+                // Counted by a send that is still writing it.
+                return Next::Wait(INSERT_WAIT);
+            }
+            // The count was off (it never should be): trust the store.
             state.queued = 0;
             state.bytes = 0;
             return Next::Go;
@@ -350,6 +358,10 @@ impl Dispatcher {
     /// Removes settled events (error `None`: delivered) and reports their outcomes.
     fn settle(&mut self, settled: Vec<(Row, Option<Error>)>) -> Next {
         let seqs: Vec<i64> = settled.iter().map(|(r, _)| r.seq).collect();
+        // Just before the delete: when the checkpoint copied the whole WAL,
+        // the next write starts it over and fsyncs its header (even with
+        // synchronous NORMAL). Let that write be this delete, not a send.
+        self.checkpoint_now_and_then();
         if let Err(e) = self.with_store(|s| s.remove(&seqs)) {
             // They would go again with the same _ids; the Edge drops duplicates.
             return self.failed(&e, None);
@@ -385,7 +397,6 @@ impl Dispatcher {
             });
         }
         self.shared.deliver_outcomes(&outcomes);
-        self.checkpoint_now_and_then();
         Next::Go
     }
 
@@ -402,12 +413,26 @@ impl Dispatcher {
         }
     }
 
+    /// Runs `f` on the writer connection (sends wait meanwhile: keep it short).
     fn with_store<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
-        let state = self.shared.lock();
-        match state.store.as_ref() {
-            Some(store) => f(store),
-            None => Err(Error::new(ErrorKind::Storage, "the queue is not open")),
+        match &*self.shared.store() {
+            Slot::Open(store) => f(store),
+            _ => Err(Error::new(ErrorKind::Storage, "the queue is not open")),
         }
+    }
+}
+
+/// Makes this thread `SCHED_BATCH` on Linux: the same share of the CPU, but
+/// waking it (a send that fills a batch, an answer from the network) no
+/// longer preempts the thread that is running, which is often the host's
+/// thread inside `send_event` on a busy machine.
+fn yield_to_senders() {
+    #[cfg(target_os = "linux")]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: pid 0 is the calling thread; param is a valid struct. A
+        // failure (a seccomp filter, say) leaves the default policy: harmless.
+        unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
     }
 }
 
