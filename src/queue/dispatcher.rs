@@ -27,7 +27,6 @@ const INSERT_WAIT: Duration = Duration::from_millis(1);
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 pub(super) fn run(shared: Arc<Shared>) {
-    yield_to_senders();
     let reader = match &*shared.store() {
         Slot::Open(store) => Some(store.reader()),
         _ => None,
@@ -419,20 +418,6 @@ impl Dispatcher {
             Slot::Open(store) => f(store),
             _ => Err(Error::new(ErrorKind::Storage, "the queue is not open")),
         }
-    }
-}
-
-/// Makes this thread `SCHED_BATCH` on Linux: the same share of the CPU, but
-/// waking it (a send that fills a batch, an answer from the network) no
-/// longer preempts the thread that is running, which is often the host's
-/// thread inside `send_event` on a busy machine.
-fn yield_to_senders() {
-    #[cfg(target_os = "linux")]
-    {
-        let param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: pid 0 is the calling thread; param is a valid struct. A
-        // failure (a seccomp filter, say) leaves the default policy: harmless.
-        unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
     }
 }
 
