@@ -60,6 +60,10 @@ CREATE TABLE IF NOT EXISTS events (
     created_ms INTEGER NOT NULL,
     attempts   INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS settled (
+    first INTEGER NOT NULL,
+    last  INTEGER NOT NULL
+);
 PRAGMA user_version = 1;
 ";
 
@@ -68,15 +72,45 @@ PRAGMA user_version = 1;
 // above every stored one (events are ordered among those stored; a `seq` is
 // reused only after its event left, and only the dispatcher removes events).
 // Files made with AUTOINCREMENT by an earlier version keep it and work alike.
+// Settled events (delivered or rejected) are first marked, one `settled` row
+// per run of `seq`s, and removed later in bulk (`compact`): deleting a batch's
+// rows rewrites a score of pages and holds SQLite's single write lock for
+// ~150 µs, and a send arriving then waits for all of it. A mark is one small
+// page, like a send. Readers skip marked events; `open` compacts what a
+// crash left marked, so a marked event is never sent again.
+macro_rules! live {
+    ($t:literal) => {
+        concat!(
+            "NOT EXISTS (SELECT 1 FROM settled WHERE ",
+            $t,
+            ".seq BETWEEN settled.first AND settled.last)"
+        )
+    };
+}
+
 // No index on the group: every insert would write one more page. Events of one
 // group are usually all of them, so a scan in `seq` order finds a batch at once.
-const SELECT_BATCH: &str = "SELECT seq, event_id, grp, event, attempts FROM events
-     WHERE grp_hash = (SELECT grp_hash FROM events ORDER BY seq LIMIT 1)
-       AND grp = (SELECT grp FROM events ORDER BY seq LIMIT 1)
-     ORDER BY seq LIMIT ?1";
+const SELECT_BATCH: &str = concat!(
+    "SELECT seq, event_id, grp, event, attempts FROM events e WHERE ",
+    live!("e"),
+    " AND grp_hash = (SELECT grp_hash FROM events f WHERE ",
+    live!("f"),
+    " ORDER BY seq LIMIT 1) AND grp = (SELECT grp FROM events f WHERE ",
+    live!("f"),
+    " ORDER BY seq LIMIT 1) ORDER BY seq LIMIT ?1"
+);
 
-const SELECT_AFTER: &str = "SELECT seq, event_id, grp, event, attempts FROM events
-     WHERE seq > ?1 ORDER BY seq LIMIT 1000";
+const SELECT_AFTER: &str = concat!(
+    "SELECT seq, event_id, grp, event, attempts FROM events e WHERE seq > ?1 AND ",
+    live!("e"),
+    " ORDER BY seq LIMIT 1000"
+);
+
+const SELECT_OLDEST: &str = concat!(
+    "SELECT created_ms FROM events e WHERE ",
+    live!("e"),
+    " ORDER BY seq LIMIT 1"
+);
 
 impl Store {
     /// Opens (creating when needed) the queue file and takes its lock, or an
@@ -96,6 +130,7 @@ impl Store {
             _lock: lock,
         };
         store.prepare()?;
+        store.compact()?;
         let contents = store.contents()?;
         Ok((store, contents))
     }
@@ -219,18 +254,45 @@ impl Store {
         all_rows(&self.conn).map_err(|e| self.error("cannot be read", &e))
     }
 
-    /// Removes delivered or rejected events, in one transaction: one statement
-    /// per run of consecutive `seq`s (a batch is usually one run).
-    pub fn remove(&self, seqs: &[i64]) -> Result<()> {
+    /// Marks delivered or rejected events as settled, in one transaction: one
+    /// `settled` row per run of consecutive `seq`s (a batch is usually one run).
+    /// Readers no longer see them; `compact` removes them.
+    pub fn mark_settled(&self, seqs: &[i64]) -> Result<()> {
         let fail = |e: rusqlite::Error| self.error("cannot be written", &e);
         let tx = self.conn.unchecked_transaction().map_err(fail)?;
         {
             let mut stmt = tx
-                .prepare_cached("DELETE FROM events WHERE seq BETWEEN ?1 AND ?2")
+                .prepare_cached("INSERT INTO settled (first, last) VALUES (?1, ?2)")
                 .map_err(fail)?;
             for (first, last) in runs(seqs) {
                 stmt.execute([first, last]).map_err(fail)?;
             }
+        }
+        tx.commit().map_err(fail)
+    }
+
+    /// Removes the events marked settled, and the marks, in one transaction.
+    pub fn compact(&self) -> Result<()> {
+        let fail = |e: rusqlite::Error| self.error("cannot be written", &e);
+        let tx = self.conn.unchecked_transaction().map_err(fail)?;
+        {
+            let ranges: Vec<(i64, i64)> = tx
+                .prepare_cached("SELECT first, last FROM settled")
+                .and_then(|mut stmt| {
+                    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect()
+                })
+                .map_err(fail)?;
+            if ranges.is_empty() {
+                return Ok(()); // the transaction rolls back: nothing was written
+            }
+            let mut delete = tx
+                .prepare_cached("DELETE FROM events WHERE seq BETWEEN ?1 AND ?2")
+                .map_err(fail)?;
+            for (first, last) in ranges {
+                delete.execute([first, last]).map_err(fail)?;
+            }
+            tx.execute("DELETE FROM settled", []).map_err(fail)?;
         }
         tx.commit().map_err(fail)
     }
@@ -256,11 +318,7 @@ impl Store {
     /// When the oldest stored event was queued (ms since the epoch).
     pub fn oldest_created_ms(&self) -> Result<Option<u64>> {
         self.conn
-            .query_row(
-                "SELECT created_ms FROM events ORDER BY seq LIMIT 1",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
+            .query_row(SELECT_OLDEST, [], |r| r.get::<_, i64>(0))
             .map(|ms| Some(ms.max(0) as u64))
             .or_else(|e| match e {
                 rusqlite::Error::QueryReturnedNoRows => Ok(None),
@@ -439,10 +497,25 @@ mod tests {
         store.add_attempts(&[batch[0].seq], 2).unwrap();
         assert_eq!(runs(&[5, 3, 4, 9, 9, 1]), [(1, 1), (3, 5), (9, 9)]);
         assert_eq!(store.next_batch(1).unwrap()[0].attempts, 2);
-        store.remove(&[batch[0].seq, batch[1].seq]).unwrap();
+        store.mark_settled(&[batch[0].seq, batch[1].seq]).unwrap();
         assert_eq!(store.next_batch(10).unwrap()[0].event_id, "b");
         assert_eq!(store.oldest_created_ms().unwrap(), Some(2));
         assert_eq!(store.all().unwrap().len(), 1);
+        drop(store);
+        // A reopen removes what was marked (a crash may leave marks behind).
+        let (store, contents) = Store::open(Some(&path), QueueSync::Normal).unwrap();
+        assert_eq!(contents.events, 1);
+        let count = |table: &str| -> i64 {
+            store
+                .conn
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!((count("events"), count("settled")), (1, 0));
+        store.mark_settled(&[store.all().unwrap()[0].seq]).unwrap();
+        assert!(store.next_batch(10).unwrap().is_empty());
+        store.compact().unwrap();
+        assert_eq!((count("events"), count("settled")), (0, 0));
     }
 
     #[test]
