@@ -88,17 +88,32 @@ macro_rules! live {
     };
 }
 
+// The first event not marked: the oldest event, or the first one after a
+// mark's `last` (the event before the first unmarked one is marked, and its
+// mark ends below it). A few index seeks per mark, where a scan in `seq` order
+// would test every marked event first.
+macro_rules! first_live {
+    () => {
+        concat!(
+            "(SELECT MIN(c) FROM (SELECT (SELECT seq FROM events ORDER BY seq LIMIT 1) AS c UNION ALL ",
+            "SELECT (SELECT seq FROM events WHERE seq > s.last ORDER BY seq LIMIT 1) FROM settled s) ",
+            "WHERE c IS NOT NULL AND NOT EXISTS (SELECT 1 FROM settled t WHERE c BETWEEN t.first AND t.last))"
+        )
+    };
+}
+
 // No index on the group: every insert would write one more page. Events of one
-// group are usually all of them, so a scan in `seq` order finds a batch at once.
+// group are usually all of them, so a scan in `seq` order from the first
+// unmarked event finds a batch at once.
 const SELECT_BATCH: &str = concat!(
-    "SELECT seq, event_id, grp, event, attempts FROM events e WHERE ",
+    "SELECT seq, event_id, grp, event, attempts FROM events e WHERE seq >= ?1",
+    " AND grp_hash = (SELECT grp_hash FROM events WHERE seq = ?1)",
+    " AND grp = (SELECT grp FROM events WHERE seq = ?1) AND ",
     live!("e"),
-    " AND grp_hash = (SELECT grp_hash FROM events f WHERE ",
-    live!("f"),
-    " ORDER BY seq LIMIT 1) AND grp = (SELECT grp FROM events f WHERE ",
-    live!("f"),
-    " ORDER BY seq LIMIT 1) ORDER BY seq LIMIT ?1"
+    " ORDER BY seq LIMIT ?2"
 );
+
+const SELECT_FIRST_LIVE: &str = concat!("SELECT ", first_live!());
 
 const SELECT_AFTER: &str = concat!(
     "SELECT seq, event_id, grp, event, attempts FROM events e WHERE seq > ?1 AND ",
@@ -106,11 +121,7 @@ const SELECT_AFTER: &str = concat!(
     " ORDER BY seq LIMIT 1000"
 );
 
-const SELECT_OLDEST: &str = concat!(
-    "SELECT created_ms FROM events e WHERE ",
-    live!("e"),
-    " ORDER BY seq LIMIT 1"
-);
+const SELECT_OLDEST: &str = concat!("SELECT created_ms FROM events WHERE seq = ", first_live!());
 
 impl Store {
     /// Opens (creating when needed) the queue file and takes its lock, or an
@@ -245,8 +256,7 @@ impl Store {
 
     /// Up to `limit` events of the oldest event's group, oldest first.
     pub fn next_batch(&self, limit: usize) -> Result<Vec<Row>> {
-        query_rows(&self.conn, SELECT_BATCH, limit as i64)
-            .map_err(|e| self.error("cannot be read", &e))
+        batch_rows(&self.conn, limit).map_err(|e| self.error("cannot be read", &e))
     }
 
     /// Every stored event, oldest first (to reject them all when consent is "n").
@@ -329,8 +339,7 @@ impl Store {
 
 impl Reader {
     pub fn next_batch(&self, limit: usize) -> Result<Vec<Row>> {
-        query_rows(&self.conn, SELECT_BATCH, limit as i64)
-            .map_err(|e| storage(Some(&self.path), "cannot be read", &e))
+        batch_rows(&self.conn, limit).map_err(|e| storage(Some(&self.path), "cannot be read", &e))
     }
 
     pub fn all(&self) -> Result<Vec<Row>> {
@@ -438,17 +447,32 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     })
 }
 
-fn query_rows(conn: &Connection, sql: &str, arg: i64) -> rusqlite::Result<Vec<Row>> {
+fn query_rows<P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    args: P,
+) -> rusqlite::Result<Vec<Row>> {
     let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map([arg], read_row)?;
+    let rows = stmt.query_map(args, read_row)?;
     rows.collect()
+}
+
+/// Up to `limit` unmarked events of the oldest unmarked event's group, oldest first.
+fn batch_rows(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<Row>> {
+    let first: Option<i64> = conn
+        .prepare_cached(SELECT_FIRST_LIVE)?
+        .query_row([], |r| r.get(0))?;
+    match first {
+        Some(first) => query_rows(conn, SELECT_BATCH, params![first, limit as i64]),
+        None => Ok(Vec::new()),
+    }
 }
 
 fn all_rows(conn: &Connection) -> rusqlite::Result<Vec<Row>> {
     let mut out = Vec::new();
     let mut after = i64::MIN;
     loop {
-        let rows = query_rows(conn, SELECT_AFTER, after)?;
+        let rows = query_rows(conn, SELECT_AFTER, [after])?;
         let Some(last) = rows.last() else {
             return Ok(out);
         };
@@ -516,6 +540,43 @@ mod tests {
         assert!(store.next_batch(10).unwrap().is_empty());
         store.compact().unwrap();
         assert_eq!((count("events"), count("settled")), (0, 0));
+    }
+
+    #[test]
+    fn readers_skip_marked_events_of_interleaved_groups() {
+        let (store, _) = Store::open(None, QueueSync::Normal).unwrap();
+        for (id, group) in [
+            ("a", "g1"),
+            ("b", "g2"),
+            ("c", "g1"),
+            ("d", "g2"),
+            ("e", "g1"),
+        ] {
+            store.insert(id, group, "{}", 1).unwrap();
+        }
+        let ids = |rows: Vec<Row>| rows.into_iter().map(|r| r.event_id).collect::<Vec<_>>();
+        let seq = |id: &str| {
+            store
+                .all()
+                .unwrap()
+                .into_iter()
+                .find(|r| r.event_id == id)
+                .unwrap()
+                .seq
+        };
+        assert_eq!(ids(store.next_batch(10).unwrap()), ["a", "c", "e"]);
+        store.mark_settled(&[seq("a"), seq("c")]).unwrap();
+        assert_eq!(ids(store.next_batch(10).unwrap()), ["b", "d"]);
+        store.mark_settled(&[seq("b")]).unwrap();
+        assert_eq!(ids(store.next_batch(10).unwrap()), ["d"]);
+        assert_eq!(ids(store.all().unwrap()), ["d", "e"]);
+        store.mark_settled(&[seq("d")]).unwrap();
+        assert_eq!(ids(store.next_batch(10).unwrap()), ["e"]);
+        store.compact().unwrap();
+        assert_eq!(ids(store.next_batch(10).unwrap()), ["e"]);
+        store.mark_settled(&[seq("e")]).unwrap();
+        assert!(store.next_batch(10).unwrap().is_empty());
+        assert_eq!(store.oldest_created_ms().unwrap(), None);
     }
 
     #[test]
