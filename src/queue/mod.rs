@@ -145,7 +145,7 @@ impl Queue {
                 outcome: Mutex::new(None),
                 calling: Mutex::new(()),
                 closing: AtomicBool::new(false),
-                owner_pid: std::process::id(),
+                owner_pid: crate::process::pid(),
             }),
         };
         if backlog {
@@ -356,7 +356,7 @@ impl Shared {
 
     /// `STORAGE_ERROR` in a forked child, before any lock is touched.
     fn check_process(&self) -> Result<()> {
-        if self.owner_pid == std::process::id() {
+        if self.owner_pid == crate::process::pid() {
             return Ok(());
         }
         Err(Error::new(

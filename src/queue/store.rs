@@ -137,7 +137,7 @@ impl Store {
             conn,
             path: path.map(Path::to_path_buf),
             sync,
-            owner_pid: std::process::id(),
+            owner_pid: crate::process::pid(),
             _lock: lock,
         };
         store.prepare()?;
@@ -228,7 +228,7 @@ impl Store {
 
     /// Whether this process opened it (false in a forked child).
     pub fn owned_here(&self) -> bool {
-        self.owner_pid == std::process::id()
+        self.owner_pid == crate::process::pid()
     }
 
     fn error(&self, what: &str, e: &rusqlite::Error) -> Error {
@@ -364,7 +364,7 @@ impl Drop for Store {
 
 impl Drop for Reader {
     fn drop(&mut self) {
-        if self.owner_pid != std::process::id() {
+        if self.owner_pid != crate::process::pid() {
             forget_connection(&mut self.conn);
         }
     }
@@ -496,7 +496,7 @@ mod tests {
     fn temp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
             "aep-edge-store-{}-{}",
-            std::process::id(),
+            crate::process::pid(),
             crate::ids::random_u64()
         ));
         std::fs::create_dir_all(&dir).unwrap();
