@@ -1756,3 +1756,44 @@ fn calls_close_ended_before_they_started_complete_closed_on_the_closing_thread()
     // SAFETY: the client this test created.
     unsafe { aep_edge_client_free(client) };
 }
+
+/// §3.3 "A 2xx body that is not a JSON object is `AEP_EDGE_INVALID_RESPONSE`,
+/// except that collect accepts an empty 202/204 body as `{}`", and
+/// `handle`/`errors`/`warnings` are present then too.
+#[test]
+fn non_object_2xx_bodies_are_invalid_responses_except_an_empty_collect_answer() {
+    let edge = common::emulator();
+    let client = new_client(&common::config(
+        &edge.base_url(),
+        json!({"retry": {"maxAttempts": 1}}),
+    ))
+    .unwrap();
+    let answer = |status: u16, body: &str| aep_edge_emulator::Fault {
+        status: Some(status),
+        body: Some(body.to_string()),
+        content_type: Some("application/json".into()),
+        ..aep_edge_emulator::Fault::default()
+    };
+    for body in ["[]", "\"text\"", "null", "42", ""] {
+        edge.inject(answer(200, body));
+        let (s, e) = call(aep_edge_interact, client, &common::source_request());
+        assert_eq!(s, AEP_EDGE_INVALID_RESPONSE, "interact {body:?}: {e}");
+        assert_eq!(e["error"]["kind"], "invalid_response");
+        assert_eq!(e["error"]["attempts"], 1);
+    }
+    let collect = json!({"events": [common::source_event()]});
+    for status in [202, 204] {
+        edge.inject(answer(status, ""));
+        let (s, r) = call(aep_edge_collect, client, &collect);
+        assert_eq!(s, AEP_EDGE_OK, "collect empty {status}: {r}");
+        assert_eq!(r["client"]["httpStatus"], status);
+        for key in ["handle", "errors", "warnings"] {
+            assert_eq!(r[key], json!([]), "{key} on an empty {status}: {r}");
+        }
+    }
+    edge.inject(answer(202, "[]"));
+    let (s, e) = call(aep_edge_collect, client, &collect);
+    assert_eq!(s, AEP_EDGE_INVALID_RESPONSE, "collect []: {e}");
+    // SAFETY: the client this test created.
+    unsafe { aep_edge_client_free(client) };
+}
