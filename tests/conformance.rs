@@ -1797,3 +1797,84 @@ fn non_object_2xx_bodies_are_invalid_responses_except_an_empty_collect_answer() 
     // SAFETY: the client this test created.
     unsafe { aep_edge_client_free(client) };
 }
+
+unsafe extern "C" fn record_log(
+    user_data: *mut std::ffi::c_void,
+    level: u32,
+    message: *const c_char,
+) {
+    // SAFETY: user_data is the Mutex<Vec<..>> the test passed; message is
+    // NUL-terminated for the callback's duration.
+    let sink = unsafe { &*(user_data as *const std::sync::Mutex<Vec<(u32, String)>>) };
+    let text = unsafe { CStr::from_ptr(message) }
+        .to_string_lossy()
+        .into_owned();
+    sink.lock().unwrap().push((level, text));
+}
+
+/// Brief and §4 "never a secret": at trace level, neither the OAuth client
+/// secret nor the minted access token reaches the log callback or an error
+/// object, on success and on a refused secret.
+#[test]
+fn oauth_secrets_and_minted_tokens_never_reach_logs_or_errors() {
+    let secret = "conformance-oauth-s3cr3t";
+    let edge = common::emulator_with(aep_edge_emulator::Options {
+        require_auth: true,
+        validate_tokens: true,
+        ims_clients: vec![("my-client".into(), secret.into())],
+        ..aep_edge_emulator::Options::default()
+    });
+    let sink: Box<std::sync::Mutex<Vec<(u32, String)>>> = Box::default();
+    let mut texts = Vec::new();
+    for (given, ok) in [(secret, true), ("wrong-s3cr3t-value", false)] {
+        let client = new_client(&common::config(
+            &edge.base_url(),
+            json!({"orgId": "53A16ACB5CC1D3760A495C99@AdobeOrg", "retry": {"maxAttempts": 1},
+                   "auth": {"type": "oauth", "clientId": "my-client", "clientSecret": given,
+                            "scopes": "openid", "tokenUrl": format!("{}/ims/token/v3", edge.base_url())}}),
+        ))
+        .unwrap();
+        // SAFETY: the sink outlives the client.
+        let s = unsafe {
+            aep_edge_set_log_callback(
+                client,
+                AEP_EDGE_LOG_TRACE,
+                Some(record_log),
+                &*sink as *const _ as *mut std::ffi::c_void,
+            )
+        };
+        assert_eq!(s, AEP_EDGE_OK);
+        let (s, r) = call(aep_edge_interact, client, &common::source_request());
+        assert_eq!(s == AEP_EDGE_OK, ok, "{r}");
+        texts.push(r.to_string());
+        let mut session = sentinel();
+        // SAFETY: valid pointers.
+        assert_eq!(
+            unsafe { aep_edge_session_get(client, &mut session) },
+            AEP_EDGE_OK
+        );
+        texts.push(take(session).unwrap());
+        // SAFETY: the client this test created.
+        unsafe { aep_edge_client_free(client) };
+    }
+    let tokens: Vec<String> = edge
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/ims/token/v3" && r.response_status == 200)
+        .filter_map(|r| serde_json::from_slice::<Value>(&r.response_body).ok())
+        .filter_map(|v| v["access_token"].as_str().map(str::to_string))
+        .collect();
+    assert!(!tokens.is_empty(), "a token was minted");
+    let logs = sink.lock().unwrap().clone();
+    assert!(logs.len() > 2, "trace logging produced lines");
+    texts.extend(logs.into_iter().map(|(_, m)| m));
+    for text in &texts {
+        for secret in [secret, "wrong-s3cr3t-value"]
+            .iter()
+            .copied()
+            .chain(tokens.iter().map(String::as_str))
+        {
+            assert!(!text.contains(secret), "a secret leaked: {text}");
+        }
+    }
+}
