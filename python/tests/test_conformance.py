@@ -188,7 +188,12 @@ import aep_edge
 after_import = native_threads()
 c = aep_edge.EdgeClient("ds", base_url=sys.argv[1])
 after_new = native_threads()
-print(base, after_import, after_new, threading.active_count())
+python_threads = threading.active_count()
+import asyncio
+EVENT = {"xdm": {"identityMap": {"FPID": [{"id": "v", "primary": True}]}}}
+r = asyncio.run(c.interact_async(EVENT))
+assert r.status == 200
+print(base, after_import, after_new, python_threads, threading.active_count(), native_threads())
 c.close()
 """
 
@@ -202,10 +207,13 @@ def test_no_thread_starts_at_import_or_in_the_constructor(emulator: Emulator) ->
 
     out = subprocess.run([sys.executable, "-c", THREADS_PROBE, emulator.base_url],
                          capture_output=True, text=True, timeout=60, check=True).stdout.split()
-    base, after_import, after_new, python_threads = map(int, out)
+    base, after_import, after_new, python_threads, after_async, native_after_async = map(int, out)
     assert after_import == base, out
     assert after_new == base, out
     assert python_threads == 1, out
+    # §4.1 "run on the core's workers (§3.6) ...; no Python thread pool".
+    assert after_async == 1, out
+    assert native_after_async > base, out
 
 
 def test_request_id_is_the_sent_one_when_the_server_gives_none(emulator: Emulator) -> None:
