@@ -1878,3 +1878,33 @@ fn oauth_secrets_and_minted_tokens_never_reach_logs_or_errors() {
         }
     }
 }
+
+/// §3.1 "Unknown keys, at any depth, are rejected with
+/// `AEP_EDGE_INVALID_CONFIG` naming the key" — in every nested object.
+#[test]
+fn unknown_keys_in_every_nested_config_object_are_named() {
+    let base = json!({"datastreamId": "ds", "baseUrl": "http://127.0.0.1:9"});
+    let cases = [
+        json!({"auth": {"type": "none", "zzAuthKey": 1}}),
+        json!({"orgId": "A@AdobeOrg", "auth": {"type": "token", "accessToken": "a", "apiKey": "k", "zzAuthKey": 1}}),
+        json!({"orgId": "A@AdobeOrg", "auth": {"type": "oauth", "clientId": "c", "clientSecret": "s", "scopes": "x", "zzAuthKey": 1}}),
+        json!({"timeouts": {"zzTimeoutKey": 1}}),
+        json!({"tls": {"zzTlsKey": 1}}),
+        json!({"proxy": {"zzProxyKey": 1}}),
+        json!({"queue": {"zzQueueKey": 1}}),
+        json!({"async": {"zzAsyncKey": 1}}),
+    ];
+    for extra in cases {
+        let mut config = base.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            config[k] = v.clone();
+        }
+        let key = extra
+            .to_string()
+            .split('"')
+            .find(|s| s.starts_with("zz"))
+            .unwrap()
+            .to_string();
+        config_refused(config, &key);
+    }
+}
