@@ -313,7 +313,7 @@ class EdgeClient:
         - ``location_hint``: pins the region of this call.
         """
         request = _request("event", _event(event, "interact()"), query, meta, request_id, state, datastream_id, timeout, total_timeout,
-                           headers=headers, location_hint=location_hint)
+                           headers, location_hint)
         return _response(InteractResponse, self._invoke(self._native.interact, request))
 
     def collect(

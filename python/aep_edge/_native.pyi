@@ -61,6 +61,8 @@ class NativeResult:
         """The scalar at key of the result, or None."""
     def fact(self, key: str) -> Any:
         """The scalar at key of the result's client facts, or None."""
+    def http_status(self) -> int:
+        """client.httpStatus, 0 when absent."""
 
 @final
 class NativeClient:

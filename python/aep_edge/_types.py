@@ -139,7 +139,10 @@ class CollectResponse:
     @property
     def status(self) -> int:
         """The HTTP status of the response."""
-        return int(self._fact("httpStatus") or 0)
+        result = self._result
+        if result is not None and self._raw is None:
+            return result.http_status()
+        return int(self._client.get("httpStatus") or 0)
 
     @property
     def attempts(self) -> int:

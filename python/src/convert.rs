@@ -97,13 +97,7 @@ fn convert(obj: &Bound<'_, PyAny>, depth: usize) -> Converted {
             "nested deeper than {MAX_DEPTH} levels (is there a cycle?)"
         )));
     }
-    if obj.is_none() {
-        return Ok(Value::Null);
-    }
-    // bool before int: bool is a subclass of int in Python.
-    if let Ok(b) = obj.cast::<PyBool>() {
-        return Ok(Value::Bool(b.is_true()));
-    }
+    // The most common first: str, dict.
     if let Ok(s) = obj.cast::<PyString>() {
         return match text(s) {
             Some(text) => Ok(Value::String(text.into_owned())),
@@ -111,6 +105,16 @@ fn convert(obj: &Bound<'_, PyAny>, depth: usize) -> Converted {
                 "a str that is not valid Unicode (a lone surrogate?) cannot be sent as JSON".into(),
             )),
         };
+    }
+    if let Ok(dict) = obj.cast::<PyDict>() {
+        return object(dict.iter(), dict.len(), depth);
+    }
+    if obj.is_none() {
+        return Ok(Value::Null);
+    }
+    // bool before int: bool is a subclass of int in Python.
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return Ok(Value::Bool(b.is_true()));
     }
     if obj.is_instance_of::<PyInt>() {
         if let Ok(i) = obj.extract::<i64>() {
@@ -133,9 +137,6 @@ fn convert(obj: &Bound<'_, PyAny>, depth: usize) -> Converted {
                 float_name(x)
             ))),
         };
-    }
-    if let Ok(dict) = obj.cast::<PyDict>() {
-        return object(dict.iter(), dict.len(), depth);
     }
     if let Ok(list) = obj.cast::<PyList>() {
         return sequence(list.iter(), list.len(), depth);
@@ -278,10 +279,11 @@ fn text<'a>(s: &'a Bound<'_, PyString>) -> Option<Cow<'a, str>> {
         return None;
     }
     let len = usize::try_from(size).ok()?;
-    // SAFETY: CPython returns `size` bytes of valid UTF-8 at `data`.
-    let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) };
-    // CPython's UTF-8 is always valid; checked anyway, it is cheap.
-    std::str::from_utf8(bytes).ok().map(Cow::Borrowed)
+    // SAFETY: CPython returns `size` bytes of valid UTF-8 at `data` (a str it
+    // cannot encode, with a lone surrogate, returned NULL above).
+    Some(Cow::Borrowed(unsafe {
+        std::str::from_utf8_unchecked(std::slice::from_raw_parts(data.cast::<u8>(), len))
+    }))
 }
 
 extern "C" {

@@ -61,6 +61,15 @@ impl NativeResult {
         scalar(py, facts.and_then(|c| c.get(key)))
     }
 
+    /// `client.httpStatus` (0 when absent): what nearly every caller reads.
+    fn http_status(&self) -> u64 {
+        self.value
+            .get("client")
+            .and_then(|facts| facts.get("httpStatus"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    }
+
     fn __repr__(&self) -> String {
         "<aep_edge._native.NativeResult>".to_string()
     }
