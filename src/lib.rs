@@ -40,6 +40,7 @@ mod json_fields;
 mod lifecycle;
 /// cbindgen:ignore
 pub mod log;
+mod process;
 /// cbindgen:ignore
 pub mod propositions;
 pub mod queue;
