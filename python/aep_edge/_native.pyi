@@ -78,8 +78,10 @@ class NativeClient:
     def is_poisoned(self) -> bool: ...
     def reopen(self) -> NativeClient: ...
     def set_logger(
-        self, min_level: int, callback: Optional[Callable[[int, str], Any]]
-    ) -> None: ...
+        self, min_level: int, callback: Optional[Callable[[int, str, Optional[str]], Any]]
+    ) -> None:
+        """callback(level, message, request_id): request_id is the blocking
+        call's on the thread that logs, else None."""
 
 @final
 class NativeQueue:
