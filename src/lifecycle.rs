@@ -20,8 +20,28 @@ pub struct Lifecycle {
     /// Bumped by every `notify`, so a waiter never misses a wake-up that came
     /// between its check and its sleep (its check runs without the mutex).
     epoch: AtomicU64,
+    /// Threads that may be asleep on `wake` (counted before their last epoch
+    /// check): `notify` skips the mutex and the wake-up syscall when there
+    /// are none, as on nearly every call.
+    sleepers: AtomicUsize,
     lock: Mutex<()>,
     wake: Condvar,
+}
+
+/// Counts its thread among the sleepers while it lives.
+struct Sleeper<'a>(&'a AtomicUsize);
+
+impl<'a> Sleeper<'a> {
+    fn new(sleepers: &'a AtomicUsize) -> Sleeper<'a> {
+        sleepers.fetch_add(1, SeqCst);
+        Sleeper(sleepers)
+    }
+}
+
+impl Drop for Sleeper<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, SeqCst);
+    }
 }
 
 thread_local! {
@@ -132,6 +152,7 @@ impl<'a> Deadline<'a> {
                 return Err(Stop::Deadline);
             }
             let nap = recheck.map_or(remaining, |r| r.min(remaining));
+            let _sleeper = Sleeper::new(&life.sleepers);
             let held = life.lock.lock().unwrap_or_else(|p| p.into_inner());
             if life.epoch.load(SeqCst) == seen && !life.is_closed() {
                 drop(
@@ -187,6 +208,12 @@ impl Lifecycle {
     /// Wakes every wait so that it checks its condition again.
     pub fn notify(&self) {
         self.epoch.fetch_add(1, SeqCst);
+        // A sleeper counts itself before it checks the epoch for the last
+        // time (both SeqCst): one this load misses sees the new epoch and
+        // does not sleep.
+        if self.sleepers.load(SeqCst) == 0 {
+            return;
+        }
         let _held = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         self.wake.notify_all();
     }
@@ -200,6 +227,9 @@ impl Lifecycle {
         self.closed.store(true, SeqCst);
         self.notify();
         let own = self.own_calls();
+        // Counted before the first look at in_flight: a call ending after it
+        // (CallGuard's notify) sees this sleeper.
+        let _sleeper = Sleeper::new(&self.sleepers);
         let mut held = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             let in_flight = self.in_flight.load(SeqCst).saturating_sub(own);
