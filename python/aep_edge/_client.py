@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import math
+import sys
 import threading
 import time
 import weakref
@@ -53,8 +53,16 @@ from ._shapes import (
 from ._types import CloseReport, CollectResponse, InteractResponse, OAuth, Outcome, QueueStats, TokenAuth, _response
 from ._visitor import StateEntry, display_event
 
-if TYPE_CHECKING:  # typing.Self is 3.11+; checkers know typing_extensions from typeshed
-    from typing_extensions import Self
+# `-> _Self` from __enter__/__aenter__: typing.Self where Python has it (3.11+);
+# checkers know typing_extensions' from typeshed. At run time on 3.9 and 3.10 a
+# TypeVar stands in, so that typing.get_type_hints() resolves the annotation
+# without a dependency on typing_extensions.
+if sys.version_info >= (3, 11):
+    from typing import Self as _Self
+elif TYPE_CHECKING:
+    from typing_extensions import Self as _Self
+else:
+    _Self = TypeVar("_Self", bound="EdgeClient")
 
 __all__ = ["EdgeClient", "AuthSetting", "ProxySetting", "Event", "StateEntryLike", "PathSetting"]
 
@@ -236,7 +244,7 @@ class EdgeClient:
         # Server-side visitors: context headers on every call, where a hint
         # goes ("auto", "path", "host", "off"), and "ee" or "ee-pre-prd".
         if headers is not None:
-            config["headers"] = dict(headers)
+            config["headers"] = headers
         if hint_routing is not None:
             config["hintRouting"] = _config.choice("hint_routing", hint_routing, _HINT_ROUTINGS)
         if edge_base_path is not None:
@@ -246,7 +254,8 @@ class EdgeClient:
             config["async"] = {k: v for k, v in async_config.items() if v is not None}
         if queue is not None or queue_path is not None:
             config["queue"] = _queue_config(queue, queue_path)
-        self._start(config, Words(auth_object=isinstance(auth, (TokenAuth, OAuth))), on_outcome)
+        words = Words(keywords=True, auth_object=isinstance(auth, (TokenAuth, OAuth)), queue_path=queue_path is not None)
+        self._start(config, words, on_outcome)
 
     @classmethod
     def from_config(
@@ -262,14 +271,13 @@ class EdgeClient:
         return client
 
     def _start(
-        self, config: Dict[str, Any], words: Optional[Words], on_outcome: Optional[Callable[[Outcome], Any]] = None
+        self, config: Dict[str, Any], words: Words, on_outcome: Optional[Callable[[Outcome], Any]] = None
     ) -> None:
         self._words = words
         try:
             self._native = _native.NativeClient(config)
-        except EdgeError as e:
-            if words is not None:
-                words.apply(e)
+        except (EdgeError, TypeError) as e:
+            words.apply(e, config)
             raise
         self._queue = _native.NativeQueue(self._native)
         self._on_outcome = on_outcome
@@ -426,7 +434,7 @@ class EdgeClient:
         by the client's dispatcher thread; ``on_outcome=`` hears how it ended."""
         request = _request("event", _event(event, "send()"), None, meta, None, state, None, None, None)
         if headers is not None:
-            request.setdefault("options", {})["headers"] = dict(headers)
+            request.setdefault("options", {})["headers"] = headers
         return self._invoke(self._queue.send, request)
 
     def notify_display(
@@ -446,13 +454,13 @@ class EdgeClient:
             state = response.next_state
         request = _request("event", event, None, None, None, state, None,
                            headers=headers, location_hint=response.location_hint)
-        return self._queue.send(request)
+        return self._invoke(self._queue.send, request)
 
     def flush(self, timeout: float = 30.0) -> QueueStats:
         """Sends every queued event without waiting for batches to fill and
         waits up to ``timeout`` seconds for the queue to empty. Raises
         :class:`EdgeTimeoutError` (with ``.stats``) when the deadline comes first."""
-        emptied, raw = self._queue.flush(_seconds("timeout", timeout))
+        emptied, raw = self._queue.flush(_config.wait_seconds("timeout", timeout))
         stats = QueueStats._from_raw(raw)
         if not emptied:
             error = EdgeTimeoutError(f"{stats.queued} event(s) still queued after {timeout} s", kind="timeout")
@@ -511,9 +519,8 @@ class EdgeClient:
         self._log.sync()
         try:
             return call(request)
-        except EdgeError as e:
-            if self._words is not None:
-                self._words.apply(e)
+        except (EdgeError, TypeError) as e:
+            self._words.apply(e, request)
             raise
 
     async def _call_async(self, endpoint: str, request: Dict[str, Any]) -> _native.NativeResult:
@@ -525,9 +532,8 @@ class EdgeClient:
         try:
             _native.start_call(self._native, endpoint, request, _inbox(loop), future)
             return await future
-        except EdgeError as e:
-            if self._words is not None:
-                self._words.apply(e)
+        except (EdgeError, TypeError) as e:
+            self._words.apply(e, request)
             raise
 
     # -- lifecycle -----------------------------------------------------------
@@ -540,7 +546,7 @@ class EdgeClient:
         with :class:`ClientClosedError`. Queued events left over stay in the
         ``queue_path`` file for the next client. Idempotent, thread-safe."""
         started = time.monotonic()
-        queue_timeout = self._total_timeout if timeout is None else _seconds("timeout", timeout)
+        queue_timeout = self._total_timeout if timeout is None else _config.wait_seconds("timeout", timeout)
         undelivered, _, _ = self._queue.close(queue_timeout)
         left = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
         in_flight, _ = self._native.close(left)
@@ -551,13 +557,13 @@ class EdgeClient:
         """Whether :meth:`close` was called (calls then raise ``ClientClosedError``)."""
         return bool(self._native.is_closed())
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> _Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    async def __aenter__(self) -> Self:
+    async def __aenter__(self) -> _Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -586,18 +592,10 @@ class EdgeClient:
         return f"EdgeClient({self._summary}, {state})"
 
 
-def _seconds(name: str, seconds: Any) -> float:
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds, not {type(seconds).__name__}")
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"{name} must be a finite number of seconds >= 0, not {seconds!r}")
-    return float(seconds)
-
-
 def _queue_config(queue: Optional[Mapping[str, Any]], path: Any) -> Dict[str, Any]:
     """The C config's ``queue`` from ``queue=`` (its keys) and ``queue_path=``."""
     if queue is not None and not isinstance(queue, Mapping):
-        raise TypeError(f"queue must be a mapping of the C config's queue keys, not {type(queue).__name__}")
+        raise TypeError(f"queue= must be a mapping of the C config's queue keys, not {type(queue).__name__}")
     config = dict(queue or {})
     if path is not None:
         if "path" in config:
