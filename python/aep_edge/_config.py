@@ -15,7 +15,7 @@ import json
 import math
 import os
 import re
-from typing import Any, Dict, Mapping, Optional, Pattern, Tuple, Type, Union
+from typing import Any, Callable, Dict, Mapping, Match, Optional, Pattern, Tuple, Type, Union
 
 from ._errors import ConfigError, EdgeError, RequestError
 from ._types import OAuth, TokenAuth
@@ -131,8 +131,8 @@ class Words:
                 # The core writes path.key; the converter path.key or path["key"].
                 spelt = "|".join(re.escape(s) for s in (f"{path}.{key}", f"{path}[{json.dumps(key)}]"))
                 named = r"(?:config\.)?(?:" + spelt + r")(?![\w\-@])"
-                message = re.sub(r"^unknown key " + named, lambda _m, k=key: f"{keyword} has no key {k!r}", message)
-                message = re.sub(r"(?<![\w.])" + named, lambda _m, k=key: f"{keyword}[{k!r}]", message)
+                message = re.sub(r"^unknown key " + named, _literal(f"{keyword} has no key {key!r}"), message)
+                message = re.sub(r"(?<![\w.])" + named, _literal(f"{keyword}[{key!r}]"), message)
         return message
 
     def apply(self, error: Exception, given: Optional[Mapping[str, Any]] = None) -> Exception:
@@ -147,6 +147,11 @@ class Words:
         elif len(error.args) == 1 and isinstance(error.args[0], str):
             error.args = (self.rewrite(error.args[0], given),)
         return error
+
+
+def _literal(text: str) -> Callable[[Match[str]], str]:
+    """A replacement for :func:`re.sub` taken as it is (no backslash escapes)."""
+    return lambda _match: text
 
 
 def _at(given: Mapping[str, Any], path: str) -> Any:

@@ -55,7 +55,7 @@ def test_paths_in_collect_query_meta_and_state(client: EdgeClient, emulator: Emu
         client.interact(EVENT, query={"personalization": math.nan})
     with pytest.raises(TypeError, match=r"^meta\.m\[0\]:"):
         client.interact(EVENT, meta={"m": [object()]})
-    with pytest.raises(TypeError, match=r"^options\.state\[0\]\.value:"):
+    with pytest.raises(TypeError, match=r"^state=\[0\]\.value:"):  # the keyword, as the core names it
         client.interact(EVENT, state=[{"key": "k", "value": b"v"}])
     assert emulator.requests() == []
 

@@ -90,6 +90,72 @@ def test_from_config_keeps_the_c_keys() -> None:
         EdgeClient.from_config({"datastreamId": "ds", "timeouts": {"totalMs": 0}})
 
 
+def test_a_from_config_clients_calls_still_name_the_keywords(emulator: Emulator) -> None:
+    # The config speaks C keys, but interact() was given keywords.
+    with EdgeClient.from_config({"datastreamId": "ds", "baseUrl": emulator.base_url}) as c:
+        with pytest.raises(RequestError, match=r"^headers=\['Cookie'\] is not a visitor context header"):
+            c.interact(EVENT, headers={"Cookie": "a=b"})
+    assert emulator.requests() == []
+
+
+def test_dict_keywords_name_their_keys_as_subscripts(client: EdgeClient) -> None:
+    with pytest.raises(ConfigError, match=r"^queue=\['maxEvents'\] must be an integer"):
+        EdgeClient("ds", base_url="http://127.0.0.1:9", queue={"maxEvents": 0})
+    with pytest.raises(ConfigError, match=r"^queue= has no key 'maxEvnts'$"):
+        EdgeClient("ds", base_url="http://127.0.0.1:9", queue={"maxEvnts": 1})
+    # queue={'path': ...} is named as given, queue_path= as given.
+    with pytest.raises(ConfigError, match=r"^queue=\['path'\] must not be empty"):
+        EdgeClient("ds", base_url="http://127.0.0.1:9", queue={"path": ""})
+    with pytest.raises(ConfigError, match=r"^queue_path= must not be empty"):
+        EdgeClient("ds", base_url="http://127.0.0.1:9", queue_path="")
+    # A name the core prints unquoted is cut where the given name ends.
+    with pytest.raises(ConfigError, match=r"^headers=\['Bad Name'\] is not a visitor context header"):
+        EdgeClient("ds", base_url="http://127.0.0.1:9", headers={"Bad Name": "x"})
+    with pytest.raises(ConfigError, match=r"^headers= has 65 headers"):
+        EdgeClient("ds", base_url="http://127.0.0.1:9", headers={f"Sec-CH-UA-X{i}": "x" for i in range(65)})
+    with pytest.raises(RequestError, match=r"^headers=\['Referer'\] contains CR, LF or NUL"):
+        client.interact(EVENT, headers={"Referer": "a\r\nb"})
+
+
+def test_a_value_json_cannot_hold_is_named_at_its_keyword(client: EdgeClient, emulator: Emulator) -> None:
+    """§4 "raises `TypeError` naming its path (`event.xdm.foo[2]`)": inside a
+    keyword the path starts at the keyword, as the core's messages do (`state=[0].key`)."""
+    nan = float("nan")
+    with pytest.raises(TypeError, match=r"^state=\[0\]\.value: NaN is not allowed in JSON$"):
+        client.interact(EVENT, state=[{"key": "k", "value": nan}])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=r"^state=\[0\]\.value: NaN"):
+        client.send(EVENT, state=[{"key": "k", "value": nan}])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=r"^headers=\['Referer'\]: NaN"):
+        client.interact(EVENT, headers={"Referer": nan})  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match=r"^identity_map=\['ECID'\]\[0\]\.id: NaN"):
+        client.set_consent({"standard": "Adobe", "version": "1.0", "value": {"general": "in"}},
+                           identity_map={"ECID": [{"id": nan}]})
+    with pytest.raises(TypeError, match=r"^retry\['maxAttempts'\]: NaN"):
+        EdgeClient("ds", base_url="http://127.0.0.1:9", retry={"maxAttempts": nan})  # type: ignore[typeddict-item]
+    with pytest.raises(TypeError, match=r"^event\.xdm\.foo\[2\]: NaN"):
+        client.interact({"xdm": {"foo": [1, 2, nan]}})
+    assert emulator.requests() == []
+
+
+def test_a_key_that_is_also_a_word_is_named_only_as_a_key() -> None:
+    # "proxy" is the key at the start of a message, an English word inside one.
+    with pytest.raises(ConfigError) as info:
+        EdgeClient("ds", base_url="http://127.0.0.1:9", proxy="http://10.0.0.1:3128")
+    message = str(info.value)
+    assert "but proxy= is 10.0.0.1, not a loopback proxy:" in message, message
+    assert "or a proxy on 127.0.0.1" in message, message
+
+
+@pytest.mark.parametrize("method", ["flush", "close"])
+def test_a_negative_wait_is_a_request_error_naming_timeout(client: EdgeClient, method: str) -> None:
+    with pytest.raises(RequestError, match=r"^timeout= must be a finite number of seconds >= 0, not -1$") as info:
+        getattr(client, method)(timeout=-1)
+    assert isinstance(info.value, ValueError) and info.value.kind == "invalid_request"
+    with pytest.raises(TypeError, match=r"^timeout= must be a number of seconds"):
+        getattr(client, method)(timeout="1")
+    assert not client.closed
+
+
 def test_default_consent_pending_waits_for_a_decision(emulator: Emulator) -> None:
     with EdgeClient("ds", base_url=emulator.base_url, default_consent="pending") as c:
         assert c.session["consent"] == "p"

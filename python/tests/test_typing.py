@@ -4,6 +4,7 @@ stubtest agrees with the runtime; exceptions live in aep_edge."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import pickle
@@ -11,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import typing
 from pathlib import Path
 from typing import List, Set
 
@@ -117,3 +119,19 @@ def test_exceptions_are_public_names_of_aep_edge() -> None:
         assert cls.__module__ == "aep_edge", name
         assert pickle.loads(pickle.dumps(cls("m", kind="http"))).kind == "http"
     assert aep_edge.HttpError.__qualname__ == "HttpError"
+
+
+def test_type_hints_resolve_at_run_time() -> None:
+    # `-> Self` from __enter__/__aenter__ (design.md §4.1) must not be a name that
+    # only exists for checkers: typing.get_type_hints() evaluates it, on 3.9 too
+    # (where a TypeVar stands in: typing_extensions is no dependency).
+    for method in (aep_edge.EdgeClient.__enter__, aep_edge.EdgeClient.__aenter__):
+        hint = typing.get_type_hints(method)["return"]
+        if sys.version_info >= (3, 11):
+            assert hint is typing.Self
+        else:
+            assert isinstance(hint, typing.TypeVar), hint
+    for name in dir(aep_edge.EdgeClient):
+        member = getattr(aep_edge.EdgeClient, name)
+        if inspect.isfunction(member):
+            typing.get_type_hints(member)
