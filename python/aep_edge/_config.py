@@ -15,7 +15,7 @@ import json
 import math
 import os
 import re
-from typing import Any, Callable, Dict, Mapping, Match, Optional, Pattern, Tuple, Type, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Pattern, Tuple, Type, Union
 
 from ._errors import ConfigError, EdgeError, RequestError
 from ._types import OAuth, TokenAuth
@@ -149,7 +149,7 @@ class Words:
         return error
 
 
-def _literal(text: str) -> Callable[[Match[str]], str]:
+def _literal(text: str) -> Callable[[re.Match[str]], str]:
     """A replacement for :func:`re.sub` taken as it is (no backslash escapes)."""
     return lambda _match: text
 

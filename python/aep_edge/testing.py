@@ -21,12 +21,11 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple, TypedDict, Union, cast
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, TypedDict, Union, cast
 
 from . import _native
+from ._client import _Self  # typing.Self, resolvable at run time (see there)
 
-if TYPE_CHECKING:
-    from typing_extensions import Self
 
 __all__ = ["Emulator", "FaultSpec", "RecordedRequest"]
 
@@ -139,7 +138,7 @@ class Emulator:
         """Whether it still serves (until :meth:`stop` or the end of ``with``)."""
         return self._native.is_running()
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> _Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

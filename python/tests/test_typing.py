@@ -19,6 +19,7 @@ from typing import List, Set
 import pytest
 
 import aep_edge
+import aep_edge.testing
 
 from conftest import SOURCE_TREE
 
@@ -125,7 +126,7 @@ def test_type_hints_resolve_at_run_time() -> None:
     # `-> Self` from __enter__/__aenter__ (design.md §4.1) must not be a name that
     # only exists for checkers: typing.get_type_hints() evaluates it, on 3.9 too
     # (where a TypeVar stands in: typing_extensions is no dependency).
-    for method in (aep_edge.EdgeClient.__enter__, aep_edge.EdgeClient.__aenter__):
+    for method in (aep_edge.EdgeClient.__enter__, aep_edge.EdgeClient.__aenter__, aep_edge.testing.Emulator.__enter__):
         hint = typing.get_type_hints(method)["return"]
         if sys.version_info >= (3, 11):
             assert hint is typing.Self
