@@ -25,6 +25,8 @@
 #![allow(clippy::result_large_err)]
 
 /// cbindgen:ignore
+mod answer;
+/// cbindgen:ignore
 mod auth;
 /// cbindgen:ignore
 mod client;
