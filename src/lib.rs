@@ -33,6 +33,8 @@ mod client;
 /// cbindgen:ignore
 pub mod config;
 /// cbindgen:ignore
+mod direct;
+/// cbindgen:ignore
 mod error;
 /// cbindgen:ignore
 mod ids;
@@ -57,8 +59,6 @@ mod retry;
 mod secret;
 /// cbindgen:ignore
 mod session;
-/// cbindgen:ignore
-mod tcp;
 /// cbindgen:ignore
 mod transport;
 /// cbindgen:ignore
