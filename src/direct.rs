@@ -843,3 +843,332 @@ fn tls_config(roots: &ureq::tls::RootCerts) -> Result<Arc<rustls::ClientConfig>,
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
+
+#[cfg(test)]
+mod tests {
+    //! Over real loopback sockets, against a scripted server thread.
+    use super::*;
+    use std::collections::HashMap;
+    use std::net::TcpListener;
+    use std::thread;
+
+    enum Step {
+        /// Reads one request, then writes these pieces one by one.
+        Answer(Vec<Vec<u8>>),
+        /// Reads until the client closes the connection.
+        Hold,
+        /// Closes the connection.
+        Close,
+    }
+
+    struct Server {
+        addr: SocketAddr,
+        accepted: thread::JoinHandle<Vec<Vec<u8>>>,
+    }
+
+    /// A server that runs `scripts[i]` on its i-th connection and returns
+    /// the requests it read.
+    fn server(scripts: Vec<Vec<Step>>) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = thread::spawn(move || {
+            let mut requests = Vec::new();
+            for script in scripts {
+                let (mut s, _) = listener.accept().unwrap();
+                s.set_nodelay(true).unwrap();
+                for step in script {
+                    match step {
+                        Step::Close => break,
+                        Step::Answer(pieces) => {
+                            requests.push(read_request(&mut s));
+                            for piece in pieces {
+                                s.write_all(&piece).unwrap();
+                                s.flush().unwrap();
+                            }
+                        }
+                        Step::Hold => {
+                            let mut rest = Vec::new();
+                            let _ = s.read_to_end(&mut rest);
+                        }
+                    }
+                }
+            }
+            requests
+        });
+        Server { addr, accepted }
+    }
+
+    /// A request with a Content-Length body.
+    fn read_request(s: &mut TcpStream) -> Vec<u8> {
+        let mut got = Vec::new();
+        let mut byte = [0u8; 1];
+        while !got.ends_with(b"\r\n\r\n") {
+            assert_eq!(s.read(&mut byte).unwrap(), 1, "the request head is whole");
+            got.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&got).to_ascii_lowercase();
+        let len: usize = head
+            .split("content-length: ")
+            .nth(1)
+            .and_then(|r| r.split("\r\n").next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        let mut body = vec![0; len];
+        s.read_exact(&mut body).unwrap();
+        got.extend_from_slice(&body);
+        got
+    }
+
+    fn direct(max_response_bytes: u64) -> Direct {
+        let resolver = CachingResolver::new(HashMap::new(), Duration::from_secs(2));
+        Direct::new(
+            resolver,
+            ureq::tls::RootCerts::WebPki,
+            Duration::from_secs(2),
+            max_response_bytes,
+            4,
+        )
+    }
+
+    fn post(d: &Direct, addr: SocketAddr, timeout_ms: u64) -> Result<RawResponse, Failure> {
+        d.post(
+            &format!("http://{addr}/ee/v2/interact?x=1"),
+            "application/json",
+            &[("x-api-key", "k")],
+            br#"{"event":{}}"#,
+            Duration::from_millis(timeout_ms),
+        )
+    }
+
+    fn answer(extra_headers: &str, body: &str) -> Vec<u8> {
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n{extra_headers}content-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn content_length_bodies_on_one_kept_connection() {
+        let s = server(vec![vec![
+            Step::Answer(vec![answer(
+                "x-adobe-edge: or2;35\r\nRetry-After: 3\r\n",
+                "{\"a\":1}",
+            )]),
+            Step::Answer(vec![answer("", "{}")]),
+        ]]);
+        let d = direct(1 << 20);
+        let first = post(&d, s.addr, 2000).unwrap();
+        assert_eq!(
+            (first.status, first.body.as_slice()),
+            (200, &b"{\"a\":1}"[..])
+        );
+        assert_eq!(first.region.as_deref(), Some("or2;35"));
+        assert_eq!(first.retry_after.as_deref(), Some("3"));
+        assert_eq!(
+            first.facts,
+            vec![
+                ("retry-after", "3".to_string()),
+                ("x-adobe-edge", "or2;35".to_string())
+            ]
+        );
+        assert_eq!(post(&d, s.addr, 2000).unwrap().body, b"{}");
+        // The server ran one connection only: the second call reused it.
+        let requests = s.accepted.join().unwrap();
+        let text = String::from_utf8(requests[0].clone()).unwrap();
+        assert!(
+            text.starts_with("POST /ee/v2/interact?x=1 HTTP/1.1\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("\r\nhost: {}\r\n", s.addr)),
+            "{text}"
+        );
+        assert!(text.contains("\r\nx-api-key: k\r\n"), "{text}");
+        assert!(
+            text.ends_with("\r\ncontent-length: 12\r\n\r\n{\"event\":{}}"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn chunked_bodies_with_extensions_and_trailers() {
+        let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        let s = server(vec![vec![
+            Step::Answer(vec![
+                head.clone(),
+                b"4\r\n{\"a\"\r\n3;ext=1\r\n:12\r\n1\r\n}\r\n0\r\nx-trailer: y\r\n\r\n".to_vec(),
+            ]),
+            Step::Answer(vec![head, b"2\r\n{}\r\n0\r\n\r\n".to_vec()]),
+        ]]);
+        let d = direct(1 << 20);
+        assert_eq!(post(&d, s.addr, 2000).unwrap().body, b"{\"a\":12}");
+        assert_eq!(post(&d, s.addr, 2000).unwrap().body, b"{}");
+        assert_eq!(s.accepted.join().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_response_in_many_small_writes() {
+        let whole = answer(
+            "x-request-id: r-1\r\n",
+            &format!("{{\"pad\":\"{}\"}}", "p".repeat(3000)),
+        );
+        let pieces: Vec<Vec<u8>> = whole.chunks(7).map(<[u8]>::to_vec).collect();
+        let s = server(vec![vec![Step::Answer(pieces)]]);
+        let got = post(&direct(1 << 20), s.addr, 5000).unwrap();
+        assert_eq!(got.body.len(), 3010);
+        assert_eq!(got.facts, vec![("x-request-id", "r-1".to_string())]);
+        s.accepted.join().unwrap();
+    }
+
+    #[test]
+    fn bodies_over_the_cap_are_refused() {
+        let big = "b".repeat(100);
+        let chunked = format!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n{}\r\n40\r\n{}\r\n0\r\n\r\n",
+            "c".repeat(64),
+            "c".repeat(64)
+        );
+        let s = server(vec![
+            vec![Step::Answer(vec![answer("", &big)])],
+            vec![Step::Answer(vec![chunked.into_bytes()])],
+            vec![Step::Answer(vec![format!(
+                "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{big}"
+            )
+            .into_bytes()])],
+        ]);
+        let d = direct(64);
+        assert_eq!(post(&d, s.addr, 2000).unwrap_err(), Failure::TooLarge(64));
+        assert_eq!(post(&d, s.addr, 2000).unwrap_err(), Failure::TooLarge(64));
+        assert_eq!(post(&d, s.addr, 2000).unwrap_err(), Failure::TooLarge(64));
+        s.accepted.join().unwrap();
+    }
+
+    #[test]
+    fn a_pooled_connection_the_server_closed_is_replaced_unseen() {
+        let s = server(vec![
+            vec![Step::Answer(vec![answer("", "{}")]), Step::Close],
+            vec![Step::Answer(vec![answer("", "{\"second\":1}")])],
+        ]);
+        let d = direct(1 << 20);
+        assert_eq!(post(&d, s.addr, 2000).unwrap().body, b"{}");
+        // Wait until the server's FIN is in: the pool must see it.
+        thread::sleep(Duration::from_millis(100));
+        assert_eq!(post(&d, s.addr, 2000).unwrap().body, b"{\"second\":1}");
+        assert_eq!(s.accepted.join().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn connection_close_is_not_pooled() {
+        let s = server(vec![
+            // The server keeps this socket open: only the header says close.
+            vec![
+                Step::Answer(vec![answer("Connection: close\r\n", "{}")]),
+                Step::Hold,
+            ],
+            vec![Step::Answer(vec![answer("", "{}")])],
+        ]);
+        let d = direct(1 << 20);
+        post(&d, s.addr, 2000).unwrap();
+        assert!(d.lock_pool().is_empty());
+        post(&d, s.addr, 2000).unwrap();
+        assert_eq!(d.lock_pool().len(), 1);
+        assert_eq!(s.accepted.join().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn read_timeouts_before_and_after_the_status_line() {
+        let s = server(vec![
+            // Silent until the client gives up and closes.
+            vec![Step::Answer(vec![]), Step::Hold],
+            vec![
+                Step::Answer(vec![
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{\"a\"".to_vec()
+                ]),
+                Step::Hold,
+            ],
+        ]);
+        let d = direct(1 << 20);
+        let started = Instant::now();
+        assert_eq!(post(&d, s.addr, 150).unwrap_err(), Failure::ReadTimeout);
+        assert!(started.elapsed() < Duration::from_millis(550));
+        // The second connection answers the head, then stalls in the body
+        // (the first one, timed out, is not pooled).
+        let e = post(&d, s.addr, 150).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Failure::CutBody {
+                    status: 200,
+                    timed_out: true,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(s.accepted.join().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_body_cut_off_and_a_silent_close() {
+        let s = server(vec![
+            vec![
+                Step::Answer(vec![
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{\"a\"".to_vec()
+                ]),
+                Step::Close,
+            ],
+            vec![Step::Answer(vec![]), Step::Close],
+            vec![Step::Answer(vec![
+                b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n".to_vec(),
+            ])],
+        ]);
+        let d = direct(1 << 20);
+        let e = post(&d, s.addr, 2000).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Failure::CutBody {
+                    status: 200,
+                    timed_out: false,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(matches!(
+            post(&d, s.addr, 2000).unwrap_err(),
+            Failure::Reset(_)
+        ));
+        let e = post(&d, s.addr, 2000).unwrap_err();
+        assert!(
+            matches!(&e, Failure::Reset(m) if m.contains("malformed")),
+            "{e:?}"
+        );
+        s.accepted.join().unwrap();
+    }
+
+    #[test]
+    fn urls_are_split() {
+        let t = parse_url("https://[::1]:8443/ee/v2/x?a=b#frag").unwrap();
+        assert_eq!(
+            (t.https, t.authority, t.host, t.port, t.path),
+            (true, "[::1]:8443", "::1", 8443, "/ee/v2/x?a=b")
+        );
+        let t = parse_url("http://localhost?q").unwrap();
+        assert_eq!((t.host, t.port, t.path), ("localhost", 80, "?q"));
+        assert!(parse_url("ftp://x/").is_none());
+        assert!(parse_url("http://user@host/").is_none());
+        assert!(parse_url("http://host:port/").is_none());
+    }
+
+    #[test]
+    fn socket_timeouts_round_down_to_10_ms() {
+        let ms = Duration::from_millis;
+        assert_eq!(socket_timeout(ms(9_999)), ms(9_990));
+        assert_eq!(socket_timeout(ms(10)), ms(10));
+        assert_eq!(socket_timeout(ms(3)), ms(3));
+        assert_eq!(socket_timeout(Duration::from_micros(10)), ms(1));
+    }
+}
