@@ -2,28 +2,26 @@
 //! straight from the response body, without a `serde_json::Value` round trip.
 //!
 //! The Value path (parse the body into a map, add the missing lists and the
-//! `client` facts, serialise it all again) costs about half of a call's CPU
+//! `client` facts, serialise it all again) cost about half of a call's CPU
 //! time on loopback: every key is hashed into an index map, every string is
-//! allocated, copied and escaped again. Here the body's top-level members are
-//! only *scanned* (`RawValue`: validated, borrowed, not built) and copied
-//! verbatim into the result; only `handle`'s `type`, and the payloads of
-//! `locationHint:result` and `state:store` (for `client.locationHint` and
-//! `client.state`), are read into small borrowed structs.
+//! allocated, copied and escaped again. Here the body is only *scanned*
+//! (`json_scan`: validated, spans found, nothing built) and its top-level
+//! members are copied verbatim into the result; only `handle`'s `type`, and
+//! the payloads of `locationHint:result` and `state:store` (for
+//! `client.locationHint` and `client.state`), are looked into.
 //!
 //! This is a fast path, never a second opinion: whenever the body has a shape
 //! it does not expect (a top-level `client` or duplicate key, a non-object
 //! handle, a non-string `type` or `key`, an `errors` that is not a list ...), it
 //! gives up and the caller takes the Value path, which produces the same
 //! result or the same error as before. A test checks both paths agree on
-//! every fixture.
+//! every fixture and on odd bodies.
 
+use crate::json_scan::{Doc, RawStr};
 use crate::visitor::PassedEntry;
-use serde::de::{Deserializer, MapAccess, Visitor};
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::Value;
 use std::borrow::Cow;
-use std::fmt;
+use std::ops::Range;
 
 /// The `client` facts of a result, in the order design.md §3.3 lists them.
 pub struct Facts<'a> {
@@ -38,66 +36,197 @@ pub struct Facts<'a> {
     pub now_ms: u64,
 }
 
+/// The fields of a payload item the facts use, by [`FIELDS`] index.
+#[derive(Default)]
+struct Item {
+    fields: [Option<Range<usize>>; 5],
+}
+
+const FIELDS: [&str; 5] = ["scope", "hint", "key", "value", "maxAge"];
+const SCOPE: usize = 0;
+const HINT: usize = 1;
+const KEY: usize = 2;
+const VALUE: usize = 3;
+const MAX_AGE: usize = 4;
+
+enum Payload {
+    /// Missing or null.
+    Absent,
+    Items(Vec<Item>),
+    /// Not an array of objects, or an item with a field twice.
+    Odd,
+}
+
+/// One `handle` item: its `type` and the fields of its `payload`.
+struct Handle<'a> {
+    kind: Option<Cow<'a, str>>,
+    payload: Payload,
+}
+
+const LISTS: [&str; 3] = ["handle", "errors", "warnings"];
+
 /// The result JSON text for a 2xx `body`, or `None` when the body is not the
 /// plain object this fast path handles (the caller then takes the Value path).
 pub fn result_text(body: &[u8], facts: &Facts<'_>) -> Option<String> {
-    let top: Members<'_> = serde_json::from_slice(body).ok()?;
-    let mut lists = [("handle", false), ("errors", false), ("warnings", false)];
+    let doc = Doc::new(body)?;
+    let mut members: Vec<(RawStr<'_>, Cow<'_, str>, Range<usize>)> = Vec::with_capacity(8);
     let mut handles: Vec<Handle<'_>> = Vec::new();
-    for (i, (key, value)) in top.0.iter().enumerate() {
+    // One pass: validates the whole body and reads `handle` on the way.
+    doc.root_members(|key, start| {
+        let name = key.decode();
         // serde_json's map keeps the last of duplicate keys at the first's
         // place: leave such bodies to it. A body's own `client` is replaced there.
-        if key == "client" || top.0[..i].iter().any(|(k, _)| k == key) {
+        if name == "client" || members.iter().any(|(_, n, _)| *n == name) {
             return None;
         }
-        // Scanning checks the syntax only: what the Value path would refuse
-        // (a number out of range, a lone surrogate) is looked for here.
-        serde_json::from_str::<Valid>(value.get()).ok()?;
-        if let Some(seen) = lists.iter_mut().find(|(name, _)| name == key) {
-            seen.1 = true;
-            match value.get().as_bytes().first() {
-                Some(b'[') if key == "handle" => {
-                    handles = serde_json::from_str(value.get()).ok()?;
-                }
-                Some(b'[') => {}
-                Some(b'n') => {} // null: written as []
-                _ => return None,
-            }
+        let end = if name == "handle" && doc.byte(start) == Some(b'[') {
+            read_handles(&doc, start, &mut handles)?
+        } else {
+            doc.skip(start, 1)?
+        };
+        members.push((key, name, start..end));
+        Some(end)
+    })?;
+    for (_, name, span) in &members {
+        let list = LISTS.contains(&name.as_ref());
+        if list && !doc.is_null(span) && doc.byte(span.start) != Some(b'[') {
+            return None;
         }
     }
 
     let mut out = String::with_capacity(body.len() + 512);
     out.push('{');
-    for (key, value) in &top.0 {
+    for (key, name, span) in &members {
         if out.len() > 1 {
             out.push(',');
         }
-        push_str(&mut out, key);
+        if key.escaped {
+            push_str(&mut out, name);
+        } else {
+            out.push('"');
+            out.push_str(key.inner);
+            out.push('"');
+        }
         out.push(':');
-        let raw = value.get();
-        if raw == "null" && lists.iter().any(|(name, _)| name == key) {
+        if doc.is_null(span) && LISTS.contains(&name.as_ref()) {
             out.push_str("[]");
         } else {
-            out.push_str(raw);
+            out.push_str(doc.slice(span));
         }
     }
-    for (name, seen) in lists {
-        if !seen {
+    for list in LISTS {
+        if !members.iter().any(|(_, n, _)| n == list) {
             if out.len() > 1 {
                 out.push(',');
             }
             out.push('"');
-            out.push_str(name);
+            out.push_str(list);
             out.push_str("\":[]");
         }
     }
     out.push_str(",\"client\":");
-    push_facts(&mut out, facts, &handles)?;
+    push_facts(&mut out, &doc, facts, &handles)?;
     out.push('}');
     Some(out)
 }
 
-fn push_facts(out: &mut String, facts: &Facts<'_>, handles: &[Handle<'_>]) -> Option<()> {
+/// Reads the `handle` array at `start` into `out`; returns where it ends.
+fn read_handles<'a>(doc: &Doc<'a>, start: usize, out: &mut Vec<Handle<'a>>) -> Option<usize> {
+    doc.items(start, 1, |item| {
+        let mut handle = Handle {
+            kind: None,
+            payload: Payload::Absent,
+        };
+        let (mut saw_type, mut saw_payload) = (false, false);
+        let end = doc.members(item, 2, |key, value| match key.decode().as_ref() {
+            "type" if !saw_type => {
+                saw_type = true;
+                let end = doc.skip(value, 3)?;
+                handle.kind = optional_str(doc, &(value..end))?;
+                Some(end)
+            }
+            "payload" if !saw_payload => {
+                saw_payload = true;
+                let (payload, end) = read_payload(doc, value)?;
+                handle.payload = payload;
+                Some(end)
+            }
+            "type" | "payload" => None,
+            _ => doc.skip(value, 3),
+        })?;
+        out.push(handle);
+        Some(end)
+    })
+}
+
+fn read_payload(doc: &Doc<'_>, start: usize) -> Option<(Payload, usize)> {
+    if doc.byte(start) != Some(b'[') {
+        let end = doc.skip(start, 3)?;
+        let payload = if doc.is_null(&(start..end)) {
+            Payload::Absent
+        } else {
+            Payload::Odd
+        };
+        return Some((payload, end));
+    }
+    let mut items = Vec::new();
+    let mut odd = false;
+    let end = doc.items(start, 3, |item| {
+        if doc.byte(item) != Some(b'{') {
+            odd = true;
+            return doc.skip(item, 4);
+        }
+        let mut found = Item::default();
+        let end = doc.members(item, 4, |key, value| {
+            let end = doc.skip(value, 5)?;
+            if let Some(i) = FIELDS.iter().position(|f| *f == key.decode()) {
+                odd |= found.fields[i].is_some();
+                found.fields[i] = Some(value..end);
+            }
+            Some(end)
+        })?;
+        items.push(found);
+        Some(end)
+    })?;
+    let payload = if odd {
+        Payload::Odd
+    } else {
+        Payload::Items(items)
+    };
+    Some((payload, end))
+}
+
+/// A string or null (`None`); anything else makes the fast path give up.
+fn optional_str<'a>(doc: &Doc<'a>, span: &Range<usize>) -> Option<Option<Cow<'a, str>>> {
+    if doc.is_null(span) {
+        return Some(None);
+    }
+    Some(Some(doc.string(span)?.decode()))
+}
+
+/// The string field `i` of an item: `Some(None)` when missing or null.
+fn field_str<'a>(doc: &Doc<'a>, item: &Item, i: usize) -> Option<Option<Cow<'a, str>>> {
+    match &item.fields[i] {
+        Some(span) => optional_str(doc, span),
+        None => Some(None),
+    }
+}
+
+/// The items of a payload the facts look into; `None` gives up.
+fn items_of<'h>(handle: &'h Handle<'_>) -> Option<&'h [Item]> {
+    match &handle.payload {
+        Payload::Absent => Some(&[]),
+        Payload::Items(items) => Some(items),
+        Payload::Odd => None,
+    }
+}
+
+fn push_facts(
+    out: &mut String,
+    doc: &Doc<'_>,
+    facts: &Facts<'_>,
+    handles: &[Handle<'_>],
+) -> Option<()> {
     use std::fmt::Write;
     let _ = write!(
         out,
@@ -108,7 +237,7 @@ fn push_facts(out: &mut String, facts: &Facts<'_>, handles: &[Handle<'_>]) -> Op
     out.push_str(",\"region\":");
     push_opt_str(out, facts.region);
     let _ = write!(out, ",\"elapsedMs\":{},\"locationHint\":", facts.elapsed_ms);
-    push_opt_str(out, edge_hint(handles)?.as_deref());
+    push_opt_str(out, edge_hint(doc, handles)?.as_deref());
     out.push_str(",\"headers\":{");
     for (i, (name, value)) in facts.headers.iter().enumerate() {
         if i > 0 {
@@ -121,7 +250,7 @@ fn push_facts(out: &mut String, facts: &Facts<'_>, handles: &[Handle<'_>]) -> Op
     out.push('}');
     if let Some(passed) = facts.passed_state {
         out.push_str(",\"state\":[");
-        for (i, entry) in next_state(passed, handles, facts.now_ms)?
+        for (i, entry) in next_state(doc, passed, handles, facts.now_ms)?
             .iter()
             .enumerate()
         {
@@ -146,30 +275,26 @@ fn push_facts(out: &mut String, facts: &Facts<'_>, handles: &[Handle<'_>]) -> Op
 }
 
 /// As `visitor::edge_hint_of`: the `EdgeNetwork` hint of `locationHint:result`.
-fn edge_hint(handles: &[Handle<'_>]) -> Option<Option<String>> {
+fn edge_hint(doc: &Doc<'_>, handles: &[Handle<'_>]) -> Option<Option<String>> {
+    let mut hint: Option<Option<String>> = None;
     for handle in handles {
         if handle.kind.as_deref() != Some("locationHint:result") {
             continue;
         }
-        let Some(payload) = handle.payload else {
-            continue;
-        };
-        let items: Option<Vec<HintItem<'_>>> = serde_json::from_str(payload.get()).ok()?;
-        for item in items.into_iter().flatten() {
-            if item
-                .scope
-                .as_deref()
-                .is_some_and(|s| s.eq_ignore_ascii_case("EdgeNetwork"))
-            {
-                return Some(item.hint.map(Cow::into_owned));
+        for item in items_of(handle)? {
+            let scope = field_str(doc, item, SCOPE)?;
+            let value = field_str(doc, item, HINT)?;
+            if hint.is_none() && scope.is_some_and(|s| s.eq_ignore_ascii_case("EdgeNetwork")) {
+                hint = Some(value.map(Cow::into_owned));
             }
         }
     }
-    Some(None)
+    Some(hint.flatten())
 }
 
 /// As `visitor::next_state`: the passed entries updated by `state:store`.
 fn next_state(
+    doc: &Doc<'_>,
     passed: &[PassedEntry],
     handles: &[Handle<'_>],
     now_ms: u64,
@@ -179,23 +304,27 @@ fn next_state(
         if handle.kind.as_deref() != Some("state:store") {
             continue;
         }
-        let Some(payload) = handle.payload else {
-            continue;
-        };
-        let items: Option<Vec<StoreItem<'_>>> = serde_json::from_str(payload.get()).ok()?;
-        for item in items.into_iter().flatten() {
-            let Some(key) = item.key.filter(|k| !k.is_empty()) else {
+        for item in items_of(handle)? {
+            let key = field_str(doc, item, KEY)?;
+            let value = field_str(doc, item, VALUE)?;
+            let age = match &item.fields[MAX_AGE] {
+                Some(span) if doc.is_null(span) => None,
+                Some(span) if doc.is_number(span) => Some(doc.as_i64(span)),
+                Some(_) => return None,
+                None => None,
+            };
+            let Some(key) = key.filter(|k| !k.is_empty()) else {
                 continue;
             };
             entries.retain(|e| e.key != key);
-            let expires_at_ms = match item.max_age.as_ref().map(|n| n.as_i64()) {
+            let expires_at_ms = match age {
                 Some(Some(age)) if age <= 0 => continue,
                 Some(Some(age)) => Some(now_ms.saturating_add((age as u64).saturating_mul(1000))),
                 _ => None,
             };
             entries.push(PassedEntry {
                 key: key.into_owned(),
-                value: item.value.map(Cow::into_owned),
+                value: value.map(Cow::into_owned),
                 expires_at_ms,
             });
         }
@@ -228,104 +357,6 @@ fn push_opt_str(out: &mut String, s: Option<&str>) {
         Some(s) => push_str(out, s),
         None => out.push_str("null"),
     }
-}
-
-/// A JSON object's members in order, keys decoded, values only scanned.
-struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
-
-impl<'de> Deserialize<'de> for Members<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Members<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
-                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some((Key(key), value)) = map.next_entry::<Key<'de>, &RawValue>()? {
-                    members.push((key, value));
-                }
-                Ok(Members(members))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-/// Any JSON value the Value path accepts, read without building anything.
-struct Valid;
-
-impl<'de> Deserialize<'de> for Valid {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Valid;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON value")
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Valid, E> {
-                Ok(Valid)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Valid, E> {
-                Ok(Valid)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Valid, E> {
-                Ok(Valid)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Valid, E> {
-                Ok(Valid)
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Valid, E> {
-                Ok(Valid)
-            }
-            fn visit_unit<E>(self) -> Result<Valid, E> {
-                Ok(Valid)
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Valid, A::Error> {
-                while seq.next_element::<Valid>()?.is_some() {}
-                Ok(Valid)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Valid, A::Error> {
-                while map.next_entry::<Valid, Valid>()?.is_some() {}
-                Ok(Valid)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// A key, borrowed from the body unless it holds escapes.
-#[derive(Deserialize)]
-struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
-
-#[derive(Deserialize)]
-struct Handle<'a> {
-    #[serde(rename = "type", borrow, default)]
-    kind: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    payload: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct HintItem<'a> {
-    #[serde(borrow, default)]
-    scope: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    hint: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct StoreItem<'a> {
-    #[serde(borrow, default)]
-    key: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    value: Option<Cow<'a, str>>,
-    #[serde(rename = "maxAge", default)]
-    max_age: Option<serde_json::Number>,
 }
 
 #[cfg(test)]

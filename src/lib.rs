@@ -41,6 +41,8 @@ mod ids;
 /// cbindgen:ignore
 mod json_fields;
 /// cbindgen:ignore
+mod json_scan;
+/// cbindgen:ignore
 mod lifecycle;
 /// cbindgen:ignore
 pub mod log;
