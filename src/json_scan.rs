@@ -13,6 +13,19 @@ use std::ops::Range;
 /// Nesting accepted (serde_json's limit is 128).
 const MAX_DEPTH: u32 = 100;
 
+/// The bytes that end a run of plain string characters: `"`, `\`, controls.
+static STOPS_STRING: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        table[i] = true;
+        i += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 /// The text of a JSON document, validated as UTF-8.
 #[derive(Clone, Copy)]
 pub struct Doc<'a> {
@@ -173,11 +186,10 @@ impl<'a> Doc<'a> {
         let mut escaped = false;
         loop {
             // Plain characters in a tight loop; the match below sees the rest.
-            j += b
-                .get(j..)?
-                .iter()
-                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
-            match b[j] {
+            while j < b.len() && !STOPS_STRING[usize::from(b[j])] {
+                j += 1;
+            }
+            match *b.get(j)? {
                 b'"' => return Some((j + 1, escaped)),
                 b'\\' => {
                     escaped = true;
@@ -290,6 +302,89 @@ impl<'a> Doc<'a> {
     }
 }
 
+impl Doc<'_> {
+    /// Appends the value at `i` to `out` exactly as serde_json would write
+    /// it back after parsing it into a `Value` (compact, keys in order,
+    /// strings re-escaped its way, numbers as it prints them); `None` for an
+    /// object with a key twice (a `Value` keeps one: leave that to serde).
+    /// Returns where the value ends.
+    pub fn copy_canonical(&self, i: usize, depth: u32, out: &mut Vec<u8>) -> Option<usize> {
+        match *self.b().get(i)? {
+            b'{' => {
+                out.push(b'{');
+                let mut keys: Vec<Cow<'_, str>> = Vec::new();
+                let end = self.members(i, depth, |key, start| {
+                    let name = key.decode();
+                    if keys.contains(&name) {
+                        return None;
+                    }
+                    if !keys.is_empty() {
+                        out.push(b',');
+                    }
+                    push_json_str(out, key, &name);
+                    out.push(b':');
+                    keys.push(name);
+                    self.copy_canonical(start, depth + 1, out)
+                })?;
+                out.push(b'}');
+                Some(end)
+            }
+            b'[' => {
+                out.push(b'[');
+                let mut first = true;
+                let end = self.items(i, depth, |start| {
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    self.copy_canonical(start, depth + 1, out)
+                })?;
+                out.push(b']');
+                Some(end)
+            }
+            b'"' => {
+                let (end, escaped) = self.string_end(i)?;
+                let raw = RawStr {
+                    inner: &self.text[i + 1..end - 1],
+                    escaped,
+                };
+                push_json_str(out, raw, &raw.decode());
+                Some(end)
+            }
+            b'-' | b'0'..=b'9' => {
+                let end = self.number_end(i)?;
+                let text = &self.text[i..end];
+                let plain = !text.bytes().any(|c| matches!(c, b'.' | b'e' | b'E'));
+                if plain && (text.parse::<u64>().is_ok() || text.parse::<i64>().is_ok()) {
+                    out.extend_from_slice(text.as_bytes());
+                } else {
+                    // A float: printed as serde_json prints what it parsed.
+                    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+                    serde_json::to_writer(&mut *out, &value).ok()?;
+                }
+                Some(end)
+            }
+            _ => {
+                let end = self.skip(i, depth)?;
+                out.extend_from_slice(&self.b()[i..end]);
+                Some(end)
+            }
+        }
+    }
+}
+
+/// A string as serde_json writes it: as found when it has no escapes (it
+/// then holds nothing serde_json would escape), else decoded and re-escaped.
+pub fn push_json_str(out: &mut Vec<u8>, raw: RawStr<'_>, decoded: &str) {
+    if raw.escaped {
+        serde_json::to_writer(&mut *out, decoded).expect("a str always serialises");
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(raw.inner.as_bytes());
+        out.push(b'"');
+    }
+}
+
 fn hex4(digits: &[u8]) -> Option<u32> {
     let text = std::str::from_utf8(digits).ok()?;
     if !text.bytes().all(|c| c.is_ascii_hexdigit()) {
@@ -379,6 +474,27 @@ mod tests {
         }
         let deep = format!("{}{}", "[".repeat(120), "]".repeat(120));
         assert!(Doc::new(deep.as_bytes()).unwrap().root().is_none());
+    }
+
+    #[test]
+    fn canonical_copies_are_what_serde_json_writes() {
+        for text in [
+            r#" { "a" : [ 1 , -2 , 3.50 , 1e2, -1.5E-3, 18446744073709551615, -9223372036854775808, 18446744073709551616, true , null ] , "b" : { } , "c":[ ] } "#,
+            r#"{"s": "x\"\\\/\b\f\n\r\t\u00e9\u0001\ud83d\ude00 é", "\u0041": 0}"#,
+            r#"{"deep": {"er": [[{"x": "y"}]]}}"#,
+        ] {
+            let doc = Doc::new(text.as_bytes()).unwrap();
+            let mut out = Vec::new();
+            let start = doc.ws(0);
+            doc.copy_canonical(start, 0, &mut out).unwrap();
+            let want = serde_json::to_vec(&serde_json::from_str::<Value>(text).unwrap()).unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                String::from_utf8(want).unwrap()
+            );
+        }
+        let doc = Doc::new(br#"{"a": 1, "a": 2}"#).unwrap();
+        assert!(doc.copy_canonical(0, 0, &mut Vec::new()).is_none());
     }
 
     #[test]
