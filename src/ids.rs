@@ -3,9 +3,64 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Random bytes from the operating system.
+/// Random bytes from the operating system, drawn a block at a time: two ids
+/// per call were two `getrandom` system calls per call.
 fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
+    let pooled = POOL.try_with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let forks = fork_count();
+        if pool.used + N > POOL_BYTES || pool.forks != forks {
+            // A forked child must not hand out its parent's next ids.
+            getrandom::fill(&mut pool.bytes).ok()?;
+            pool.used = 0;
+            pool.forks = forks;
+        }
+        bytes.copy_from_slice(&pool.bytes[pool.used..pool.used + N]);
+        pool.used += N;
+        Some(())
+    });
+    if let Ok(Some(())) = pooled {
+        return bytes;
+    }
+    os_random_bytes(bytes)
+}
+
+const POOL_BYTES: usize = 1024;
+
+struct Pool {
+    bytes: [u8; POOL_BYTES],
+    used: usize,
+    forks: u64,
+}
+
+thread_local! {
+    static POOL: std::cell::RefCell<Pool> = const {
+        std::cell::RefCell::new(Pool { bytes: [0; POOL_BYTES], used: POOL_BYTES, forks: 0 })
+    };
+}
+
+/// How many times this process is a forked child of the one that first drew
+/// random bytes (`pthread_atfork` counts them).
+fn fork_count() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static FORKS: AtomicU64 = AtomicU64::new(0);
+    #[cfg(unix)]
+    {
+        extern "C" fn in_child() {
+            FORKS.fetch_add(1, Ordering::SeqCst);
+        }
+        static REGISTER: std::sync::Once = std::sync::Once::new();
+        REGISTER.call_once(|| {
+            // SAFETY: registers a handler that only bumps an atomic.
+            unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+        });
+    }
+    FORKS.load(Ordering::SeqCst)
+}
+
+/// Random bytes straight from the operating system.
+fn os_random_bytes<const N: usize>(mut bytes: [u8; N]) -> [u8; N] {
     // The OS generator failing is not something a caller can act on; fall back
     // to time-derived bytes so an id is still unique enough for correlation.
     if getrandom::fill(&mut bytes).is_err() {

@@ -22,6 +22,11 @@ pub struct Lifecycle {
     epoch: AtomicU64,
     lock: Mutex<()>,
     wake: Condvar,
+    /// Threads waiting on `wake` (or about to): `notify` makes no system call
+    /// when there are none, the common case after every successful call.
+    /// Counted before the waiter looks at its condition under `lock`, so a
+    /// `notify` that sees none came before that look (and the waiter sees it).
+    sleepers: AtomicUsize,
 }
 
 thread_local! {
@@ -133,6 +138,7 @@ impl<'a> Deadline<'a> {
             }
             let nap = recheck.map_or(remaining, |r| r.min(remaining));
             let held = life.lock.lock().unwrap_or_else(|p| p.into_inner());
+            life.sleepers.fetch_add(1, SeqCst);
             if life.epoch.load(SeqCst) == seen && !life.is_closed() {
                 drop(
                     life.wake
@@ -140,6 +146,7 @@ impl<'a> Deadline<'a> {
                         .unwrap_or_else(|p| p.into_inner()),
                 );
             }
+            life.sleepers.fetch_sub(1, SeqCst);
         }
     }
 }
@@ -187,6 +194,9 @@ impl Lifecycle {
     /// Wakes every wait so that it checks its condition again.
     pub fn notify(&self) {
         self.epoch.fetch_add(1, SeqCst);
+        if self.sleepers.load(SeqCst) == 0 {
+            return;
+        }
         let _held = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         self.wake.notify_all();
     }
@@ -201,10 +211,12 @@ impl Lifecycle {
         self.notify();
         let own = self.own_calls();
         let mut held = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.sleepers.fetch_add(1, SeqCst);
         loop {
             let in_flight = self.in_flight.load(SeqCst).saturating_sub(own);
             let now = Instant::now();
             if in_flight == 0 || now >= until {
+                self.sleepers.fetch_sub(1, SeqCst);
                 return CloseReport {
                     in_flight,
                     waited: now - start,
