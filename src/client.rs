@@ -392,19 +392,20 @@ impl Client {
             .datastream_override
             .as_deref()
             .unwrap_or(&config.datastream_id);
-        format!(
-            "{}?{}={}&requestId={}",
-            visitor::edge_url(
-                &config.origin,
-                config.edge_base_path,
-                config.hint_form,
-                hint,
-                prepared.endpoint.path()
-            ),
-            prepared.endpoint.datastream_param(),
-            percent_encode(datastream),
-            percent_encode(&prepared.request_id)
-        )
+        let mut url = visitor::edge_url(
+            &config.origin,
+            config.edge_base_path,
+            config.hint_form,
+            hint,
+            prepared.endpoint.path(),
+        );
+        url.push('?');
+        url.push_str(prepared.endpoint.datastream_param());
+        url.push('=');
+        url.push_str(&percent_encode(datastream));
+        url.push_str("&requestId=");
+        url.push_str(&percent_encode(&prepared.request_id));
+        url
     }
 
     /// Sends with the retries of design.md §3.4 until success, a final

@@ -260,6 +260,10 @@ fn connectors() -> impl ureq::unversioned::transport::Connector {
 
 /// Percent-encodes a query or form value: all but RFC 3986 unreserved characters.
 pub fn percent_encode(value: &str) -> String {
+    let unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+    if value.bytes().all(unreserved) {
+        return value.to_string();
+    }
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
