@@ -365,7 +365,8 @@ aep_edge_status aep_edge_set_consent(const struct aep_edge_client *client,
  *
  * - `result_json_out`: required; release it with `aep_edge_string_free`.
  *
- * Thread-safe.
+ * Thread-safe; works after close too, so a host can keep the visitor's ECID
+ * and state after its last call.
  */
 aep_edge_status aep_edge_session_get(const struct aep_edge_client *client, char **result_json_out);
 

@@ -89,3 +89,18 @@ fn close_stops_a_call_waiting_to_retry() {
     });
     assert_eq!(edge.requests().len(), 1, "no further attempt");
 }
+
+#[test]
+fn the_session_stays_readable_after_close() {
+    // A kiosk saves the visitor's ECID after its last call: reading the
+    // session is not a call, so close does not refuse it.
+    let edge = emulator();
+    let client = client(&edge.base_url(), json!({"session": "device"}));
+    client.interact(source_request()).unwrap();
+    let before = client.session();
+    assert!(before["ecid"].is_string(), "{before}");
+    client.close(Duration::from_secs(5));
+    assert_eq!(client.session(), before);
+    let refused = client.interact(source_request()).unwrap_err();
+    assert_eq!(refused.kind, ErrorKind::Closed);
+}

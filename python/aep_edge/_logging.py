@@ -86,9 +86,8 @@ class LevelFollower:
 
     def rebind(self, native: Any) -> None:
         """After fork: ``reopen()`` carried the callback and its level over to
-        the new native client, so nothing is installed again here (the core's
-        logger swap waits for the callback's other holders, and the inherited
-        client holds it for good: issue 7 item 5)."""
+        the new native client, so nothing needs installing again here; only
+        the lock is new (the parent's may have been held at the fork)."""
         self._native = native
         self._lock = threading.Lock()
 

@@ -392,7 +392,8 @@ pub unsafe extern "C" fn aep_edge_set_consent(
 ///
 /// - `result_json_out`: required; release it with `aep_edge_string_free`.
 ///
-/// Thread-safe.
+/// Thread-safe; works after close too, so a host can keep the visitor's ECID
+/// and state after its last call.
 #[no_mangle]
 pub unsafe extern "C" fn aep_edge_session_get(
     client: *const aep_edge_client,

@@ -12,22 +12,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "aep_edge.h"
-
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-
-#define DATASTREAM "known-ds"
+#include "test_util.h"
 
 static const char *EVENT_REQUEST =
     "{\"event\":{\"xdm\":{\"identityMap\":{\"Email_LC_SHA256\":[{\"id\":"
@@ -39,38 +24,8 @@ static const char *EVENT_REQUEST =
 
 static const char *BASE_URL;
 static const char *AUTH_BASE_URL;
-static long SCALE = 1;
 
 /* ------------------------------------------------------------------ checks */
-
-static pthread_mutex_t check_mu = PTHREAD_MUTEX_INITIALIZER;
-static int passed;
-static int failed;
-static const char *current_test = "";
-
-static int check_at(int ok, const char *what, const char *json, int line) {
-    pthread_mutex_lock(&check_mu);
-    if (ok) {
-        passed++;
-    } else {
-        failed++;
-        fprintf(stderr, "FAIL [%s] line %d: %s\n", current_test, line, what);
-        if (json != NULL) {
-            fprintf(stderr, "      json: %.1200s%s\n", json, strlen(json) > 1200 ? "..." : "");
-        }
-    }
-    pthread_mutex_unlock(&check_mu);
-    return ok;
-}
-
-#define CHECK(cond, what, json) check_at((cond) ? 1 : 0, (what), (json), __LINE__)
-
-#define CHECK_STATUS(got, want, json) \
-    check_at((uint32_t)(got) == (uint32_t)(want), "status " #got " == " #want, (json), __LINE__)
-
-static int has(const char *json, const char *needle) {
-    return json != NULL && strstr(json, needle) != NULL;
-}
 
 /* The integer value of the first `"key":` in json; 0 when absent or not a number. */
 static int json_int(const char *json, const char *key, long *out) {
@@ -96,19 +51,6 @@ static long json_int_or(const char *json, const char *key, long fallback) {
     return json_int(json, key, &v) ? v : fallback;
 }
 
-static int count_of(const char *haystack, const char *needle) {
-    int n = 0;
-    const char *p = haystack;
-    if (p == NULL) {
-        return 0;
-    }
-    while ((p = strstr(p, needle)) != NULL) {
-        n++;
-        p += strlen(needle);
-    }
-    return n;
-}
-
 /* Checks an error object: shape, kind, status number, attempts and requestId. */
 static void check_error_at(const char *json, uint32_t status, const char *kind, int line) {
     char buf[96];
@@ -127,177 +69,15 @@ static void check_error_at(const char *json, uint32_t status, const char *kind, 
 }
 #define CHECK_ERROR(json, status, kind) check_error_at((json), (status), (kind), __LINE__)
 
-/* ------------------------------------------------------------------ time */
-
-static long ms(long n) { return n * SCALE; }
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+/* A call that failed with `want`: its status, then its error object as CHECK_ERROR. */
+static void expect_error_at(uint32_t got, const char *json, uint32_t want, const char *kind,
+                            const char *what, int line) {
+    check_at(got == want, what, json, line);
+    check_error_at(json, want, kind, line);
 }
-
-static void sleep_ms(long n) {
-    struct timespec ts;
-    ts.tv_sec = n / 1000;
-    ts.tv_nsec = (n % 1000) * 1000000L;
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-/* ------------------------------------------------------------------ raw HTTP */
-
-/* One HTTP/1.1 exchange with `Connection: close` to a loopback base URL.
- * Returns the status code (or -1) and, when body_out is not NULL, a malloc'd body. */
-static int http_exchange(const char *base, const char *method, const char *path,
-                         const char *body, char **body_out) {
-    char host[64];
-    unsigned port = 0;
-    struct sockaddr_in addr;
-    int fd, status = -1;
-    size_t blen = body ? strlen(body) : 0, cap = 8192, len = 0;
-    char head[512];
-    char *resp;
-    const char *p;
-    ssize_t n;
-
-    if (body_out) {
-        *body_out = NULL;
-    }
-    if (sscanf(base, "http://%63[^:]:%u", host, &port) != 2) {
-        return -1;
-    }
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
-        return -1;
-    }
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) {
-        return -1;
-    }
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        close(fd);
-        return -1;
-    }
-    snprintf(head, sizeof head,
-             "%s %s HTTP/1.1\r\nHost: %s:%u\r\nContent-Type: application/json\r\n"
-             "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-             method, path, host, port, blen);
-    if (write(fd, head, strlen(head)) < 0 || (blen && write(fd, body, blen) < 0)) {
-        close(fd);
-        return -1;
-    }
-    resp = malloc(cap);
-    if (resp == NULL) {
-        close(fd);
-        return -1;
-    }
-    for (;;) {
-        if (cap - len < 4096) {
-            char *bigger = realloc(resp, cap * 2);
-            if (bigger == NULL) {
-                break;
-            }
-            resp = bigger;
-            cap *= 2;
-        }
-        n = read(fd, resp + len, cap - len - 1);
-        if (n <= 0) {
-            break;
-        }
-        len += (size_t)n;
-    }
-    close(fd);
-    resp[len] = '\0';
-    if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1) {
-        status = -1;
-    }
-    p = strstr(resp, "\r\n\r\n");
-    if (body_out) {
-        *body_out = strdup(p ? p + 4 : "");
-    }
-    free(resp);
-    return status;
-}
-
-static void emu_reset(const char *base) {
-    int s = http_exchange(base, "POST", "/__emulator/reset", "", NULL);
-    CHECK(s == 200, "POST /__emulator/reset answers 200", NULL);
-}
-
-static void emu_fault(const char *base, const char *fault_json) {
-    char *body = NULL;
-    int s = http_exchange(base, "POST", "/__emulator/faults", fault_json, &body);
-    CHECK(s == 200 && has(body, "\"ok\":true"), "POST /__emulator/faults accepted", body);
-    free(body);
-}
-
-/* The recorded requests (malloc'd JSON array text). */
-static char *emu_requests(const char *base) {
-    char *body = NULL;
-    int s = http_exchange(base, "GET", "/__emulator/requests", NULL, &body);
-    CHECK(s == 200, "GET /__emulator/requests answers 200", body);
-    return body;
-}
-
-/* The same without counting a check: for polling. */
-static char *emu_requests_quiet(const char *base) {
-    char *body = NULL;
-    http_exchange(base, "GET", "/__emulator/requests", NULL, &body);
-    return body;
-}
-
-static int emu_request_count(const char *base) {
-    char *body = emu_requests(base);
-    int n = count_of(body, "\"method\":");
-    free(body);
-    return n;
-}
-
-/* Waits until the emulator has recorded `n` requests (`needle` n times); 1 on success. */
-static int emu_wait_for(const char *base, const char *needle, int n, long timeout_ms) {
-    double deadline = now_ms() + (double)timeout_ms;
-    while (now_ms() < deadline) {
-        char *body = emu_requests_quiet(base);
-        int got = count_of(body, needle);
-        free(body);
-        if (got >= n) {
-            return 1;
-        }
-        sleep_ms(10);
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------------------ clients */
-
-static char *config_for(const char *base, const char *extra) {
-    size_t n = strlen(base) + strlen(extra) + 512;
-    char *cfg = malloc(n);
-    if (cfg == NULL) {
-        abort();
-    }
-    snprintf(cfg, n,
-             "{\"datastreamId\":\"" DATASTREAM "\",\"baseUrl\":\"%s\","
-             "\"timeouts\":{\"connectMs\":%ld,\"requestMs\":%ld,\"totalMs\":%ld}%s}",
-             base, ms(5000), ms(20000), ms(60000), extra);
-    return cfg;
-}
-
-/* A client for `base` with `extra` (`,"key":...` text) appended to the config. */
-static aep_edge_client *client_with(const char *base, const char *extra) {
-    char *cfg = config_for(base, extra);
-    aep_edge_client *client = NULL;
-    char *err = NULL;
-    aep_edge_status s = aep_edge_client_new(cfg, &client, &err);
-    CHECK_STATUS(s, AEP_EDGE_OK, err);
-    CHECK(client != NULL, "client_new gave a client", err);
-    aep_edge_string_free(err);
-    free(cfg);
-    return client;
-}
+#define EXPECT_ERROR(got, json, want, kind) \
+    expect_error_at((uint32_t)(got), (json), (uint32_t)(want), (kind), \
+                    "status " #got " == " #want, __LINE__)
 
 /* Runs interact and returns its status; *out gets the JSON (caller frees). */
 static aep_edge_status interact(const aep_edge_client *c, const char *req, char **out) {
@@ -473,9 +253,8 @@ static void test_null_arguments(void) {
     out_client = SENTINEL_CLIENT;
     out = SENTINEL_STR;
     s = aep_edge_client_new(NULL, &out_client, &out);
-    CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, out);
+    EXPECT_ERROR(s, out, AEP_EDGE_NULL_ARGUMENT, "null_argument");
     CHECK(out_client == NULL, "client_out NULL on failure (NULL config)", NULL);
-    CHECK_ERROR(out, 1, "null_argument");
     aep_edge_string_free(out);
 
     out_client = SENTINEL_CLIENT;
@@ -485,8 +264,7 @@ static void test_null_arguments(void) {
 
     out = SENTINEL_STR;
     s = aep_edge_client_new(cfg, NULL, &out);
-    CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, out);
-    CHECK_ERROR(out, 1, "null_argument");
+    EXPECT_ERROR(s, out, AEP_EDGE_NULL_ARGUMENT, "null_argument");
     CHECK(has(out, "client_out"), "message names client_out", out);
     aep_edge_string_free(out);
     s = aep_edge_client_new(cfg, NULL, NULL);
@@ -494,14 +272,12 @@ static void test_null_arguments(void) {
 
     out = SENTINEL_STR;
     s = aep_edge_interact(NULL, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, out);
-    CHECK_ERROR(out, 1, "null_argument");
+    EXPECT_ERROR(s, out, AEP_EDGE_NULL_ARGUMENT, "null_argument");
     aep_edge_string_free(out);
 
     out = SENTINEL_STR;
     s = aep_edge_interact(c, NULL, &out);
-    CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, out);
-    CHECK_ERROR(out, 1, "null_argument");
+    EXPECT_ERROR(s, out, AEP_EDGE_NULL_ARGUMENT, "null_argument");
     CHECK(has(out, "request_json"), "message names request_json", out);
     aep_edge_string_free(out);
 
@@ -510,14 +286,12 @@ static void test_null_arguments(void) {
 
     out = SENTINEL_STR;
     s = aep_edge_collect(NULL, "{\"events\":[{}]}", &out);
-    CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, out);
-    CHECK_ERROR(out, 1, "null_argument");
+    EXPECT_ERROR(s, out, AEP_EDGE_NULL_ARGUMENT, "null_argument");
     aep_edge_string_free(out);
 
     out = SENTINEL_STR;
     s = aep_edge_collect(c, NULL, &out);
-    CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, out);
-    CHECK_ERROR(out, 1, "null_argument");
+    EXPECT_ERROR(s, out, AEP_EDGE_NULL_ARGUMENT, "null_argument");
     aep_edge_string_free(out);
 
     s = aep_edge_collect(c, "{\"events\":[{}]}", NULL);
@@ -525,8 +299,7 @@ static void test_null_arguments(void) {
 
     out = SENTINEL_STR;
     s = aep_edge_client_close(NULL, 0, &out);
-    CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, out);
-    CHECK_ERROR(out, 1, "null_argument");
+    EXPECT_ERROR(s, out, AEP_EDGE_NULL_ARGUMENT, "null_argument");
     aep_edge_string_free(out);
     s = aep_edge_client_close(NULL, 0, NULL);
     CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, NULL);
@@ -563,56 +336,48 @@ static void test_invalid_utf8_and_json(void) {
     out_client = SENTINEL_CLIENT;
     out = NULL;
     s = aep_edge_client_new(cfg, &out_client, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_UTF8, out);
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_UTF8, "invalid_utf8");
     CHECK(out_client == NULL, "client_out NULL on failure (utf8)", NULL);
-    CHECK_ERROR(out, 2, "invalid_utf8");
     aep_edge_string_free(out);
 
     out = NULL;
     s = aep_edge_interact(c, "{\"event\":{\"data\":{\"v\":\"\xc3\x28\"}}}", &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_UTF8, out);
-    CHECK_ERROR(out, 2, "invalid_utf8");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_UTF8, "invalid_utf8");
     CHECK(has(out, "\"attempts\":0"), "attempts 0 when nothing sent", out);
     CHECK(has(out, "\"requestId\":null"), "requestId null when nothing sent", out);
     aep_edge_string_free(out);
 
     out = NULL;
     s = aep_edge_collect(c, "{\"events\":[{\"data\":{\"v\":\"\xff\"}}]}", &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_UTF8, out);
-    CHECK_ERROR(out, 2, "invalid_utf8");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_UTF8, "invalid_utf8");
     aep_edge_string_free(out);
 
     /* invalid JSON */
     out_client = SENTINEL_CLIENT;
     out = NULL;
     s = aep_edge_client_new("{\"datastreamId\":", &out_client, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_JSON, out);
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_JSON, "invalid_json");
     CHECK(out_client == NULL, "client_out NULL on failure (json)", NULL);
-    CHECK_ERROR(out, 3, "invalid_json");
     aep_edge_string_free(out);
 
     out = NULL;
     s = aep_edge_client_new("", &out_client, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_JSON, out);
-    CHECK_ERROR(out, 3, "invalid_json");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_JSON, "invalid_json");
     aep_edge_string_free(out);
 
     out = NULL;
     s = aep_edge_interact(c, "{\"event\":{\"xdm\":", &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_JSON, out);
-    CHECK_ERROR(out, 3, "invalid_json");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_JSON, "invalid_json");
     aep_edge_string_free(out);
 
     out = NULL;
     s = aep_edge_interact(c, "not json at all", &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_JSON, out);
-    CHECK_ERROR(out, 3, "invalid_json");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_JSON, "invalid_json");
     aep_edge_string_free(out);
 
     out = NULL;
     s = aep_edge_collect(c, "[1,2", &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_JSON, out);
-    CHECK_ERROR(out, 3, "invalid_json");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_JSON, "invalid_json");
     aep_edge_string_free(out);
 
     CHECK(emu_request_count(BASE_URL) == 0, "nothing was sent", NULL);
@@ -637,6 +402,25 @@ static char *padded_json(const char *json, size_t size) {
     return buf;
 }
 
+/* client_new refuses `cfg` with INVALID_CONFIG: the error object, no client, and (unless
+ * needle is NULL) a message that contains `needle`. */
+static void config_refused_at(const char *cfg, const char *needle, const char *what, int line) {
+    aep_edge_client *c = SENTINEL_CLIENT;
+    char *out = NULL;
+    aep_edge_status s = aep_edge_client_new(cfg, &c, &out);
+    expect_error_at(s, out, AEP_EDGE_INVALID_CONFIG, "invalid_config",
+                    "status s == AEP_EDGE_INVALID_CONFIG", line);
+    check_at(c == NULL, "client_out NULL on failure (config)", NULL, line);
+    if (needle != NULL) {
+        check_at(has(out, needle), what, out, line);
+    }
+    aep_edge_string_free(out);
+    if (c != NULL && c != SENTINEL_CLIENT) {
+        aep_edge_client_free(c);
+    }
+}
+#define CONFIG_REFUSED(cfg, needle, what) config_refused_at((cfg), (needle), (what), __LINE__)
+
 static void test_invalid_config(void) {
     aep_edge_client *c;
     char *out, *cfg, *big;
@@ -644,76 +428,28 @@ static void test_invalid_config(void) {
     current_test = "invalid_config";
 
     cfg = config_for(BASE_URL, ",\"bogusTopKey\":1");
-    c = SENTINEL_CLIENT;
-    out = NULL;
-    s = aep_edge_client_new(cfg, &c, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_CONFIG, out);
-    CHECK(c == NULL, "client_out NULL on failure (config)", NULL);
-    CHECK_ERROR(out, 4, "invalid_config");
-    CHECK(has(out, "bogusTopKey"), "message names the unknown key", out);
-    aep_edge_string_free(out);
+    CONFIG_REFUSED(cfg, "bogusTopKey", "message names the unknown key");
     free(cfg);
-
     cfg = config_for(BASE_URL, ",\"retry\":{\"maxAttempts\":2,\"bogusNestedKey\":true}");
-    out = NULL;
-    s = aep_edge_client_new(cfg, &c, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_CONFIG, out);
-    CHECK_ERROR(out, 4, "invalid_config");
-    CHECK(has(out, "bogusNestedKey"), "message names the nested unknown key", out);
-    aep_edge_string_free(out);
+    CONFIG_REFUSED(cfg, "bogusNestedKey", "message names the nested unknown key");
     free(cfg);
-
     cfg = config_for(BASE_URL, ",\"queue\":{\"sync\":\"sometimes\"}");
-    out = NULL;
-    s = aep_edge_client_new(cfg, &c, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_CONFIG, out);
-    CHECK_ERROR(out, 4, "invalid_config");
-    CHECK(has(out, "queue.sync"), "a bad queue setting is refused by name", out);
-    aep_edge_string_free(out);
+    CONFIG_REFUSED(cfg, "queue.sync", "a bad queue setting is refused by name");
     free(cfg);
-
     cfg = config_for(BASE_URL, ",\"session\":\"none\",\"statePath\":\"/tmp/aep-edge-c-x.json\"");
-    out = NULL;
-    s = aep_edge_client_new(cfg, &c, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_CONFIG, out);
-    CHECK_ERROR(out, 4, "invalid_config");
-    CHECK(has(out, "statePath"), "statePath with session none is named", out);
-    aep_edge_string_free(out);
+    CONFIG_REFUSED(cfg, "statePath", "statePath with session none is named");
     free(cfg);
-
-    out = NULL;
-    s = aep_edge_client_new("{\"baseUrl\":\"http://127.0.0.1:9\"}", &c, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_CONFIG, out);
-    CHECK_ERROR(out, 4, "invalid_config");
-    CHECK(has(out, "datastreamId"), "missing datastreamId is named", out);
-    aep_edge_string_free(out);
-
-    out = NULL;
-    s = aep_edge_client_new("[]", &c, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_CONFIG, out);
-    CHECK_ERROR(out, 4, "invalid_config");
-    aep_edge_string_free(out);
-
+    CONFIG_REFUSED("{\"baseUrl\":\"http://127.0.0.1:9\"}", "datastreamId",
+                   "missing datastreamId is named");
+    CONFIG_REFUSED("[]", NULL, NULL);
     /* Plain http only to loopback. */
-    out = NULL;
-    s = aep_edge_client_new("{\"datastreamId\":\"x\",\"baseUrl\":\"http://example.com\"}", &c,
-                            &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_CONFIG, out);
-    CHECK_ERROR(out, 4, "invalid_config");
-    aep_edge_string_free(out);
+    CONFIG_REFUSED("{\"datastreamId\":\"x\",\"baseUrl\":\"http://example.com\"}", NULL, NULL);
 
     /* Over 64 KiB: INVALID_CONFIG before parsing (the text is not even JSON). */
     big = malloc(AEP_EDGE_MAX_CONFIG_JSON_BYTES + 2);
     memset(big, '{', AEP_EDGE_MAX_CONFIG_JSON_BYTES + 1);
     big[AEP_EDGE_MAX_CONFIG_JSON_BYTES + 1] = '\0';
-    out = NULL;
-    c = SENTINEL_CLIENT;
-    s = aep_edge_client_new(big, &c, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_CONFIG, out);
-    CHECK(c == NULL, "client_out NULL on failure (big config)", NULL);
-    CHECK_ERROR(out, 4, "invalid_config");
-    CHECK(has(out, "65536"), "message states the limit", out);
-    aep_edge_string_free(out);
+    CONFIG_REFUSED(big, "65536", "message states the limit");
     free(big);
 
     /* Exactly 64 KiB of valid JSON is accepted; one byte more is not. */
@@ -746,33 +482,28 @@ static void test_invalid_request(void) {
 
     out = NULL;
     s = aep_edge_interact(c, "{}", &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_REQUEST, out);
-    CHECK_ERROR(out, 5, "invalid_request");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_REQUEST, "invalid_request");
     CHECK(has(out, "event"), "message names event", out);
     aep_edge_string_free(out);
 
     out = NULL;
     s = aep_edge_interact(c, "{\"event\":42}", &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_REQUEST, out);
-    CHECK_ERROR(out, 5, "invalid_request");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_REQUEST, "invalid_request");
     aep_edge_string_free(out);
 
     out = NULL;
     s = aep_edge_collect(c, "{\"events\":[]}", &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_REQUEST, out);
-    CHECK_ERROR(out, 5, "invalid_request");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_REQUEST, "invalid_request");
     aep_edge_string_free(out);
 
     out = NULL;
     s = aep_edge_collect(c, "{\"event\":{}}", &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_REQUEST, out);
-    CHECK_ERROR(out, 5, "invalid_request");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_REQUEST, "invalid_request");
     aep_edge_string_free(out);
 
     out = NULL;
     s = aep_edge_interact(c, "{\"event\":{},\"options\":{\"bogusOption\":1}}", &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_REQUEST, out);
-    CHECK_ERROR(out, 5, "invalid_request");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_REQUEST, "invalid_request");
     CHECK(has(out, "bogusOption"), "message names the unknown option", out);
     aep_edge_string_free(out);
 
@@ -783,8 +514,7 @@ static void test_invalid_request(void) {
     big[n] = '\0';
     out = NULL;
     s = aep_edge_interact(c, big, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_REQUEST, out);
-    CHECK_ERROR(out, 5, "invalid_request");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_REQUEST, "invalid_request");
     aep_edge_string_free(out);
     out = NULL;
     s = aep_edge_collect(c, big, &out);
@@ -810,8 +540,7 @@ static void test_invalid_request(void) {
     strcpy(req + prefix + n, "\"}}}");
     out = NULL;
     s = aep_edge_interact(c, req, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_REQUEST, out);
-    CHECK_ERROR(out, 5, "invalid_request");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_REQUEST, "invalid_request");
     CHECK(has(out, "65536"), "message states the 64 KB body limit", out);
     CHECK(has(out, "\"attempts\":0"), "attempts 0", out);
     aep_edge_string_free(out);
@@ -819,23 +548,6 @@ static void test_invalid_request(void) {
     CHECK(emu_request_count(BASE_URL) == 0, "nothing was sent for an oversized body", NULL);
 
     aep_edge_client_free(c);
-}
-
-static int closed_loopback_port(void) {
-    struct sockaddr_in addr;
-    socklen_t len = sizeof addr;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
-        getsockname(fd, (struct sockaddr *)&addr, &len) != 0) {
-        abort();
-    }
-    port = ntohs(addr.sin_port);
-    close(fd);
-    return port;
 }
 
 static void test_transport(void) {
@@ -848,8 +560,7 @@ static void test_transport(void) {
     c = client_with(base, ",\"retry\":{\"maxAttempts\":2,\"baseDelayMs\":10,\"maxDelayMs\":20}");
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_TRANSPORT_ERROR, out);
-    CHECK_ERROR(out, 6, "transport");
+    EXPECT_ERROR(s, out, AEP_EDGE_TRANSPORT_ERROR, "transport");
     CHECK(json_int_or(out, "attempts", -1) == 2, "connect refused is retried: attempts 2", out);
     CHECK(has(out, "\"httpStatus\":null"), "httpStatus null", out);
     aep_edge_string_free(out);
@@ -860,8 +571,7 @@ static void test_transport(void) {
     c = client_with(BASE_URL, ",\"retry\":{\"maxAttempts\":1}");
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_TRANSPORT_ERROR, out);
-    CHECK_ERROR(out, 6, "transport");
+    EXPECT_ERROR(s, out, AEP_EDGE_TRANSPORT_ERROR, "transport");
     CHECK(json_int_or(out, "attempts", -1) == 1, "attempts 1", out);
     CHECK(has(out, "\"requestId\":\""), "requestId is the id sent", out);
     aep_edge_string_free(out);
@@ -888,8 +598,7 @@ static void test_timeout(void) {
     double t0, took;
     current_test = "timeout";
     emu_reset(BASE_URL);
-    snprintf(extra, sizeof extra, "{\"delayMs\":%ld,\"pathContains\":\"/interact\"}", ms(1500));
-    emu_fault(BASE_URL, extra);
+    emu_delay(BASE_URL, "/interact", 1, ms(1500));
     snprintf(extra, sizeof extra,
              ",\"timeouts\":{\"connectMs\":%ld,\"requestMs\":%ld,\"totalMs\":%ld},"
              "\"retry\":{\"maxAttempts\":1}",
@@ -909,8 +618,7 @@ static void test_timeout(void) {
     t0 = now_ms();
     s = interact(c, EVENT_REQUEST, &out);
     took = now_ms() - t0;
-    CHECK_STATUS(s, AEP_EDGE_TIMEOUT, out);
-    CHECK_ERROR(out, 7, "timeout");
+    EXPECT_ERROR(s, out, AEP_EDGE_TIMEOUT, "timeout");
     CHECK(json_int_or(out, "attempts", -1) == 1, "attempts 1", out);
     CHECK(took < (double)ms(1400), "returned before the delayed answer", NULL);
     aep_edge_string_free(out);
@@ -960,8 +668,7 @@ static void test_http_error(void) {
     aep_edge_string_free(err);
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_HTTP_ERROR, out);
-    CHECK_ERROR(out, 8, "http");
+    EXPECT_ERROR(s, out, AEP_EDGE_HTTP_ERROR, "http");
     CHECK(has(out, "\"httpStatus\":400"), "httpStatus 400", out);
     CHECK(has(out, "\"code\":\"EXEG-0003-400\""), "code EXEG-0003-400", out);
     CHECK(has(out, "\"problem\":{"), "problem object", out);
@@ -977,8 +684,7 @@ static void test_http_error(void) {
     c = client_with(BASE_URL, ",\"retry\":{\"maxAttempts\":3,\"baseDelayMs\":10}");
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_HTTP_ERROR, out);
-    CHECK_ERROR(out, 8, "http");
+    EXPECT_ERROR(s, out, AEP_EDGE_HTTP_ERROR, "http");
     CHECK(has(out, "\"httpStatus\":500"), "httpStatus 500", out);
     CHECK(json_int_or(out, "attempts", -1) == 1, "500 not retried: attempts 1", out);
     aep_edge_string_free(out);
@@ -991,8 +697,7 @@ static void test_http_error(void) {
     c = client_with(BASE_URL, ",\"retry\":{\"maxAttempts\":3,\"baseDelayMs\":10,\"maxDelayMs\":50}");
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_HTTP_ERROR, out);
-    CHECK_ERROR(out, 8, "http");
+    EXPECT_ERROR(s, out, AEP_EDGE_HTTP_ERROR, "http");
     CHECK(has(out, "\"httpStatus\":503"), "httpStatus 503", out);
     CHECK(json_int_or(out, "attempts", -1) == 3, "503 retried: attempts 3", out);
     CHECK(has(out, "\"retryable\":true"), "503 is retryable", out);
@@ -1045,8 +750,7 @@ static void test_result_shapes(void) {
     emu_fault(BASE_URL, "{\"status\":503,\"retryAfter\":60,\"pathContains\":\"/interact\"}");
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_HTTP_ERROR, out);
-    CHECK_ERROR(out, 8, "http");
+    EXPECT_ERROR(s, out, AEP_EDGE_HTTP_ERROR, "http");
     CHECK(json_int_or(out, "attempts", -1) == 1, "no retry past maxDelayMs: attempts 1", out);
     CHECK(has(out, "\"retryable\":true"), "retryable true", out);
     CHECK(json_int_or(out, "retryAfterMs", -1) == 60000, "retryAfterMs 60000", out);
@@ -1065,8 +769,7 @@ static void test_auth(void) {
     c = client_with(AUTH_BASE_URL, "");
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_AUTH_ERROR, out);
-    CHECK_ERROR(out, 9, "auth");
+    EXPECT_ERROR(s, out, AEP_EDGE_AUTH_ERROR, "auth");
     CHECK(has(out, "\"httpStatus\":401"), "httpStatus 401", out);
     CHECK(has(out, "\"code\":\"EXEG-0500-401\""), "code EXEG-0500-401", out);
     CHECK(has(out, "\"problem\":{"), "problem object", out);
@@ -1102,8 +805,7 @@ static void test_invalid_response(void) {
     c = client_with(BASE_URL, ",\"retry\":{\"maxAttempts\":3,\"baseDelayMs\":10}");
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_RESPONSE, out);
-    CHECK_ERROR(out, 10, "invalid_response");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_RESPONSE, "invalid_response");
     CHECK(json_int_or(out, "attempts", -1) == 1, "attempts 1", out);
     aep_edge_string_free(out);
 
@@ -1112,8 +814,7 @@ static void test_invalid_response(void) {
                         "\"application/json\",\"pathContains\":\"/interact\"}");
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_RESPONSE, out);
-    CHECK_ERROR(out, 10, "invalid_response");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_RESPONSE, "invalid_response");
     aep_edge_string_free(out);
     aep_edge_client_free(c);
 }
@@ -1135,16 +836,14 @@ static void test_closed(void) {
 
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_CLOSED, out);
-    CHECK_ERROR(out, 12, "closed");
+    EXPECT_ERROR(s, out, AEP_EDGE_CLOSED, "closed");
     CHECK(has(out, "\"attempts\":0"), "attempts 0 after close", out);
     CHECK(has(out, "\"requestId\":null"), "requestId null after close", out);
     aep_edge_string_free(out);
 
     out = NULL;
     s = aep_edge_collect(c, "{\"events\":[{\"xdm\":{}}]}", &out);
-    CHECK_STATUS(s, AEP_EDGE_CLOSED, out);
-    CHECK_ERROR(out, 12, "closed");
+    EXPECT_ERROR(s, out, AEP_EDGE_CLOSED, "closed");
     aep_edge_string_free(out);
 
     /* Idempotent, report may be NULL. */
@@ -1172,16 +871,14 @@ static void test_panic(void) {
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
     unsetenv("AEP_EDGE_TEST_PANIC");
-    CHECK_STATUS(s, AEP_EDGE_PANIC, out);
-    CHECK_ERROR(out, 99, "panic");
+    EXPECT_ERROR(s, out, AEP_EDGE_PANIC, "panic");
     CHECK(has(out, "aep_edge_interact"), "panic message names the function", out);
     aep_edge_string_free(out);
 
     /* Poisoned: later calls answer PANIC at once, nothing is sent. */
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_PANIC, out);
-    CHECK_ERROR(out, 99, "panic");
+    EXPECT_ERROR(s, out, AEP_EDGE_PANIC, "panic");
     aep_edge_string_free(out);
     out = NULL;
     s = aep_edge_collect(c, "{\"events\":[{}]}", &out);
@@ -1214,9 +911,8 @@ static void test_panic(void) {
     out = NULL;
     s = aep_edge_client_new(cfg, &pc, &out);
     unsetenv("AEP_EDGE_TEST_PANIC");
-    CHECK_STATUS(s, AEP_EDGE_PANIC, out);
+    EXPECT_ERROR(s, out, AEP_EDGE_PANIC, "panic");
     CHECK(pc == NULL, "client_out NULL after a panic", NULL);
-    CHECK_ERROR(out, 99, "panic");
     aep_edge_string_free(out);
 
     /* A panic in collect poisons too. */
@@ -1261,27 +957,23 @@ static void test_session(void) {
     c = client_with(BASE_URL, "");
     out = SENTINEL_STR;
     s = aep_edge_session_get(NULL, &out);
-    CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, out);
-    CHECK_ERROR(out, 1, "null_argument");
+    EXPECT_ERROR(s, out, AEP_EDGE_NULL_ARGUMENT, "null_argument");
     aep_edge_string_free(out);
     s = aep_edge_session_get(c, NULL);
     CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, NULL);
     out = SENTINEL_STR;
     s = aep_edge_session_reset(NULL, &out);
-    CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, out);
-    CHECK_ERROR(out, 1, "null_argument");
+    EXPECT_ERROR(s, out, AEP_EDGE_NULL_ARGUMENT, "null_argument");
     aep_edge_string_free(out);
     out = SENTINEL_STR;
     s = aep_edge_set_consent(c, NULL, &out);
-    CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, out);
-    CHECK_ERROR(out, 1, "null_argument");
+    EXPECT_ERROR(s, out, AEP_EDGE_NULL_ARGUMENT, "null_argument");
     aep_edge_string_free(out);
     s = aep_edge_set_consent(c, "{}", NULL);
     CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, NULL);
     out = SENTINEL_STR;
     s = aep_edge_client_set_access_token(c, NULL, &out);
-    CHECK_STATUS(s, AEP_EDGE_NULL_ARGUMENT, out);
-    CHECK_ERROR(out, 1, "null_argument");
+    EXPECT_ERROR(s, out, AEP_EDGE_NULL_ARGUMENT, "null_argument");
     aep_edge_string_free(out);
 
     /* session_get before and after a call; session_reset clears it. */
@@ -1326,14 +1018,12 @@ static void test_session(void) {
     emu_reset(BASE_URL);
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out);
-    CHECK_STATUS(s, AEP_EDGE_CONSENT_DENIED, out);
-    CHECK_ERROR(out, 14, "consent_denied");
+    EXPECT_ERROR(s, out, AEP_EDGE_CONSENT_DENIED, "consent_denied");
     CHECK(has(out, "\"attempts\":0"), "consent denied: attempts 0", out);
     aep_edge_string_free(out);
     out = NULL;
     s = aep_edge_collect(c, "{\"events\":[{\"xdm\":{}}]}", &out);
-    CHECK_STATUS(s, AEP_EDGE_CONSENT_DENIED, out);
-    CHECK_ERROR(out, 14, "consent_denied");
+    EXPECT_ERROR(s, out, AEP_EDGE_CONSENT_DENIED, "consent_denied");
     aep_edge_string_free(out);
     CHECK(emu_request_count(BASE_URL) == 0, "consent denied: nothing sent", NULL);
     out = NULL;
@@ -1351,15 +1041,13 @@ static void test_session(void) {
     /* set_access_token on a client without token auth is INVALID_REQUEST. */
     out = NULL;
     s = aep_edge_client_set_access_token(c, "tok", &out);
-    CHECK_STATUS(s, AEP_EDGE_INVALID_REQUEST, out);
-    CHECK_ERROR(out, 5, "invalid_request");
+    EXPECT_ERROR(s, out, AEP_EDGE_INVALID_REQUEST, "invalid_request");
     aep_edge_string_free(out);
     out = NULL;
     s = aep_edge_client_close(c, 1000, NULL);
     CHECK_STATUS(s, AEP_EDGE_OK, NULL);
     s = aep_edge_session_reset(c, &out);
-    CHECK_STATUS(s, AEP_EDGE_CLOSED, out);
-    CHECK_ERROR(out, 12, "closed");
+    EXPECT_ERROR(s, out, AEP_EDGE_CLOSED, "closed");
     aep_edge_string_free(out);
     aep_edge_client_free(c);
 
@@ -1395,9 +1083,8 @@ static void test_session(void) {
         s = aep_edge_client_new(cfg, &c, &out);
         free(cfg);
     }
-    CHECK_STATUS(s, AEP_EDGE_STORAGE_ERROR, out);
+    EXPECT_ERROR(s, out, AEP_EDGE_STORAGE_ERROR, "storage");
     CHECK(c == NULL, "client_out NULL on STORAGE_ERROR", NULL);
-    CHECK_ERROR(out, 13, "storage");
     aep_edge_string_free(out);
 
     /* statePath: a second client on the same file starts with the first's state. */
@@ -1506,7 +1193,7 @@ static void test_close_in_flight(void) {
     aep_edge_client *c;
     struct worker w[3];
     struct closer k;
-    char *out, fault[256];
+    char *out;
     int i;
     double t0, took;
     aep_edge_status s;
@@ -1514,9 +1201,7 @@ static void test_close_in_flight(void) {
 
     /* 1. Three calls blocked on a 500 ms delay; close(5000) from another thread waits. */
     emu_reset(BASE_URL);
-    snprintf(fault, sizeof fault, "{\"count\":3,\"delayMs\":%ld,\"pathContains\":\"/interact\"}",
-             ms(500));
-    emu_fault(BASE_URL, fault);
+    emu_delay(BASE_URL, "/interact", 3, ms(500));
     c = client_with(BASE_URL, "");
     memset(w, 0, sizeof w);
     for (i = 0; i < 3; i++) {
@@ -1533,8 +1218,7 @@ static void test_close_in_flight(void) {
     sleep_ms(50);
     out = NULL;
     s = interact(c, EVENT_REQUEST, &out); /* a new call while close waits */
-    CHECK_STATUS(s, AEP_EDGE_CLOSED, out);
-    CHECK_ERROR(out, 12, "closed");
+    EXPECT_ERROR(s, out, AEP_EDGE_CLOSED, "closed");
     aep_edge_string_free(out);
     pthread_join(k.tid, NULL);
     for (i = 0; i < 3; i++) {
@@ -1555,8 +1239,7 @@ static void test_close_in_flight(void) {
 
     /* 2. close with 50 ms while a call waits on a 1 s delay: TIMEOUT, inFlight 1. */
     emu_reset(BASE_URL);
-    snprintf(fault, sizeof fault, "{\"delayMs\":%ld,\"pathContains\":\"/interact\"}", ms(1000));
-    emu_fault(BASE_URL, fault);
+    emu_delay(BASE_URL, "/interact", 1, ms(1000));
     c = client_with(BASE_URL, "");
     memset(w, 0, sizeof w);
     w[0].client = c;
@@ -1606,8 +1289,7 @@ static void test_close_in_flight(void) {
     aep_edge_string_free(out);
     pthread_join(w[0].tid, NULL);
     CHECK(w[0].ended_ms - t0 < (double)ms(2000), "the waiting call ended promptly", NULL);
-    CHECK_STATUS(w[0].last, AEP_EDGE_CLOSED, w[0].last_json);
-    CHECK_ERROR(w[0].last_json, 12, "closed");
+    EXPECT_ERROR(w[0].last, w[0].last_json, AEP_EDGE_CLOSED, "closed");
     CHECK(json_int_or(w[0].last_json, "attempts", -1) == 1, "one attempt made", w[0].last_json);
     aep_edge_string_free(w[0].last_json);
     CHECK(emu_request_count(BASE_URL) == 1, "no retry was sent after close", NULL);
@@ -1753,7 +1435,6 @@ static void test_logging(void) {
 /* ------------------------------------------------------------------ main */
 
 int main(int argc, char **argv) {
-    const char *scale = getenv("AEP_EDGE_TEST_TIME_SCALE");
     BASE_URL = argc > 1 ? argv[1] : getenv("AEP_EDGE_BASE_URL");
     AUTH_BASE_URL = argc > 2 ? argv[2] : getenv("AEP_EDGE_AUTH_BASE_URL");
     if (BASE_URL == NULL || AUTH_BASE_URL == NULL) {
@@ -1765,9 +1446,7 @@ int main(int argc, char **argv) {
                 argv[0]);
         return 2;
     }
-    if (scale != NULL && atol(scale) > 0) {
-        SCALE = atol(scale);
-    }
+    read_time_scale();
     unsetenv("AEP_EDGE_TEST_PANIC");
     current_test = "setup";
     emu_reset(BASE_URL); /* drop what an earlier, failed run may have queued */
@@ -1792,6 +1471,5 @@ int main(int argc, char **argv) {
     test_close_in_flight();
     test_logging();
 
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return test_summary();
 }

@@ -14,157 +14,17 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "aep_edge.h"
+#include "test_util.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
-#define DATASTREAM "known-ds"
 #define EVENT "{\"event\":{\"xdm\":{\"eventType\":\"web.webpagedetails.pageViews\"}}}"
 
 static const char *BASE_URL;
-static long SCALE = 1;
 
-/* ------------------------------------------------------------------ checks */
-
-static pthread_mutex_t check_mu = PTHREAD_MUTEX_INITIALIZER;
-static int passed;
-static int failed;
-static const char *current_test = "";
-
-static int check_at(int ok, const char *what, const char *json, int line) {
-    pthread_mutex_lock(&check_mu);
-    if (ok) {
-        passed++;
-    } else {
-        failed++;
-        fprintf(stderr, "FAIL [%s] line %d: %s\n", current_test, line, what);
-        if (json != NULL) {
-            fprintf(stderr, "      json: %.800s\n", json);
-        }
-    }
-    pthread_mutex_unlock(&check_mu);
-    return ok;
-}
-
-#define CHECK(cond, what, json) check_at((cond) ? 1 : 0, (what), (json), __LINE__)
-#define CHECK_STATUS(got, want, json) \
-    check_at((uint32_t)(got) == (uint32_t)(want), "status " #got " == " #want, (json), __LINE__)
-
-static int has(const char *json, const char *needle) {
-    return json != NULL && strstr(json, needle) != NULL;
-}
-
+/* Both NULL, or equal strings. */
 static int same(const char *a, const char *b) {
     return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
-}
-
-/* ------------------------------------------------------------------ time */
-
-static long ms(long n) { return n * SCALE; }
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(long n) {
-    struct timespec ts;
-    ts.tv_sec = n / 1000;
-    ts.tv_nsec = (n % 1000) * 1000000L;
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-/* ------------------------------------------------------------------ emulator control */
-
-/* One HTTP/1.1 POST with `Connection: close` to the loopback emulator; the status or -1. */
-static int emu_post(const char *path, const char *body) {
-    char host[64], head[512], resp[512];
-    unsigned port = 0;
-    struct sockaddr_in addr;
-    int fd, status = -1;
-    ssize_t n;
-    size_t len = 0;
-    if (sscanf(BASE_URL, "http://%63[^:]:%u", host, &port) != 2) {
-        return -1;
-    }
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
-        return -1;
-    }
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) {
-        return -1;
-    }
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        close(fd);
-        return -1;
-    }
-    snprintf(head, sizeof head,
-             "POST %s HTTP/1.1\r\nHost: %s:%u\r\nContent-Type: application/json\r\n"
-             "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-             path, host, port, strlen(body));
-    if (write(fd, head, strlen(head)) < 0 || write(fd, body, strlen(body)) < 0) {
-        close(fd);
-        return -1;
-    }
-    while (len < sizeof resp - 1 && (n = read(fd, resp + len, sizeof resp - 1 - len)) > 0) {
-        len += (size_t)n;
-    }
-    close(fd);
-    resp[len] = '\0';
-    if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1) {
-        status = -1;
-    }
-    return status;
-}
-
-static void emu_reset(void) {
-    CHECK(emu_post("/__emulator/reset", "{}") == 200, "emulator reset", NULL);
-}
-
-/* Every interact answers after `delay` ms (for the next 5 000 requests). */
-static void emu_delay_interacts(long delay) {
-    char fault[160];
-    snprintf(fault, sizeof fault,
-             "{\"count\":5000,\"pathContains\":\"/interact\",\"delayMs\":%ld}", delay);
-    CHECK(emu_post("/__emulator/faults", fault) == 200, "emulator fault queued", fault);
-}
-
-/* ------------------------------------------------------------------ clients */
-
-/* A client of the emulator; `extra` (",\"key\":..." text) is appended to the config. */
-static aep_edge_client *client_with(const char *extra) {
-    char cfg[1024];
-    aep_edge_client *client = NULL;
-    char *err = NULL;
-    aep_edge_status s;
-    snprintf(cfg, sizeof cfg,
-             "{\"datastreamId\":\"" DATASTREAM "\",\"baseUrl\":\"%s\","
-             "\"timeouts\":{\"connectMs\":%ld,\"requestMs\":%ld,\"totalMs\":%ld}%s}",
-             BASE_URL, ms(5000), ms(20000), ms(60000), extra);
-    s = aep_edge_client_new(cfg, &client, &err);
-    CHECK_STATUS(s, AEP_EDGE_OK, err);
-    aep_edge_string_free(err);
-    if (client == NULL) {
-        fprintf(stderr, "cannot create a client; stopping\n");
-        exit(1);
-    }
-    return client;
 }
 
 /* ------------------------------------------------------------------ a completion log */
@@ -270,9 +130,9 @@ static void test_callbacks_exactly_once(void) {
     int i, j, distinct = 0, on_main = 0, ok = 0;
     aep_edge_client *c;
     current_test = "callbacks exactly once";
-    emu_reset();
+    emu_reset(BASE_URL);
     log_init(&log);
-    c = client_with(",\"async\":{\"workers\":4}");
+    c = client_with(BASE_URL, ",\"async\":{\"workers\":4}");
     for (i = 0; i < N; i++) {
         char *err = (char *)1;
         aep_edge_status s = aep_edge_interact_async(c, EVENT, on_complete, &log, &ids[i], &err);
@@ -345,11 +205,11 @@ static void test_validation_like_blocking(void) {
     uint64_t id = 5;
     aep_edge_client *c;
     current_test = "validation like the blocking calls";
-    emu_reset();
+    emu_reset(BASE_URL);
     log_init(&log);
     /* Session "none": the blocking call adds nothing to the body, so even the
      * byte count in the 64 KB message is the same. */
-    c = client_with(",\"session\":\"none\"");
+    c = client_with(BASE_URL, ",\"session\":\"none\"");
 
     check_same_refusal(c, NULL, "NULL request", aep_edge_interact, aep_edge_interact_async, &log);
     check_same_refusal(c, bad_utf8, "invalid UTF-8", aep_edge_interact, aep_edge_interact_async,
@@ -402,7 +262,7 @@ static void test_validation_like_blocking(void) {
     aep_edge_client_free(c);
 
     /* Collect consent "n" (a device session keeps it): refused at once by both. */
-    c = client_with("");
+    c = client_with(BASE_URL, "");
     CHECK_STATUS(aep_edge_set_consent(c,
                                       "{\"consent\":[{\"standard\":\"Adobe\",\"version\":\"2.0\","
                                       "\"value\":{\"collect\":{\"val\":\"n\"}}}]}",
@@ -424,9 +284,9 @@ static void test_failures_complete_like_blocking(void) {
     char *want = NULL;
     aep_edge_client *c;
     current_test = "failures complete like blocking calls";
-    emu_reset();
+    emu_reset(BASE_URL);
     log_init(&log);
-    c = client_with("");
+    c = client_with(BASE_URL, "");
     aep_edge_status ws = aep_edge_interact(c, wrong_ds, &want);
     CHECK_STATUS(ws, AEP_EDGE_HTTP_ERROR, want);
     CHECK_STATUS(aep_edge_interact_async(c, wrong_ds, on_complete, &log, NULL, NULL),
@@ -452,8 +312,8 @@ static void test_poll_mode(void) {
     double started;
     aep_edge_client *c;
     current_test = "poll mode";
-    emu_reset();
-    c = client_with("");
+    emu_reset(BASE_URL);
+    c = client_with(BASE_URL, "");
 
     CHECK_STATUS(aep_edge_poll(c, 0, &out), AEP_EDGE_NOT_READY, out);
     CHECK(out == NULL, "NOT_READY writes NULL", NULL);
@@ -461,7 +321,7 @@ static void test_poll_mode(void) {
     CHECK_STATUS(aep_edge_poll(NULL, 0, &out), AEP_EDGE_NULL_ARGUMENT, out);
     aep_edge_string_free(out);
 
-    emu_delay_interacts(ms(100));
+    emu_delay(BASE_URL, "/interact", 5000, ms(100));
     for (i = 0; i < N; i++) {
         CHECK_STATUS(aep_edge_interact_async(c, EVENT, NULL, NULL, &ids[i], NULL), AEP_EDGE_OK,
                      NULL);
@@ -514,7 +374,7 @@ static void test_poll_mode(void) {
     CHECK_STATUS(aep_edge_poll(c, (uint32_t)ms(10000), &out), AEP_EDGE_NOT_READY, out);
     CHECK(now_ms() - started < (double)ms(5000), "after close an empty poll returns at once", NULL);
     aep_edge_client_free(c);
-    emu_reset();
+    emu_reset(BASE_URL);
 }
 
 static void test_queue_full(void) {
@@ -523,10 +383,10 @@ static void test_queue_full(void) {
     struct log log;
     aep_edge_client *c;
     current_test = "queue full";
-    emu_reset();
+    emu_reset(BASE_URL);
     log_init(&log);
-    c = client_with(",\"async\":{\"workers\":1,\"maxPending\":3}");
-    emu_delay_interacts(ms(200));
+    c = client_with(BASE_URL, ",\"async\":{\"workers\":1,\"maxPending\":3}");
+    emu_delay(BASE_URL, "/interact", 5000, ms(200));
     for (i = 0; i < 3; i++) {
         CHECK_STATUS(aep_edge_interact_async(c, EVENT, NULL, NULL, NULL, NULL), AEP_EDGE_OK, NULL);
     }
@@ -550,7 +410,7 @@ static void test_queue_full(void) {
     aep_edge_client_free(c);
     CHECK(log_count(&log) == 0, "a refused call had no completion", NULL);
     log_destroy(&log);
-    emu_reset();
+    emu_reset(BASE_URL);
 }
 
 static void test_close_with_1000_pending(void) {
@@ -561,10 +421,10 @@ static void test_close_with_1000_pending(void) {
     char *report = NULL;
     aep_edge_client *c;
     current_test = "close with 1000 pending";
-    emu_reset();
+    emu_reset(BASE_URL);
     log_init(&log);
-    c = client_with(",\"async\":{\"workers\":2,\"maxPending\":2000}");
-    emu_delay_interacts(ms(50));
+    c = client_with(BASE_URL, ",\"async\":{\"workers\":2,\"maxPending\":2000}");
+    emu_delay(BASE_URL, "/interact", 5000, ms(50));
     for (i = 0; i < N; i++) {
         CHECK_STATUS(aep_edge_interact_async(c, EVENT, on_complete, &log, &ids[i], NULL),
                      AEP_EDGE_OK, NULL);
@@ -595,7 +455,7 @@ static void test_close_with_1000_pending(void) {
     sleep_ms(ms(200));
     CHECK(log_count(&log) == N, "no completion after close and free", NULL);
     log_destroy(&log);
-    emu_reset();
+    emu_reset(BASE_URL);
 }
 
 static void test_free_drops_pending_calls(void) {
@@ -604,10 +464,10 @@ static void test_free_drops_pending_calls(void) {
     double started;
     aep_edge_client *c;
     current_test = "free without close";
-    emu_reset();
+    emu_reset(BASE_URL);
     log_init(&log);
-    c = client_with(",\"async\":{\"workers\":2}");
-    emu_delay_interacts(ms(600));
+    c = client_with(BASE_URL, ",\"async\":{\"workers\":2}");
+    emu_delay(BASE_URL, "/interact", 5000, ms(600));
     for (i = 0; i < 20; i++) {
         CHECK_STATUS(aep_edge_interact_async(c, EVENT, on_complete, &log, NULL, NULL), AEP_EDGE_OK,
                      NULL);
@@ -619,7 +479,7 @@ static void test_free_drops_pending_calls(void) {
     sleep_ms(ms(1200)); /* the two running calls end meanwhile */
     CHECK(log_count(&log) == 0, "no callback ran after free", NULL);
     log_destroy(&log);
-    emu_reset();
+    emu_reset(BASE_URL);
 }
 
 /* free waits for a callback that is running when it is called. */
@@ -649,8 +509,8 @@ static void test_free_waits_for_running_callbacks(void) {
     double t0 = now_ms();
     aep_edge_client *c;
     current_test = "free waits for running callbacks";
-    emu_reset();
-    c = client_with("");
+    emu_reset(BASE_URL);
+    c = client_with(BASE_URL, "");
     CHECK_STATUS(aep_edge_interact_async(c, EVENT, slow_callback, &s, NULL, NULL), AEP_EDGE_OK,
                  NULL);
     while (!started && now_ms() - t0 < (double)ms(10000)) {
@@ -703,10 +563,10 @@ static void test_callbacks_call_the_library(void) {
     struct reentrant r;
     aep_edge_client *c;
     current_test = "callbacks call the library";
-    emu_reset();
+    emu_reset(BASE_URL);
     memset(&r, 0, sizeof r);
     log_init(&r.log);
-    c = client_with("");
+    c = client_with(BASE_URL, "");
     r.client = c;
     CHECK_STATUS(aep_edge_interact_async(c, EVENT, reentrant_callback, &r, NULL, NULL),
                  AEP_EDGE_OK, NULL);
@@ -723,7 +583,6 @@ static void test_callbacks_call_the_library(void) {
 }
 
 int main(int argc, char **argv) {
-    const char *scale = getenv("AEP_EDGE_TEST_TIME_SCALE");
     BASE_URL = argc > 1 ? argv[1] : getenv("AEP_EDGE_BASE_URL");
     if (BASE_URL == NULL) {
         fprintf(stderr, "usage: %s BASE_URL (aep-edge-emulator --port 0 --datastream " DATASTREAM
@@ -731,9 +590,7 @@ int main(int argc, char **argv) {
                 argv[0]);
         return 2;
     }
-    if (scale != NULL && atol(scale) > 0) {
-        SCALE = atol(scale);
-    }
+    read_time_scale();
     main_thread = pthread_self();
 
     test_callbacks_exactly_once();
@@ -746,6 +603,5 @@ int main(int argc, char **argv) {
     test_free_waits_for_running_callbacks();
     test_callbacks_call_the_library();
 
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return test_summary();
 }

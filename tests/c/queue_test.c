@@ -8,53 +8,12 @@
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE
 
-#include "aep_edge.h"
+#include "test_util.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 static const char *BASE_URL;
-static int passed;
-static int failed;
-static const char *current_test = "";
-
-#define CHECK(ok, what, json) check_at((ok), (what), (json), __LINE__)
-
-static int check_at(int ok, const char *what, const char *json, int line) {
-    if (ok) {
-        passed++;
-    } else {
-        failed++;
-        fprintf(stderr, "FAIL [%s] line %d: %s\n", current_test, line, what);
-        if (json != NULL) fprintf(stderr, "      json: %.800s\n", json);
-    }
-    return ok;
-}
-
-static int has(const char *json, const char *needle) {
-    return json != NULL && strstr(json, needle) != NULL;
-}
-
-static void sleep_ms(long n) {
-    struct timespec t = {n / 1000, (n % 1000) * 1000000L};
-    while (nanosleep(&t, &t) != 0) {
-    }
-}
-
-static double now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1000.0 + (double)t.tv_nsec / 1e6;
-}
 
 /* A temporary directory and the queue file in it. */
 static void temp_queue(char *dir, size_t dir_size, char *file, size_t file_size) {
@@ -93,19 +52,6 @@ static aep_edge_client *client_for(const char *base, const char *queue_path, con
     CHECK(s == AEP_EDGE_OK && client != NULL, "client_new", error);
     aep_edge_string_free(error);
     return client;
-}
-
-static int closed_loopback_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    bind(fd, (struct sockaddr *)&addr, sizeof addr);
-    getsockname(fd, (struct sockaddr *)&addr, &len);
-    close(fd);
-    return ntohs(addr.sin_port);
 }
 
 static const char *EVENT =
@@ -409,6 +355,5 @@ int main(int argc, char **argv) {
     test_no_outcome_after_free();
     test_consent_denied();
     test_fork_keeps_the_file_the_parents();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return test_summary();
 }

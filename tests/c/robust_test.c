@@ -21,24 +21,12 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "aep_edge.h"
+#include "test_util.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-#define DATASTREAM "known-ds"
 #define THREADS 8
 
 /* An event with an identity but no ECID or FPID: a device session sends it through the
@@ -51,202 +39,8 @@ static const char *EVENT_REQUEST =
 
 static const char *BASE_URL;
 static const char *AUTH_BASE_URL;
-static long SCALE = 1;
-
-/* ------------------------------------------------------------------ checks */
-
-static pthread_mutex_t check_mu = PTHREAD_MUTEX_INITIALIZER;
-static int passed;
-static int failed;
-static const char *current_test = "";
-
-static int check_at(int ok, const char *what, const char *json, int line) {
-    pthread_mutex_lock(&check_mu);
-    if (ok) {
-        passed++;
-    } else {
-        failed++;
-        fprintf(stderr, "FAIL [%s] line %d: %s\n", current_test, line, what);
-        if (json != NULL) {
-            fprintf(stderr, "      json: %.1200s%s\n", json, strlen(json) > 1200 ? "..." : "");
-        }
-    }
-    pthread_mutex_unlock(&check_mu);
-    return ok;
-}
-
-#define CHECK(cond, what, json) check_at((cond) ? 1 : 0, (what), (json), __LINE__)
-#define CHECK_STATUS(got, want, json) \
-    check_at((uint32_t)(got) == (uint32_t)(want), "status " #got " == " #want, (json), __LINE__)
-
-static int has(const char *json, const char *needle) {
-    return json != NULL && strstr(json, needle) != NULL;
-}
-
-static int count_of(const char *haystack, const char *needle) {
-    int n = 0;
-    const char *p = haystack;
-    if (p == NULL) {
-        return 0;
-    }
-    while ((p = strstr(p, needle)) != NULL) {
-        n++;
-        p += strlen(needle);
-    }
-    return n;
-}
-
-/* ------------------------------------------------------------------ time */
-
-static long ms(long n) { return n * SCALE; }
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(long n) {
-    struct timespec ts;
-    ts.tv_sec = n / 1000;
-    ts.tv_nsec = (n % 1000) * 1000000L;
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-/* ------------------------------------------------------------------ the emulator */
-
-/* One HTTP/1.1 exchange with `Connection: close` to a loopback base URL.
- * Returns the status code (or -1) and, when body_out is not NULL, a malloc'd body. */
-static int http_exchange(const char *base, const char *method, const char *path,
-                         const char *body, char **body_out) {
-    char host[64], head[512];
-    unsigned port = 0;
-    struct sockaddr_in addr;
-    int fd, status = -1;
-    size_t blen = body ? strlen(body) : 0, cap = 8192, len = 0;
-    char *resp;
-    const char *p;
-    ssize_t n;
-
-    if (body_out) {
-        *body_out = NULL;
-    }
-    if (sscanf(base, "http://%63[^:]:%u", host, &port) != 2) {
-        return -1;
-    }
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
-        return -1;
-    }
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) {
-        return -1;
-    }
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        close(fd);
-        return -1;
-    }
-    snprintf(head, sizeof head,
-             "%s %s HTTP/1.1\r\nHost: %s:%u\r\nContent-Type: application/json\r\n"
-             "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-             method, path, host, port, blen);
-    if (write(fd, head, strlen(head)) < 0 || (blen && write(fd, body, blen) < 0)) {
-        close(fd);
-        return -1;
-    }
-    resp = malloc(cap);
-    if (resp == NULL) {
-        close(fd);
-        return -1;
-    }
-    for (;;) {
-        if (cap - len < 4096) {
-            char *bigger = realloc(resp, cap * 2);
-            if (bigger == NULL) {
-                break;
-            }
-            resp = bigger;
-            cap *= 2;
-        }
-        n = read(fd, resp + len, cap - len - 1);
-        if (n <= 0) {
-            break;
-        }
-        len += (size_t)n;
-    }
-    close(fd);
-    resp[len] = '\0';
-    if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1) {
-        status = -1;
-    }
-    p = strstr(resp, "\r\n\r\n");
-    if (body_out) {
-        *body_out = strdup(p ? p + 4 : "");
-    }
-    free(resp);
-    return status;
-}
-
-static void emu_reset(const char *base) {
-    int s = http_exchange(base, "POST", "/__emulator/reset", "", NULL);
-    CHECK(s == 200, "POST /__emulator/reset answers 200", NULL);
-}
-
-static void emu_fault(const char *base, const char *fault_json) {
-    char *body = NULL;
-    int s = http_exchange(base, "POST", "/__emulator/faults", fault_json, &body);
-    CHECK(s == 200 && has(body, "\"ok\":true"), "POST /__emulator/faults accepted", body);
-    free(body);
-}
-
-/* How many recorded requests contain `needle` ("\"method\":" counts them all). */
-static int emu_count(const char *base, const char *needle) {
-    char *body = NULL;
-    int n;
-    http_exchange(base, "GET", "/__emulator/requests", NULL, &body);
-    n = count_of(body, needle);
-    free(body);
-    return n;
-}
-
-/* Waits until `needle` was recorded n times; 1 on success. */
-static int emu_wait_for(const char *base, const char *needle, int n, long timeout_ms) {
-    double deadline = now_ms() + (double)timeout_ms;
-    while (now_ms() < deadline) {
-        if (emu_count(base, needle) >= n) {
-            return 1;
-        }
-        sleep_ms(10);
-    }
-    return 0;
-}
 
 /* ------------------------------------------------------------------ clients */
-
-/* A client for `base`; `extra` is `,"key":...` text appended to the config. */
-static aep_edge_client *client_with(const char *base, const char *extra) {
-    size_t n = strlen(base) + strlen(extra) + 512;
-    char *cfg = malloc(n);
-    aep_edge_client *client = NULL;
-    char *err = NULL;
-    aep_edge_status s;
-    if (cfg == NULL) {
-        abort();
-    }
-    snprintf(cfg, n,
-             "{\"datastreamId\":\"" DATASTREAM "\",\"baseUrl\":\"%s\","
-             "\"timeouts\":{\"connectMs\":%ld,\"requestMs\":%ld,\"totalMs\":%ld}%s}",
-             base, ms(5000), ms(20000), ms(60000), extra);
-    s = aep_edge_client_new(cfg, &client, &err);
-    CHECK_STATUS(s, AEP_EDGE_OK, err);
-    CHECK(client != NULL, "client_new gave a client", err);
-    aep_edge_string_free(err);
-    free(cfg);
-    return client;
-}
 
 /* The config text for OAuth against the IMS stand-in of `base` (malloc'd). */
 static char *oauth_extra(const char *base, const char *more) {
@@ -386,15 +180,14 @@ static void test_close_ends_backoff_waits(void) {
 static void test_close_ends_identity_gate_waits(void) {
     struct call calls[THREADS];
     aep_edge_client *c;
-    char *report = NULL, fault[160];
+    char *report = NULL;
     double closed_at;
     int recorded, i, prompt = 0;
     aep_edge_status s;
     current_test = "close ends identity gate waits";
     emu_reset(BASE_URL);
     /* The first call (the one minting the identity) hangs; the other 7 wait at the gate. */
-    snprintf(fault, sizeof fault, "{\"delayMs\":%ld,\"pathContains\":\"/interact\"}", ms(1500));
-    emu_fault(BASE_URL, fault);
+    emu_delay(BASE_URL, "/interact", 1, ms(1500));
     c = client_with(BASE_URL, "");
     start_calls(calls, THREADS, c);
     CHECK(emu_wait_for(BASE_URL, "\"method\":", 1, ms(3000)), "the minting call went out", NULL);
@@ -430,13 +223,12 @@ static void test_close_ends_identity_gate_waits(void) {
 static void test_close_ends_token_waits(void) {
     struct call calls[THREADS];
     aep_edge_client *c;
-    char *report = NULL, *extra, fault[160];
+    char *report = NULL, *extra;
     double closed_at;
     aep_edge_status s;
     current_test = "close ends token fetch waits";
     emu_reset(AUTH_BASE_URL);
-    snprintf(fault, sizeof fault, "{\"delayMs\":%ld,\"pathContains\":\"/ims\"}", ms(1500));
-    emu_fault(AUTH_BASE_URL, fault);
+    emu_delay(AUTH_BASE_URL, "/ims", 1, ms(1500));
     extra = oauth_extra(AUTH_BASE_URL, ",\"session\":\"none\"");
     c = client_with(AUTH_BASE_URL, extra);
     free(extra);
@@ -458,7 +250,7 @@ static void test_close_ends_token_waits(void) {
 static void test_close_ends_token_refresh_resend(void) {
     aep_edge_client *c;
     struct call call;
-    char *extra, fault[512];
+    char *extra;
     double closed_at;
     int edge_before;
     aep_edge_status s;
@@ -472,12 +264,8 @@ static void test_close_ends_token_refresh_resend(void) {
               "{\"status\":401,\"pathContains\":\"/v2/interact\",\"contentType\":\"application/problem+json\","
               "\"body\":\"{\\\"type\\\":\\\"https://ns.adobe.com/aep/errors/EXEG-0503-401\\\","
               "\\\"status\\\":401,\\\"title\\\":\\\"Token expired\\\"}\"}");
-    snprintf(fault, sizeof fault, "{\"delayMs\":%ld,\"pathContains\":\"/ims\"}", ms(1000));
-    emu_fault(AUTH_BASE_URL, fault);
-    memset(&call, 0, sizeof call);
-    call.client = c;
-    call.request = EVENT_REQUEST;
-    pthread_create(&call.tid, NULL, call_main, &call);
+    emu_delay(AUTH_BASE_URL, "/ims", 1, ms(1000));
+    start_calls(&call, 1, c);
     CHECK(emu_wait_for(AUTH_BASE_URL, "/ims/token", 2, ms(3000)), "the refresh went out", NULL);
     edge_before = emu_count(AUTH_BASE_URL, "/v2/interact");
     s = close_timed(c, ms(200), &closed_at, NULL);
@@ -576,7 +364,7 @@ static int wait_child(pid_t pid) {
 static void test_fork_while_a_thread_mints(void) {
     struct call call;
     aep_edge_client *c, *fresh;
-    char dir[64], path[128], extra[200], fault[128];
+    char dir[64], path[128], extra[200];
     pid_t pid;
     int status;
     static const char *const names[] = {"state.json", "state.json.lock", "state.json.identity-lock",
@@ -590,13 +378,9 @@ static void test_fork_while_a_thread_mints(void) {
 
     /* 1. The child keeps using the client: the gate its parent's thread held is free there. */
     emu_reset(BASE_URL);
-    snprintf(fault, sizeof fault, "{\"delayMs\":%ld,\"pathContains\":\"/interact\"}", ms(3000));
-    emu_fault(BASE_URL, fault);
+    emu_delay(BASE_URL, "/interact", 1, ms(3000));
     c = client_with(BASE_URL, "");
-    memset(&call, 0, sizeof call);
-    call.client = c;
-    call.request = EVENT_REQUEST;
-    pthread_create(&call.tid, NULL, call_main, &call);
+    start_calls(&call, 1, c);
     CHECK(emu_wait_for(BASE_URL, "\"method\":", 1, ms(3000)), "the parent's thread is minting", NULL);
     fflush(NULL);
     pid = fork();
@@ -612,13 +396,9 @@ static void test_fork_while_a_thread_mints(void) {
 
     /* 2. A new client in the child on the same state file: bounded, never hangs. */
     emu_reset(BASE_URL);
-    snprintf(fault, sizeof fault, "{\"delayMs\":%ld,\"pathContains\":\"/interact\"}", ms(1000));
-    emu_fault(BASE_URL, fault);
+    emu_delay(BASE_URL, "/interact", 1, ms(1000));
     c = client_with(BASE_URL, extra);
-    memset(&call, 0, sizeof call);
-    call.client = c;
-    call.request = EVENT_REQUEST;
-    pthread_create(&call.tid, NULL, call_main, &call);
+    start_calls(&call, 1, c);
     CHECK(emu_wait_for(BASE_URL, "\"method\":", 1, ms(3000)), "the parent's thread is minting", NULL);
     fflush(NULL);
     pid = fork();
@@ -721,18 +501,14 @@ static void test_callbacks_reenter(void) {
 static void test_poisoned_client_answers_close(void) {
     aep_edge_client *c;
     struct call call;
-    char *out = NULL, fault[128];
+    char *out = NULL;
     aep_edge_status s;
     double t0;
     current_test = "a poisoned client answers close";
     emu_reset(BASE_URL);
-    snprintf(fault, sizeof fault, "{\"delayMs\":%ld,\"pathContains\":\"/interact\"}", ms(500));
-    emu_fault(BASE_URL, fault);
+    emu_delay(BASE_URL, "/interact", 1, ms(500));
     c = client_with(BASE_URL, ",\"session\":\"none\"");
-    memset(&call, 0, sizeof call);
-    call.client = c;
-    call.request = EVENT_REQUEST;
-    pthread_create(&call.tid, NULL, call_main, &call);
+    start_calls(&call, 1, c);
     CHECK(emu_wait_for(BASE_URL, "\"method\":", 1, ms(3000)), "a call is in flight", NULL);
     setenv("AEP_EDGE_TEST_PANIC", "aep_edge_collect", 1);
     s = aep_edge_collect(c, "{\"events\":[{}]}", &out);
@@ -947,13 +723,12 @@ static void test_https_to_a_plain_server(void) {
 
 static void test_token_fetch_ends_at_the_deadline(void) {
     aep_edge_client *c;
-    char *extra, *out = NULL, fault[128], more[160];
+    char *extra, *out = NULL, more[160];
     double t0, took;
     aep_edge_status s;
     current_test = "a token fetch ends at the call's deadline";
     emu_reset(AUTH_BASE_URL);
-    snprintf(fault, sizeof fault, "{\"delayMs\":%ld,\"pathContains\":\"/ims\"}", ms(3000));
-    emu_fault(AUTH_BASE_URL, fault);
+    emu_delay(AUTH_BASE_URL, "/ims", 1, ms(3000));
     snprintf(more, sizeof more, ",\"session\":\"none\",\"timeouts\":{\"requestMs\":%ld,\"totalMs\":%ld}",
              ms(5000), ms(1000));
     extra = oauth_extra(AUTH_BASE_URL, more);
@@ -1020,7 +795,6 @@ static void test_misspelt_required_key(void) {
 /* ------------------------------------------------------------------ main */
 
 int main(int argc, char **argv) {
-    const char *scale = getenv("AEP_EDGE_TEST_TIME_SCALE");
     BASE_URL = argc > 1 ? argv[1] : getenv("AEP_EDGE_BASE_URL");
     AUTH_BASE_URL = argc > 2 ? argv[2] : getenv("AEP_EDGE_AUTH_BASE_URL");
     if (BASE_URL == NULL || AUTH_BASE_URL == NULL) {
@@ -1029,9 +803,7 @@ int main(int argc, char **argv) {
                 argv[0]);
         return 64;
     }
-    if (scale != NULL && atol(scale) > 0) {
-        SCALE = atol(scale);
-    }
+    read_time_scale();
     /* A hang is a failure: the default SIGALRM action ends the process. */
     alarm((unsigned)(120 * SCALE));
     unsetenv("AEP_EDGE_TEST_PANIC");
@@ -1054,6 +826,5 @@ int main(int argc, char **argv) {
     test_ims_error_objects();
     test_misspelt_required_key();
 
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return test_summary();
 }

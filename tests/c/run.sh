@@ -121,7 +121,8 @@ step() {
 
 # The C test programs (tests/c/NAME.c): NAME, what it runs under beside ASan +
 # UBSan (tsan, valgrind), and what it covers. Each reads the emulators' URLs from
-# AEP_EDGE_BASE_URL / AEP_EDGE_AUTH_BASE_URL.
+# AEP_EDGE_BASE_URL / AEP_EDGE_AUTH_BASE_URL. Their checks, clock, emulator control
+# and client helpers live in tests/c/test_util.h.
 #
 # ASan + UBSan instrument the C side and intercept every malloc/free, the
 # library's included: they catch a host-side overflow, a use after free, a string

@@ -9,103 +9,11 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "aep_edge.h"
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include "test_util.h"
 
 #define IDENTITY_KEY "kndctr_53A16ACB5CC1D3760A495C99_AdobeOrg_identity"
 
 static const char *BASE_URL;
-static int passed;
-static int failed;
-
-static int check_at(int ok, const char *what, const char *json, int line) {
-    if (ok) {
-        passed++;
-    } else {
-        failed++;
-        fprintf(stderr, "FAIL line %d: %s\n", line, what);
-        if (json != NULL) {
-            fprintf(stderr, "      json: %.1500s\n", json);
-        }
-    }
-    return ok;
-}
-#define CHECK(cond, what, json) check_at((cond) ? 1 : 0, (what), (json), __LINE__)
-
-static int has(const char *json, const char *needle) {
-    return json != NULL && strstr(json, needle) != NULL;
-}
-
-/* A GET or POST with `Connection: close` to the loopback emulator; the status
- * code (or -1) and, when body_out is not NULL, the malloc'd body. */
-static int http(const char *method, const char *path, char **body_out) {
-    char host[64], head[256], *resp;
-    unsigned port = 0;
-    struct sockaddr_in addr;
-    size_t cap = 1 << 16, len = 0;
-    ssize_t n;
-    int fd, status = -1;
-    const char *p;
-
-    if (body_out) {
-        *body_out = NULL;
-    }
-    if (sscanf(BASE_URL, "http://%63[^:]:%u", host, &port) != 2) {
-        return -1;
-    }
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1 ||
-        (fd = socket(AF_INET, SOCK_STREAM, 0)) < 0) {
-        return -1;
-    }
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        close(fd);
-        return -1;
-    }
-    snprintf(head, sizeof head,
-             "%s %s HTTP/1.1\r\nHost: %s:%u\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-             method, path, host, port);
-    if (write(fd, head, strlen(head)) < 0 || (resp = malloc(cap)) == NULL) {
-        close(fd);
-        return -1;
-    }
-    for (;;) {
-        if (cap - len < 4096) {
-            char *bigger = realloc(resp, cap * 2);
-            if (bigger == NULL) {
-                break;
-            }
-            resp = bigger;
-            cap *= 2;
-        }
-        n = read(fd, resp + len, cap - len - 1);
-        if (n <= 0) {
-            break;
-        }
-        len += (size_t)n;
-    }
-    close(fd);
-    resp[len] = '\0';
-    if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1) {
-        status = -1;
-    }
-    p = strstr(resp, "\r\n\r\n");
-    if (body_out) {
-        *body_out = strdup(p ? p + 4 : "");
-    }
-    free(resp);
-    return status;
-}
 
 /* The JSON array after `"state":` in a result (malloc'd), or NULL. Entries are
  * flat objects of strings and numbers, so the first ']' closes the array. */
@@ -150,6 +58,7 @@ static void test_config_headers_are_checked(void) {
     char config[512];
     aep_edge_client *client = NULL;
     char *error = NULL;
+    current_test = "config headers are checked";
     snprintf(config, sizeof config,
              "{\"datastreamId\":\"known-ds\",\"baseUrl\":\"%s\","
              "\"headers\":{\"Authorization\":\"Bearer x\"}}",
@@ -170,6 +79,7 @@ static void test_a_visitor_served_by_a_server(void) {
     char *error = NULL;
     aep_edge_status s;
     int visit;
+    current_test = "a visitor served by a server";
 
     snprintf(config, sizeof config,
              "{\"datastreamId\":\"known-ds\",\"baseUrl\":\"%s\",\"session\":\"none\","
@@ -182,7 +92,7 @@ static void test_a_visitor_served_by_a_server(void) {
     if (s != AEP_EDGE_OK) {
         return;
     }
-    CHECK(http("POST", "/__emulator/reset", NULL) == 200, "emulator reset", NULL);
+    emu_reset(BASE_URL);
 
     s = aep_edge_interact(client,
                           "{\"event\":{\"xdm\":{}},\"options\":{\"headers\":{\"Cookie\":\"a=b\"}}}",
@@ -217,7 +127,7 @@ static void test_a_visitor_served_by_a_server(void) {
     }
     free(state);
 
-    CHECK(http("GET", "/__emulator/requests", &recorded) == 200, "requests listed", NULL);
+    recorded = emu_requests(BASE_URL);
     CHECK(has(recorded, "\"path\":\"/ee/irl1/v2/interact\""), "routed by the hint", recorded);
     CHECK(has(recorded, "\"user-agent\":\"VisitorAgent/3.0\""), "the visitor's User-Agent",
           recorded);
@@ -238,6 +148,7 @@ static void test_a_visitor_served_by_a_server(void) {
 static void test_proposition_events(void) {
     char *event = NULL;
     aep_edge_status s;
+    current_test = "proposition events";
 
     CHECK(aep_edge_proposition_event(NULL, &event) == AEP_EDGE_NULL_ARGUMENT,
           "NULL request is NULL_ARGUMENT", event);
@@ -289,6 +200,5 @@ int main(int argc, char **argv) {
     test_config_headers_are_checked();
     test_a_visitor_served_by_a_server();
     test_proposition_events();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return test_summary();
 }
