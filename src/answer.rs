@@ -342,7 +342,7 @@ pub fn value_text(value: &Value) -> String {
 
 /// A JSON string literal, escaped as serde_json escapes it.
 fn push_str(out: &mut String, s: &str) {
-    let needs_escape = s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
+    let needs_escape = crate::json_scan::plain_run_end(s.as_bytes(), 0) < s.len();
     if needs_escape {
         out.push_str(&serde_json::to_string(s).expect("a str always serialises"));
     } else {

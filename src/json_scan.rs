@@ -185,10 +185,7 @@ impl<'a> Doc<'a> {
         let mut j = i + 1;
         let mut escaped = false;
         loop {
-            // Plain characters in a tight loop; the match below sees the rest.
-            while j < b.len() && !STOPS_STRING[usize::from(b[j])] {
-                j += 1;
-            }
+            j = plain_run_end(b, j);
             match *b.get(j)? {
                 b'"' => return Some((j + 1, escaped)),
                 b'\\' => {
@@ -385,6 +382,31 @@ pub fn push_json_str(out: &mut Vec<u8>, raw: RawStr<'_>, decoded: &str) {
     }
 }
 
+/// Where the run of plain string characters starting at `i` ends: at the
+/// first `"`, `\\` or control character (or the end). Eight bytes at a time
+/// (a word's bytes are tested at once with the usual bit tricks: the lowest
+/// flagged byte is exact), then byte by byte.
+pub fn plain_run_end(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    while let Some(word) = b.get(i..i + 8) {
+        let v = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        let flags = zero_byte(v ^ (ONES * u64::from(b'"')))
+            | zero_byte(v ^ (ONES * u64::from(b'\\')))
+            | (v.wrapping_sub(ONES * 0x20) & !v & HIGHS);
+        if flags != 0 {
+            i += (flags.trailing_zeros() / 8) as usize;
+            break;
+        }
+        i += 8;
+    }
+    while i < b.len() && !STOPS_STRING[usize::from(b[i])] {
+        i += 1;
+    }
+    i
+}
+
 fn hex4(digits: &[u8]) -> Option<u32> {
     let text = std::str::from_utf8(digits).ok()?;
     if !text.bytes().all(|c| c.is_ascii_hexdigit()) {
@@ -495,6 +517,29 @@ mod tests {
         }
         let doc = Doc::new(br#"{"a": 1, "a": 2}"#).unwrap();
         assert!(doc.copy_canonical(0, 0, &mut Vec::new()).is_none());
+    }
+
+    #[test]
+    fn plain_runs_end_at_the_first_special_byte() {
+        for text in [
+            "",
+            "abc",
+            "abcdefghij\"k",
+            "é€😀 plain text of some length\\x",
+            "12345678\u{1}",
+            "\"",
+            "1234567\"",
+            "abcdefgh",
+        ] {
+            let b = text.as_bytes();
+            let want = b
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .unwrap_or(b.len());
+            for start in 0..=want {
+                assert_eq!(plain_run_end(b, start), want, "{text:?} from {start}");
+            }
+        }
     }
 
     #[test]
