@@ -375,7 +375,10 @@ impl Draft {
         let explicit = self.explicit_state.take();
         let state = explicit.as_deref().unwrap_or(client_state);
         if !state.is_empty() {
-            merge_state(self.map_mut(), state);
+            match &mut self.body {
+                Body::Encoded { text, .. } => append_state(text, state),
+                Body::Map(map) => merge_state(map, state),
+            }
         }
         let body = match std::mem::replace(&mut self.body, Body::Map(Map::new())) {
             Body::Encoded { text, .. } => text,
@@ -752,6 +755,26 @@ fn check_meta(meta: &mut Value) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// [`merge_state`] on an encoded body, which has no `meta` (the fast path
+/// takes none): the map path appends `meta` last, holding just the entries.
+fn append_state(text: &mut Vec<u8>, entries: &[StateEntry]) {
+    text.pop(); // the closing brace
+    text.extend_from_slice(b",\"meta\":{\"state\":{\"entries\":[");
+    for (i, entry) in entries.iter().enumerate() {
+        if i > 0 {
+            text.push(b',');
+        }
+        text.extend_from_slice(b"{\"key\":");
+        serde_json::to_writer(&mut *text, &entry.key).expect("a str always serialises");
+        if let Some(value) = &entry.value {
+            text.extend_from_slice(b",\"value\":");
+            serde_json::to_writer(&mut *text, value).expect("a str always serialises");
+        }
+        text.push(b'}');
+    }
+    text.extend_from_slice(b"]}}}");
+}
+
 /// Adds `entries` to `meta.state.entries`, skipping keys the caller already put there.
 fn merge_state(body: &mut Map<String, Value>, entries: &[StateEntry]) {
     let meta = body
@@ -790,6 +813,20 @@ mod tests {
     /// whether it was taken. Generated ids and timestamps are copied from
     /// the fast body into the map's before the bytes are compared.
     fn same_as_map_path(text: &str) -> bool {
+        let stored = [
+            StateEntry {
+                key: "kndctr_X_identity".into(),
+                value: Some("Ci\"Y\u{1}".into()),
+            },
+            StateEntry {
+                key: "k2".into(),
+                value: None,
+            },
+        ];
+        same_with_state(text, &[]) && same_with_state(text, &stored)
+    }
+
+    fn same_with_state(text: &str, stored: &[StateEntry]) -> bool {
         let Some(fast) = Draft::from_json_fast(text) else {
             return false;
         };
@@ -812,7 +849,7 @@ mod tests {
         if text.contains("requestId") {
             assert_eq!(fast.request_id, slow.request_id);
         }
-        let fast_body = fast.finish(&[]).unwrap().body;
+        let fast_body = fast.finish(stored).unwrap().body;
         let generated: Value = serde_json::from_slice(&fast_body).unwrap();
         let given: Value = serde_json::from_str(text).unwrap();
         if let Body::Map(map) = &mut slow.body {
@@ -827,7 +864,7 @@ mod tests {
                 }
             }
         }
-        let slow_body = slow.finish(&[]).unwrap().body;
+        let slow_body = slow.finish(stored).unwrap().body;
         assert_eq!(
             String::from_utf8(fast_body).unwrap(),
             String::from_utf8(slow_body).unwrap(),
