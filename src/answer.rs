@@ -67,7 +67,13 @@ const LISTS: [&str; 3] = ["handle", "errors", "warnings"];
 
 /// The result JSON text for a 2xx `body`, or `None` when the body is not the
 /// plain object this fast path handles (the caller then takes the Value path).
-pub fn result_text(body: &[u8], facts: &Facts<'_>) -> Option<String> {
+/// With `want_handle`, also `{"handle": [...]}` as a Value: all a session
+/// that keeps state reads of a result.
+pub fn result_text(
+    body: &[u8],
+    facts: &Facts<'_>,
+    want_handle: bool,
+) -> Option<(String, Option<Value>)> {
     let doc = Doc::new(body)?;
     let mut members: Vec<(RawStr<'_>, Cow<'_, str>, Range<usize>)> = Vec::with_capacity(8);
     let mut handles: Vec<Handle<'_>> = Vec::new();
@@ -127,7 +133,20 @@ pub fn result_text(body: &[u8], facts: &Facts<'_>) -> Option<String> {
     out.push_str(",\"client\":");
     push_facts(&mut out, &doc, facts, &handles)?;
     out.push('}');
-    Some(out)
+    let handle = if want_handle {
+        let list = match members.iter().find(|(_, n, _)| n == "handle") {
+            Some((_, _, span)) if !doc.is_null(span) => {
+                serde_json::from_str(doc.slice(span)).ok()?
+            }
+            _ => Value::Array(Vec::new()),
+        };
+        let mut map = serde_json::Map::new();
+        map.insert("handle".into(), list);
+        Some(Value::Object(map))
+    } else {
+        None
+    };
+    Some((out, handle))
 }
 
 /// Reads the `handle` array at `start` into `out`; returns where it ends.
@@ -424,8 +443,10 @@ mod tests {
             let f = facts(&headers, passed);
             let slow = value_path(body, &f);
             took_fast = false;
-            if let Some(fast) = result_text(body, &f) {
+            if let Some((fast, handle)) = result_text(body, &f, true) {
                 took_fast = true;
+                let reparsed: Value = serde_json::from_str(&fast).unwrap();
+                assert_eq!(handle.unwrap()["handle"], reparsed["handle"]);
                 let reparsed: Value = serde_json::from_str(&fast).expect("fast text is JSON");
                 assert_eq!(
                     Some(value_text(&reparsed)),

@@ -304,8 +304,13 @@ impl Client {
         let result = self.send(&prepared, hint, started, &deadline, want);
         match &result {
             Ok(output) => {
-                // A text output means the session keeps no state: nothing to apply.
-                if let Output::Value(value) = output {
+                // What the session applies: the result, or its `handle` alone
+                // (all it reads) beside a text result; nothing when it keeps no state.
+                let applied = match output {
+                    Output::Value(value) => Some(value),
+                    Output::Text(_, handle) => handle.as_ref(),
+                };
+                if let Some(value) = applied {
                     // State-file locks are tried until the call's deadline at most.
                     let lock_by = Instant::now() + deadline.remaining();
                     let mut warning = session.apply(value, snapshot.generation, lock_by);
@@ -597,8 +602,7 @@ impl Client {
     ) -> Result<Output> {
         let passed = prepared.visitor.state.as_deref();
         let state_fact = passed.is_some() || self.inner.config.session == SessionMode::None;
-        // A session that keeps state reads the result as a Value anyway.
-        if want == Want::Text && !self.inner.session.keeps_state() {
+        if want == Want::Text {
             let facts = answer::Facts {
                 http_status: raw.status,
                 attempts,
@@ -609,8 +613,9 @@ impl Client {
                 passed_state: state_fact.then(|| passed.unwrap_or_default()),
                 now_ms: crate::session::now_ms(),
             };
-            if let Some(text) = answer::result_text(&raw.body, &facts) {
-                return Ok(Output::Text(text));
+            let keeps_state = self.inner.session.keeps_state();
+            if let Some((text, handle)) = answer::result_text(&raw.body, &facts, keeps_state) {
+                return Ok(Output::Text(text, handle));
             }
         }
         let body = response::interpret(prepared.endpoint, raw)
@@ -660,24 +665,25 @@ enum Want {
 }
 
 /// A call's result: a Value, or text when the caller wanted text and the
-/// fast path could write it.
+/// fast path could write it (with `{"handle": [...]}` for a session that
+/// keeps state to apply).
 enum Output {
     Value(Value),
-    Text(String),
+    Text(String, Option<Value>),
 }
 
 impl Output {
     fn into_value(self) -> Value {
         match self {
             Output::Value(v) => v,
-            Output::Text(t) => serde_json::from_str(&t).expect("the result text is JSON"),
+            Output::Text(t, _) => serde_json::from_str(&t).expect("the result text is JSON"),
         }
     }
 
     fn into_text(self) -> String {
         match self {
             Output::Value(v) => answer::value_text(&v),
-            Output::Text(t) => t,
+            Output::Text(t, _) => t,
         }
     }
 }
