@@ -76,7 +76,7 @@ enum Refusal {
 fn preference(ctx: &Ctx, i: usize, item: &Value) -> Result<Value, Refusal> {
     let field = |name: &str| format!("consent[{i}].{name}");
     let invalid = |detail: String| {
-        Refusal::Fatal(ctx.problem("EXEG-0102-400", "Invalid field value", &detail))
+        Refusal::Fatal(ctx.problem("EXEG-0102-400", "Invalid request field", &detail))
     };
     let missing = |name: &str| Refusal::Fatal(missing_field(ctx, &field(name)));
     let Some(item) = item.as_object() else {

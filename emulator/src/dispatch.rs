@@ -227,5 +227,8 @@ fn faulted(
     if let Some(location) = &fault.location {
         resp.set_header("location", location);
     }
+    for (name, value) in &fault.headers {
+        resp.set_header(name, value);
+    }
     Outcome::Respond(resp)
 }

@@ -148,9 +148,9 @@ fn check_datastream(ctx: &Ctx, req: &Request, endpoint: Endpoint) -> Result<Stri
     let Some(id) = id else {
         return Err(ctx.problem(
             "EXEG-0002-400",
-            "Missing datastream ID",
+            "Missing datastream parameter",
             &format!(
-                "The datastream ID is missing from the request. Add the '{}' query parameter and try again.",
+                "The required datastream parameter '{0}' is missing from your request. Provide a valid '{0}' value and try again.",
                 params[0]
             ),
         ));
@@ -170,7 +170,8 @@ fn check_auth(ctx: &Ctx, tokens: &TokenStore, req: &Request) -> Option<Response>
     if !ctx.options.require_auth {
         return None;
     }
-    let unauthorized = |detail: &str| Some(ctx.problem("EXEG-0500-401", "Unauthorized", detail));
+    let unauthorized =
+        |detail: &str| Some(ctx.problem("EXEG-0500-401", "Invalid authorization token", detail));
     let Some(authorization) = req.header("authorization").filter(|v| !v.trim().is_empty()) else {
         return unauthorized(
             "The 'Authorization' header is missing. Send 'Authorization: Bearer <access token>'.",
@@ -196,12 +197,12 @@ fn check_auth(ctx: &Ctx, tokens: &TokenStore, req: &Request) -> Option<Response>
         TokenStatus::Valid => None,
         TokenStatus::Unknown => Some(ctx.problem(
             "EXEG-0502-401",
-            "Invalid token",
+            "Invalid authorization token signature",
             "The access token is not valid: its signature could not be verified.",
         )),
         TokenStatus::Expired => Some(ctx.problem(
             "EXEG-0503-401",
-            "Token expired",
+            "Authorization token expired",
             "The access token has expired (token expired). Request a new token and try again.",
         )),
     }
@@ -226,7 +227,7 @@ fn parse_body(ctx: &Ctx, req: &Request) -> Result<Map<String, Value>, Response> 
     if !accepted_content_type(req.header("content-type")) {
         return Err(ctx.problem(
             "EXEG-0111-415",
-            "Unsupported media type",
+            "Invalid request",
             &format!(
                 "The Content-Type '{}' is not supported. Use application/json or text/plain.",
                 req.header("content-type").unwrap_or("")
@@ -236,21 +237,21 @@ fn parse_body(ctx: &Ctx, req: &Request) -> Result<Map<String, Value>, Response> 
     if req.body.is_empty() && !req.body_too_large {
         return Err(ctx.problem(
             "EXEG-0109-408",
-            "Empty request body",
+            "Empty request",
             "The request body is empty. Send a JSON body and try again.",
         ));
     }
     if req.body_too_large || req.body.len() > MAX_EDGE_BODY {
         return Err(ctx.problem(
             "EXEG-0112-413",
-            "Payload too large",
+            "Invalid request",
             &format!("The request body exceeds the maximum size of {MAX_EDGE_BODY} bytes."),
         ));
     }
     let value: Value = serde_json::from_slice(&req.body).map_err(|e| {
         ctx.problem(
             "EXEG-0101-400",
-            "Invalid JSON",
+            "Invalid JSON request",
             &format!("The request body is not valid JSON: {e}."),
         )
     })?;
@@ -276,7 +277,7 @@ fn parse_body(ctx: &Ctx, req: &Request) -> Result<Map<String, Value>, Response> 
 pub(crate) fn missing_field(ctx: &Ctx, field: &str) -> Response {
     ctx.problem(
         "EXEG-0103-400",
-        "Required field missing",
+        "Missing required value",
         &format!("The required field '{field}' is missing or empty."),
     )
 }
@@ -370,7 +371,18 @@ fn interact(
     }
     let mut handle = Vec::new();
 
-    // 1. One proposition per requested scope and surface, per event.
+    // The Edge Network's order (every recorded body in tests/fixtures/real/ has it):
+    // identity:result, personalization:decisions, locationHint:result, state:store.
+    // 1. The visitor's ECID, when asked for.
+    let ecid = visitor.ecid();
+    if visitor.fetches_ecid() {
+        handle.push(json!({
+            "payload": [{"id": ecid, "namespace": {"code": "ECID"}}],
+            "type": "identity:result",
+        }));
+    }
+
+    // 2. One proposition per requested scope and surface, per event.
     for (index, event) in events.iter().enumerate() {
         // The request-level query belongs to the first event (v2 has only one).
         let request_query = if index == 0 { body.get("query") } else { None };
@@ -389,15 +401,6 @@ fn interact(
                 .collect();
             handle.push(json!({"payload": payload, "type": "personalization:decisions", "eventIndex": index}));
         }
-    }
-
-    // 2. The visitor's ECID, when asked for.
-    let ecid = visitor.ecid();
-    if visitor.fetches_ecid() {
-        handle.push(json!({
-            "payload": [{"id": ecid, "namespace": {"code": "ECID"}}],
-            "type": "identity:result",
-        }));
     }
 
     // 3. Routing, 4. state: a new visitor gets its identity entry, everyone the cluster.
@@ -440,7 +443,7 @@ fn requested_scopes<'a>(
         if names.len() > decisions::MAX_SCOPES {
             return Err(ctx.problem_with_config(
                 "EXEG-0105-400",
-                "Input validation failed",
+                "Input validation error",
                 &format!(
                     "The request asks for {} {field}; at most {} are allowed per request.",
                     names.len(),

@@ -25,6 +25,9 @@ pub struct Fault {
     pub content_type: Option<String>,
     /// `Location` header value, for redirect statuses.
     pub location: Option<String>,
+    /// More headers set on whatever is sent (a recorded answer's `x-adobe-edge`, ...),
+    /// in order; not the framing headers (`content-length`, `transfer-encoding`, `connection`).
+    pub headers: Vec<(String, String)>,
     /// Read the request, then drop the connection with a TCP RST and no response.
     pub reset: bool,
     /// 200 with a Content-Length larger than the bytes sent, then close.
@@ -102,6 +105,12 @@ impl Fault {
         self
     }
 
+    /// Add a response header (see [`Fault::headers`]).
+    pub fn with_header(mut self, name: &str, value: &str) -> Fault {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
     /// Parses one fault object or an array of them, as posted to `/__emulator/faults`
     /// (camelCase keys). Unknown keys are an error, so a typo does not silently inject
     /// nothing.
@@ -155,6 +164,7 @@ impl Fault {
                 }
                 "contentType" => fault.content_type = opt_string(v).ok_or_else(bad)?,
                 "location" => fault.location = opt_string(v).ok_or_else(bad)?,
+                "headers" => fault.headers = headers(v)?,
                 "reset" => fault.reset = v.as_bool().ok_or_else(bad)?,
                 "truncate" => fault.truncate = v.as_bool().ok_or_else(bad)?,
                 "malformed" => fault.malformed = v.as_bool().ok_or_else(bad)?,
@@ -231,6 +241,38 @@ impl Fault {
                 .any(|id| self.reject_event_ids.contains(id))
         })
     }
+}
+
+/// `{"name": "value", ...}`: names are HTTP tokens and not framing headers, values have
+/// no control characters, so a fault cannot break the response it rides on.
+fn headers(v: &Value) -> Result<Vec<(String, String)>, String> {
+    let obj = v
+        .as_object()
+        .ok_or("fault key 'headers' must be an object of header names to string values")?;
+    let mut out = Vec::new();
+    for (name, value) in obj {
+        let token = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if !token {
+            return Err(format!("fault header name {name:?} is not an HTTP token"));
+        }
+        let lower = name.to_ascii_lowercase();
+        if ["content-length", "transfer-encoding", "connection"].contains(&lower.as_str()) {
+            return Err(format!(
+                "fault header '{name}' would break the response framing"
+            ));
+        }
+        let value = value
+            .as_str()
+            .filter(|s| !s.chars().any(|c| c.is_control() && c != '\t'))
+            .ok_or_else(|| {
+                format!("fault header '{name}' needs a string without control characters")
+            })?;
+        out.push((name.clone(), value.to_string()));
+    }
+    Ok(out)
 }
 
 fn uint(v: &Value) -> Option<u64> {
@@ -339,6 +381,21 @@ mod tests {
         let two = Fault::from_json(&json!([{"reset": true}, {"status": 429}])).unwrap();
         assert_eq!(two.len(), 2);
         assert!(two[0].reset);
+    }
+
+    #[test]
+    fn parses_headers_and_refuses_unsafe_ones() {
+        let f = &Fault::from_json(&json!({"headers": {"x-adobe-edge": "or2;35"}})).unwrap()[0];
+        assert_eq!(f.headers, vec![("x-adobe-edge".into(), "or2;35".into())]);
+        for bad in [
+            json!({"headers": {"x-a": "b\r\nx-evil: 1"}}),
+            json!({"headers": {"bad name": "v"}}),
+            json!({"headers": {"Content-Length": "9"}}),
+            json!({"headers": {"x-a": 1}}),
+            json!({"headers": ["x-a"]}),
+        ] {
+            assert!(Fault::from_json(&bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

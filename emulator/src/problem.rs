@@ -41,26 +41,28 @@ pub(crate) fn generic(status: u16, detail: &str, request_id: Option<&str>) -> Re
 /// The problem an injected fault status answers with: the EXEG code Edge uses for that
 /// status where there is one, else a generic problem.
 pub(crate) fn for_status(status: u16, request_id: &str) -> Response {
+    // Titles and details: the recorded 504 in tests/fixtures/real/ (alloy), else the code
+    // table of Adobe's troubleshooting page (data-collection-apis), word for word.
     let exeg_code = match status {
         503 => Some((
             "EXEG-0000-503",
-            "Service Unavailable",
-            "The service is temporarily unavailable. Try again later.",
+            "Service unavailable",
+            "The service is temporarily unable to process your request. Try again later.",
         )),
         500 => Some((
             "EXEG-0001-500",
-            "Unexpected Error",
-            "An unexpected error occurred while processing the request.",
+            "Unexpected error",
+            "An unexpected error has occurred while processing the request. Please try again. If this error persists, contact your Adobe representative.",
         )),
         502 => Some((
             "EXEG-0202-502",
-            "Bad Gateway",
-            "An upstream service failed to process the request.",
+            "The service failed to process this request",
+            "The 'com.adobe.experience.platform.ode' service failed to process this request. Check your input/configuration and try again.",
         )),
         504 => Some((
             "EXEG-0200-504",
-            "Gateway Timeout",
-            "The call to an upstream service timed out.",
+            "The service call has timed out.",
+            "The service call to 'com.adobe.experience.platform.ode' exceeded the allowed time and was canceled. Try again.",
         )),
         _ => None,
     };
@@ -110,6 +112,12 @@ mod tests {
             "https://ns.adobe.com/aep/errors/EXEG-0000-503"
         );
         assert_eq!(body(&for_status(504, "r"))["status"], 504);
+        // The documented wording, as the real bodies have it.
+        assert_eq!(body(&for_status(503, "r"))["title"], "Service unavailable");
+        assert_eq!(
+            body(&for_status(504, "r"))["title"],
+            "The service call has timed out."
+        );
         assert_eq!(body(&for_status(429, "r"))["title"], "Too Many Requests");
         assert_eq!(body(&for_status(418, "r"))["type"], "about:blank");
     }

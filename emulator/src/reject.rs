@@ -49,7 +49,7 @@ pub(crate) fn answer(
         207 => multi_status(serve(), request_id, &named),
         400 => problem::exeg_with_report(
             "EXEG-0102-400",
-            "Invalid field value",
+            "Invalid request field",
             &format!(
                 "The request contains events whose fields do not match the schema: {}.",
                 messages.join("; ")
@@ -58,7 +58,7 @@ pub(crate) fn answer(
         ),
         413 => problem::exeg_with_report(
             "EXEG-0112-413",
-            "Payload too large",
+            "Invalid request",
             &format!("The request payload is too large: {}.", messages.join("; ")),
             json!({"requestId": request_id}),
         ),
@@ -92,7 +92,7 @@ fn multi_status(normal: Response, request_id: &str, named: &[(usize, &str)]) -> 
             json!({
                 "type": "https://ns.adobe.com/aep/errors/EXEG-0102-400",
                 "status": 400,
-                "title": "Invalid field value",
+                "title": "Invalid request field",
                 "detail": format!("The event '{id}' does not match the schema and was not processed (emulator rejection fault)."),
                 "report": {"eventIndex": index},
             })

@@ -85,14 +85,14 @@ fn v2_interact_with_scopes_and_identity_fetch() {
     assert_eq!(
         r.handle_types(),
         [
-            "personalization:decisions",
             "identity:result",
+            "personalization:decisions",
             "locationHint:result",
             "state:store"
         ]
     );
     let body = r.json();
-    assert_eq!(body["handle"][0]["eventIndex"], 0);
+    assert_eq!(body["handle"][1]["eventIndex"], 0);
 
     let decisions = r.handle("personalization:decisions");
     assert_eq!(decisions.as_array().unwrap().len(), 2);
@@ -386,7 +386,7 @@ fn body_errors() {
         r.json()["detail"].as_str().unwrap().contains("'event'"),
         "{r:?}"
     );
-    assert_eq!(r.json()["title"], "Required field missing");
+    assert_eq!(r.json()["title"], "Missing required value");
 }
 
 #[test]
@@ -503,10 +503,10 @@ fn v1_interact_batch_with_per_event_scopes() {
     });
     let r = post_json(&url, &batch);
     let body = r.json();
-    assert_eq!(body["handle"][0]["type"], "personalization:decisions");
-    assert_eq!(body["handle"][0]["eventIndex"], 1);
-    assert_eq!(body["handle"][0]["payload"][0]["scope"], "second");
-    assert_eq!(r.handle_types()[1], "identity:result");
+    assert_eq!(r.handle_types()[0], "identity:result");
+    assert_eq!(body["handle"][1]["type"], "personalization:decisions");
+    assert_eq!(body["handle"][1]["eventIndex"], 1);
+    assert_eq!(body["handle"][1]["payload"][0]["scope"], "second");
 }
 
 fn consent_url(emu: &aep_edge_emulator::Emulator) -> String {

@@ -372,3 +372,29 @@ fn rejection_through_the_control_endpoint() {
     assert_eq!(r.status, 207);
     assert_eq!(r.json()["errors"][0]["report"]["eventIndex"], 1);
 }
+
+#[test]
+fn headers_ride_on_the_answer_and_unsafe_ones_are_refused() {
+    let emu = start(Options::default());
+    let faults = format!("{}/__emulator/faults", emu.base_url());
+    // A recorded answer replayed with its recorded header (alloy's identity spec).
+    let r = post(
+        &faults,
+        r#"{"status":200,"body":{"requestId":"r","handle":[]},"headers":{"x-adobe-edge":"or2;35","x-konductor":"25.1.0"}}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = post(&interact_url(&emu), EVENT);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-adobe-edge"), Some("or2;35"));
+    assert_eq!(r.header("x-konductor"), Some("25.1.0"));
+    assert!(r.header("x-request-id").is_some(), "the usual headers stay");
+    // Headers that would split or reframe the response are refused.
+    let r = post(&faults, r#"{"status":200,"headers":{"x-a":"b\r\nx-b: c"}}"#);
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = post(
+        &faults,
+        r#"{"status":200,"headers":{"Transfer-Encoding":"chunked"}}"#,
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(post(&interact_url(&emu), EVENT).header("x-konductor"), None);
+}

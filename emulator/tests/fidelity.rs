@@ -560,3 +560,74 @@ fn live_view_lists_requests_and_answers() {
         400
     );
 }
+
+/// The handle order of the recorded Edge answers in tests/fixtures/real/ (alloy's mocks):
+/// identity:result first, then decisions, the location hint and state last.
+#[test]
+fn handles_come_in_the_recorded_edge_order() {
+    let recorded_order = |name: &str| -> Vec<String> {
+        fixture(&format!("real/{name}"))["handle"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["type"].as_str().unwrap().to_string())
+            .filter(|t| t != "activation:push")
+            .collect()
+    };
+    let emu = start(Options::default());
+    let req = json!({
+        "event": {"xdm": {"identityMap": {"Email": [{"id": "a@example.com", "primary": true}]}}},
+        "query": {
+            "identity": {"fetch": ["ECID"]},
+            "personalization": {"decisionScopes": ["__view__"]}
+        }
+    });
+    let ours = post_json(&interact_url(&emu), &req).handle_types();
+    for name in [
+        "alloy-interact-200-target-custom-code.json",
+        "alloy-interact-200-ajo-content-cards.json",
+        "alloy-interact-200-activation-push-two-handles.json",
+    ] {
+        assert_eq!(ours, recorded_order(name), "{name}");
+    }
+}
+
+/// Problem titles are the "Error message" column of Adobe's code table
+/// (data-collection-apis `troubleshooting.md`), as the recorded 0003-400 in
+/// tests/fixtures/ has it.
+#[test]
+fn problems_carry_the_documented_titles() {
+    let emu = start(Options::default());
+    let base = emu.base_url();
+    let cases = [
+        (
+            post(&format!("{base}/ee/v2/interact"), "{}"),
+            "EXEG-0002-400",
+            "Missing datastream parameter",
+        ),
+        (
+            post(&interact_url(&emu), "{not json"),
+            "EXEG-0101-400",
+            "Invalid JSON request",
+        ),
+        (
+            post(&interact_url(&emu), ""),
+            "EXEG-0109-408",
+            "Empty request",
+        ),
+        (
+            post_with(&interact_url(&emu), "{}", &[("content-type", "image/png")]),
+            "EXEG-0111-415",
+            "Invalid request",
+        ),
+    ];
+    for (r, code, title) in cases {
+        let body = r.json();
+        assert_eq!(
+            body["type"],
+            format!("https://ns.adobe.com/aep/errors/{code}"),
+            "{body}"
+        );
+        assert_eq!(body["title"], title, "{body}");
+    }
+}
