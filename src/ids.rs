@@ -3,67 +3,44 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Random bytes from the operating system, drawn a block at a time: two ids
-/// per call were two `getrandom` system calls per call.
+/// Random bytes from the operating system, drawn from a small per-thread
+/// pool: one `getrandom` per 16 ids instead of one per id (two ids per call).
+/// The pool is refilled in a child after a fork, so parent and child never
+/// hand out the same bytes.
 fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut bytes = [0u8; N];
-    let pooled = POOL.try_with(|pool| {
+    const POOL: usize = 256;
+    struct Pool {
+        generation: u64,
+        used: usize,
+        bytes: [u8; POOL],
+    }
+    thread_local! {
+        static POOL_OF_THREAD: std::cell::RefCell<Pool> = const {
+            std::cell::RefCell::new(Pool { generation: 0, used: POOL, bytes: [0; POOL] })
+        };
+    }
+    let generation = crate::process::generation();
+    let mut out = [0u8; N];
+    POOL_OF_THREAD.with(|pool| {
         let mut pool = pool.borrow_mut();
-        let forks = fork_count();
-        if pool.used + N > POOL_BYTES || pool.forks != forks {
-            // A forked child must not hand out its parent's next ids.
-            getrandom::fill(&mut pool.bytes).ok()?;
+        if pool.generation != generation || pool.used + N > POOL {
+            os_random(&mut pool.bytes);
+            pool.generation = generation;
             pool.used = 0;
-            pool.forks = forks;
         }
-        bytes.copy_from_slice(&pool.bytes[pool.used..pool.used + N]);
+        let start = pool.used;
+        out.copy_from_slice(&pool.bytes[start..start + N]);
+        // Bytes handed out are wiped, so nothing reads them twice.
+        pool.bytes[start..start + N].fill(0);
         pool.used += N;
-        Some(())
     });
-    if let Ok(Some(())) = pooled {
-        return bytes;
-    }
-    os_random_bytes(bytes)
+    out
 }
 
-const POOL_BYTES: usize = 1024;
-
-struct Pool {
-    bytes: [u8; POOL_BYTES],
-    used: usize,
-    forks: u64,
-}
-
-thread_local! {
-    static POOL: std::cell::RefCell<Pool> = const {
-        std::cell::RefCell::new(Pool { bytes: [0; POOL_BYTES], used: POOL_BYTES, forks: 0 })
-    };
-}
-
-/// How many times this process is a forked child of the one that first drew
-/// random bytes (`pthread_atfork` counts them).
-fn fork_count() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static FORKS: AtomicU64 = AtomicU64::new(0);
-    #[cfg(unix)]
-    {
-        extern "C" fn in_child() {
-            FORKS.fetch_add(1, Ordering::SeqCst);
-        }
-        static REGISTER: std::sync::Once = std::sync::Once::new();
-        REGISTER.call_once(|| {
-            // SAFETY: registers a handler that only bumps an atomic.
-            unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
-        });
-    }
-    FORKS.load(Ordering::SeqCst)
-}
-
-/// Random bytes straight from the operating system.
-fn os_random_bytes<const N: usize>(mut bytes: [u8; N]) -> [u8; N] {
+fn os_random(bytes: &mut [u8]) {
     // The OS generator failing is not something a caller can act on; fall back
     // to time-derived bytes so an id is still unique enough for correlation.
-    if getrandom::fill(&mut bytes).is_err() {
+    if getrandom::fill(bytes).is_err() {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -73,7 +50,6 @@ fn os_random_bytes<const N: usize>(mut bytes: [u8; N]) -> [u8; N] {
             *b = nanos[i % nanos.len()] ^ (i as u8).wrapping_mul(151);
         }
     }
-    bytes
 }
 
 /// A random `u64`, for backoff jitter.
@@ -167,6 +143,42 @@ mod tests {
         assert_eq!(&id[14..15], "4");
         assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
         assert_ne!(uuid_v4(), id);
+    }
+
+    #[test]
+    fn ids_from_the_pool_do_not_repeat() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..10_000 {
+            assert!(seen.insert(uuid_v4()));
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_forked_child_draws_other_ids_than_its_parent() {
+        let _ = uuid_v4(); // the pool is filled before the fork
+        let mut fds = [0; 2];
+        // SAFETY: a pipe for the child's id; the child writes and exits.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let child = unsafe { libc::fork() };
+        assert!(child >= 0);
+        if child == 0 {
+            let id = uuid_v4();
+            unsafe {
+                libc::write(fds[1], id.as_ptr().cast(), id.len());
+                libc::_exit(0);
+            }
+        }
+        let mine = uuid_v4();
+        let mut buf = [0u8; 36];
+        let n = unsafe { libc::read(fds[0], buf.as_mut_ptr().cast(), buf.len()) };
+        unsafe {
+            libc::waitpid(child, std::ptr::null_mut(), 0);
+            libc::close(fds[0]);
+            libc::close(fds[1]);
+        }
+        assert_eq!(n, 36);
+        assert_ne!(std::str::from_utf8(&buf).unwrap(), mine);
     }
 
     #[test]

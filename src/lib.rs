@@ -46,6 +46,7 @@ mod json_scan;
 mod lifecycle;
 /// cbindgen:ignore
 pub mod log;
+mod process;
 /// cbindgen:ignore
 pub mod propositions;
 pub mod queue;

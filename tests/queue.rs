@@ -253,6 +253,48 @@ fn a_full_queue_refuses_and_drops_nothing() {
 }
 
 #[test]
+fn the_bound_is_exact_under_concurrent_senders() {
+    // Sends count their event before they store it (outside the counters'
+    // lock): however they interleave, exactly maxEvents are accepted.
+    let edge = emulator();
+    let path = temp_file("bound");
+    let (_client, queue) = open(
+        &edge.base_url(),
+        json!({"session": "none", "queue": {"path": path, "maxEvents": 90, "flushIntervalMs": 600000}}),
+    );
+    // Fewer than a batch (100): nothing leaves before the flush.
+    let queue = Arc::new(queue);
+    let threads: Vec<_> = (0..6)
+        .map(|t| {
+            let queue = Arc::clone(&queue);
+            std::thread::spawn(move || {
+                let (mut ok, mut full) = (0u64, 0u64);
+                for i in 0..30 {
+                    match queue.send_event(event(t * 1000 + i)) {
+                        Ok(_) => ok += 1,
+                        Err(e) if e.kind == ErrorKind::QueueFull => full += 1,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                (ok, full)
+            })
+        })
+        .collect();
+    let (ok, full) = threads
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    assert_eq!((ok, full), (90, 90));
+    assert_eq!(queue.stats()["queued"], 90);
+    assert!(
+        edge.requests().is_empty(),
+        "nothing sent before the interval"
+    );
+    queue.flush(Duration::from_secs(20)).expect("flushed");
+    assert_eq!(delivered_ids(&edge).len(), 90);
+}
+
+#[test]
 fn consent_n_refuses_new_events_and_rejects_waiting_ones_pending_holds_them() {
     let edge = emulator();
     let (client, queue) = open(&edge.base_url(), json!({"defaultConsent": "pending"}));

@@ -6,7 +6,7 @@
 
 use super::batch;
 use super::store::{Reader, Row, Store};
-use super::{Shared, State};
+use super::{Shared, Slot, State};
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::Level;
 use crate::request::Endpoint;
@@ -20,13 +20,20 @@ use std::time::{Duration, Instant};
 const CONSENT_POLL: Duration = Duration::from_millis(50);
 /// The longest wait a `Retry-After` may impose on the queue.
 const MAX_SERVER_WAIT: Duration = Duration::from_secs(3600);
+/// How long the dispatcher waits for a send that counted its event but has
+/// not stored it yet.
+const INSERT_WAIT: Duration = Duration::from_millis(1);
 /// How often the dispatcher copies the WAL into the queue file.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// How many settled events stay marked before they are removed in one go
+/// (sooner when the queue is empty). Removing holds the write lock that sends
+/// need, for about 1.5 µs an event: once per this many sends it delays one.
+const COMPACT_AT: u64 = 1000;
 
 pub(super) fn run(shared: Arc<Shared>) {
-    let reader = {
-        let state = shared.lock();
-        state.store.as_ref().map(Store::reader)
+    let reader = match &*shared.store() {
+        Slot::Open(store) => Some(store.reader()),
+        _ => None,
     };
     let reader = match reader {
         Some(Ok(reader)) => reader,
@@ -42,6 +49,7 @@ pub(super) fn run(shared: Arc<Shared>) {
         shared,
         reader,
         last_checkpoint: Instant::now(),
+        marked: 0,
         failures: 0,
         backoff_until: None,
         identity_asked: false,
@@ -49,6 +57,9 @@ pub(super) fn run(shared: Arc<Shared>) {
         hurrying: false,
     };
     dispatcher.run();
+    if dispatcher.marked > 0 {
+        dispatcher.compact();
+    }
     // Its connection closes before the writer and the file lock go.
     drop(dispatcher.reader.take());
     let shared = &dispatcher.shared;
@@ -58,7 +69,7 @@ pub(super) fn run(shared: Arc<Shared>) {
     state.unreported = 0;
     if state.stop || shared.client.is_closed() {
         // Nothing will be sent any more: free the file for the next client.
-        state.store = None;
+        *shared.store() = Slot::Closed;
     }
     shared.changed.notify_all();
 }
@@ -69,6 +80,8 @@ struct Dispatcher {
     /// the lock that `send_event` takes.
     reader: Option<Reader>,
     last_checkpoint: Instant,
+    /// Settled events marked in the store and not yet removed.
+    marked: u64,
     /// Failed sends in a row, for the backoff.
     failures: u32,
     backoff_until: Option<Instant>,
@@ -174,8 +187,12 @@ impl Dispatcher {
             Err(e) => return self.failed(&e, None),
         };
         if rows.is_empty() {
-            // The count was off (it never should be): trust the store.
             let mut state = self.shared.lock();
+            if state.inserting > 0 {
+                // Counted by a send that is still writing it.
+                return Next::Wait(INSERT_WAIT);
+            }
+            // The count was off (it never should be): trust the store.
             state.queued = 0;
             state.bytes = 0;
             return Next::Go;
@@ -350,11 +367,17 @@ impl Dispatcher {
     /// Removes settled events (error `None`: delivered) and reports their outcomes.
     fn settle(&mut self, settled: Vec<(Row, Option<Error>)>) -> Next {
         let seqs: Vec<i64> = settled.iter().map(|(r, _)| r.seq).collect();
-        if let Err(e) = self.with_store(|s| s.remove(&seqs)) {
+        // Just before the mark: when the checkpoint copied the whole WAL,
+        // the next write starts it over and fsyncs its header (even with
+        // synchronous NORMAL). Let that write be this mark, not a send.
+        self.checkpoint_now_and_then();
+        if let Err(e) = self.with_store(|s| s.mark_settled(&seqs)) {
             // They would go again with the same _ids; the Edge drops duplicates.
             return self.failed(&e, None);
         }
+        self.marked += seqs.len() as u64;
         let mut outcomes = Vec::with_capacity(settled.len());
+        let empty;
         {
             let mut state = self.shared.lock();
             for (row, error) in &settled {
@@ -377,6 +400,7 @@ impl Dispatcher {
                 outcomes.push(outcome);
             }
             state.unreported += outcomes.len() as u64;
+            empty = state.queued == 0;
         }
         let rejected = settled.iter().filter(|(_, e)| e.is_some()).count();
         if rejected > 0 {
@@ -385,8 +409,22 @@ impl Dispatcher {
             });
         }
         self.shared.deliver_outcomes(&outcomes);
-        self.checkpoint_now_and_then();
+        if self.marked >= COMPACT_AT || empty {
+            self.compact();
+        }
         Next::Go
+    }
+
+    /// Removes the events marked settled (a failure leaves them marked: they
+    /// are not sent again, and the next compaction or open removes them).
+    fn compact(&mut self) {
+        match self.with_store(Store::compact) {
+            Ok(()) => self.marked = 0,
+            Err(e) => self
+                .shared
+                .client
+                .log(Level::Warn, || format!("queue: {e}")),
+        }
     }
 
     fn checkpoint_now_and_then(&mut self) {
@@ -402,11 +440,11 @@ impl Dispatcher {
         }
     }
 
+    /// Runs `f` on the writer connection (sends wait meanwhile: keep it short).
     fn with_store<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
-        let state = self.shared.lock();
-        match state.store.as_ref() {
-            Some(store) => f(store),
-            None => Err(Error::new(ErrorKind::Storage, "the queue is not open")),
+        match &*self.shared.store() {
+            Slot::Open(store) => f(store),
+            _ => Err(Error::new(ErrorKind::Storage, "the queue is not open")),
         }
     }
 }

@@ -66,14 +66,14 @@ impl QueueLock {
         Ok(QueueLock {
             key,
             _file: file,
-            owner_pid: std::process::id(),
+            owner_pid: crate::process::pid(),
         })
     }
 }
 
 impl Drop for QueueLock {
     fn drop(&mut self) {
-        if self.owner_pid != std::process::id() {
+        if self.owner_pid != crate::process::pid() {
             return; // a forked child's copy: the parent's entry is not ours to remove
         }
         if let Some(set) = LOCKED_HERE
@@ -120,7 +120,7 @@ mod tests {
 
     #[test]
     fn one_holder_per_file_whatever_the_spelling() {
-        let dir = std::env::temp_dir().join(format!("aep-edge-lock-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("aep-edge-lock-{}", crate::process::pid()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("q.db");
         let first = QueueLock::acquire(&path).unwrap();

@@ -52,6 +52,10 @@ struct Shared {
     client: Client,
     config: QueueConfig,
     state: Mutex<State>,
+    /// The writer connection, apart from `state`: a send holds it only for its
+    /// insert, the dispatcher only for its deletes, and no one holds it while
+    /// taking `state` (the order is `state`, then `store`).
+    store: Mutex<Slot>,
     /// Wakes the dispatcher: events to send, a flush, close.
     wake: Condvar,
     /// Wakes `flush` and `close`: events left the queue, or the dispatcher stopped.
@@ -67,14 +71,25 @@ struct Shared {
     owner_pid: u32,
 }
 
+/// The writer connection's place.
+enum Slot {
+    /// In memory, before the first event.
+    Unopened,
+    Open(Store),
+    /// The dispatcher stopped for good and let the file go.
+    Closed,
+}
+
 #[derive(Default)]
 struct State {
-    /// Opened at `open` for a file, at the first event for memory.
-    store: Option<Store>,
     dispatcher: Option<ThreadId>,
     dispatcher_running: bool,
+    /// Events stored, or being stored by a send that counted them first (so
+    /// that the bounds hold exactly under concurrent sends).
     queued: u64,
     bytes: u64,
+    /// Sends between counting their event and storing it.
+    inserting: u64,
     in_flight: u64,
     /// Outcomes of settled events whose callbacks have not run yet: flush
     /// and close return only after them.
@@ -111,24 +126,26 @@ impl Queue {
     fn with_config(client: Client, config: QueueConfig) -> Result<Queue> {
         let mut state = State::default();
         let mut backlog = false;
+        let mut slot = Slot::Unopened;
         if let Some(path) = &config.path {
             let (store, contents) = Store::open(Some(path), config.sync)?;
             state.queued = contents.events;
             state.bytes = contents.bytes;
             backlog = contents.events > 0;
-            state.store = Some(store);
+            slot = Slot::Open(store);
         }
         let queue = Queue {
             shared: Arc::new(Shared {
                 client,
                 config,
                 state: Mutex::new(state),
+                store: Mutex::new(slot),
                 wake: Condvar::new(),
                 changed: Condvar::new(),
                 outcome: Mutex::new(None),
                 calling: Mutex::new(()),
                 closing: AtomicBool::new(false),
-                owner_pid: std::process::id(),
+                owner_pid: crate::process::pid(),
             }),
         };
         if backlog {
@@ -227,13 +244,14 @@ impl Queue {
             return json!({"queued": 0, "inFlight": 0, "delivered": 0, "rejected": {},
                           "retries": 0, "batches": 0, "oldestAgeMs": 0, "bytes": 0});
         }
-        let state = self.shared.lock();
-        let oldest = match &state.store {
-            Some(store) if store.owned_here() && state.queued > 0 => {
+        let queued = self.shared.lock().queued;
+        let oldest = match &*self.shared.store() {
+            Slot::Open(store) if store.owned_here() && queued > 0 => {
                 store.oldest_created_ms().ok().flatten()
             }
             _ => None,
         };
+        let state = self.shared.lock();
         let oldest_age_ms = oldest.map_or(0, |ms| now_ms().saturating_sub(ms));
         json!({
             "queued": state.queued,
@@ -324,6 +342,10 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn store(&self) -> MutexGuard<'_, Slot> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn client_open(&self) -> Result<()> {
         if self.client.is_closed() {
             Err(Error::closed())
@@ -334,7 +356,7 @@ impl Shared {
 
     /// `STORAGE_ERROR` in a forked child, before any lock is touched.
     fn check_process(&self) -> Result<()> {
-        if self.owner_pid == std::process::id() {
+        if self.owner_pid == crate::process::pid() {
             return Ok(());
         }
         Err(Error::new(
@@ -363,6 +385,33 @@ impl Shared {
 
     fn store_event(self: &Arc<Self>, event: batch::Queued) -> Result<Value> {
         let bytes = event.bytes();
+        self.reserve(bytes)?;
+        // Outside `state`: the dispatcher updates its counters meanwhile, and
+        // `flush` or `stats` never wait for this write.
+        let stored = self.insert(&event);
+        let mut state = self.lock();
+        state.inserting -= 1;
+        if let Err(e) = stored {
+            state.queued -= 1;
+            state.bytes -= bytes;
+            return Err(e);
+        }
+        let queued = state.queued;
+        if state.fill_started.is_none() {
+            state.fill_started = Some(Instant::now());
+        }
+        if !state.dispatcher_running {
+            self.start_dispatcher(&mut state)?;
+        } else if queued % self.config.max_batch_events as u64 == 0 {
+            // A batch is full: no need to wait for the interval.
+            self.wake.notify_all();
+        }
+        Ok(json!({"eventId": event.event_id, "queued": queued}))
+    }
+
+    /// Counts an event of `bytes` as queued before it is stored, or refuses
+    /// it with `QUEUE_FULL`: the bounds hold however many threads send.
+    fn reserve(&self, bytes: u64) -> Result<()> {
         let mut state = self.lock();
         if state.stop {
             return Err(Error::closed());
@@ -385,10 +434,22 @@ impl Shared {
                 ),
             ));
         }
-        if state.store.is_none() {
-            state.store = Some(Store::open(None, self.config.sync)?.0);
+        state.queued += 1;
+        state.bytes += bytes;
+        state.inserting += 1;
+        Ok(())
+    }
+
+    /// Writes the event through the writer connection (opening the in-memory
+    /// store at the first event).
+    fn insert(&self, event: &batch::Queued) -> Result<()> {
+        let mut slot = self.store();
+        if matches!(*slot, Slot::Unopened) {
+            *slot = Slot::Open(Store::open(None, self.config.sync)?.0);
         }
-        let store = state.store.as_ref().expect("opened above");
+        let Slot::Open(store) = &*slot else {
+            return Err(Error::closed());
+        };
         if !store.owned_here() {
             return Err(Error::new(
                 ErrorKind::Storage,
@@ -398,20 +459,7 @@ impl Shared {
                 ),
             ));
         }
-        store.insert(&event.event_id, &event.group, &event.event, now_ms())?;
-        state.queued += 1;
-        state.bytes += bytes;
-        let queued = state.queued;
-        if state.fill_started.is_none() {
-            state.fill_started = Some(Instant::now());
-        }
-        if !state.dispatcher_running {
-            self.start_dispatcher(&mut state)?;
-        } else if queued % self.config.max_batch_events as u64 == 0 {
-            // A batch is full: no need to wait for the interval.
-            self.wake.notify_all();
-        }
-        Ok(json!({"eventId": event.event_id, "queued": queued}))
+        store.insert(&event.event_id, &event.group, &event.event, now_ms())
     }
 
     fn start_dispatcher(self: &Arc<Self>, state: &mut State) -> Result<()> {

@@ -52,7 +52,7 @@ pub struct Contents {
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq        INTEGER PRIMARY KEY,
     event_id   TEXT    NOT NULL,
     grp_hash   INTEGER NOT NULL,
     grp        TEXT    NOT NULL,
@@ -60,18 +60,68 @@ CREATE TABLE IF NOT EXISTS events (
     created_ms INTEGER NOT NULL,
     attempts   INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS settled (
+    first INTEGER NOT NULL,
+    last  INTEGER NOT NULL
+);
 PRAGMA user_version = 1;
 ";
 
-// No index on the group: every insert would write one more page. Events of one
-// group are usually all of them, so a scan in `seq` order finds a batch at once.
-const SELECT_BATCH: &str = "SELECT seq, event_id, grp, event, attempts FROM events
-     WHERE grp_hash = (SELECT grp_hash FROM events ORDER BY seq LIMIT 1)
-       AND grp = (SELECT grp FROM events ORDER BY seq LIMIT 1)
-     ORDER BY seq LIMIT ?1";
+// `seq` is a rowid without AUTOINCREMENT: that would update `sqlite_sequence`,
+// one more page in the WAL, at every send. A new event still gets a `seq`
+// above every stored one (events are ordered among those stored; a `seq` is
+// reused only after its event left, and only the dispatcher removes events).
+// Files made with AUTOINCREMENT by an earlier version keep it and work alike.
+// Settled events (delivered or rejected) are first marked, one `settled` row
+// per run of `seq`s, and removed later in bulk (`compact`): deleting a batch's
+// rows rewrites a score of pages and holds SQLite's single write lock for
+// ~150 µs, and a send arriving then waits for all of it. A mark is one small
+// page, like a send. Readers skip marked events; `open` compacts what a
+// crash left marked, so a marked event is never sent again.
+macro_rules! live {
+    ($t:literal) => {
+        concat!(
+            "NOT EXISTS (SELECT 1 FROM settled WHERE ",
+            $t,
+            ".seq BETWEEN settled.first AND settled.last)"
+        )
+    };
+}
 
-const SELECT_AFTER: &str = "SELECT seq, event_id, grp, event, attempts FROM events
-     WHERE seq > ?1 ORDER BY seq LIMIT 1000";
+// The first event not marked: the oldest event, or the first one after a
+// mark's `last` (the event before the first unmarked one is marked, and its
+// mark ends below it). A few index seeks per mark, where a scan in `seq` order
+// would test every marked event first.
+macro_rules! first_live {
+    () => {
+        concat!(
+            "(SELECT MIN(c) FROM (SELECT (SELECT seq FROM events ORDER BY seq LIMIT 1) AS c UNION ALL ",
+            "SELECT (SELECT seq FROM events WHERE seq > s.last ORDER BY seq LIMIT 1) FROM settled s) ",
+            "WHERE c IS NOT NULL AND NOT EXISTS (SELECT 1 FROM settled t WHERE c BETWEEN t.first AND t.last))"
+        )
+    };
+}
+
+// No index on the group: every insert would write one more page. Events of one
+// group are usually all of them, so a scan in `seq` order from the first
+// unmarked event finds a batch at once.
+const SELECT_BATCH: &str = concat!(
+    "SELECT seq, event_id, grp, event, attempts FROM events e WHERE seq >= ?1",
+    " AND grp_hash = (SELECT grp_hash FROM events WHERE seq = ?1)",
+    " AND grp = (SELECT grp FROM events WHERE seq = ?1) AND ",
+    live!("e"),
+    " ORDER BY seq LIMIT ?2"
+);
+
+const SELECT_FIRST_LIVE: &str = concat!("SELECT ", first_live!());
+
+const SELECT_AFTER: &str = concat!(
+    "SELECT seq, event_id, grp, event, attempts FROM events e WHERE seq > ?1 AND ",
+    live!("e"),
+    " ORDER BY seq LIMIT 1000"
+);
+
+const SELECT_OLDEST: &str = concat!("SELECT created_ms FROM events WHERE seq = ", first_live!());
 
 impl Store {
     /// Opens (creating when needed) the queue file and takes its lock, or an
@@ -79,7 +129,7 @@ impl Store {
     pub fn open(path: Option<&Path>, sync: QueueSync) -> Result<(Store, Contents)> {
         let lock = path.map(QueueLock::acquire).transpose()?;
         let conn = match path {
-            Some(p) => Connection::open_with_flags(p, flags()),
+            Some(p) => open_file(p),
             None => Connection::open_in_memory(),
         }
         .map_err(|e| storage(path, "cannot be opened", &e))?;
@@ -87,10 +137,11 @@ impl Store {
             conn,
             path: path.map(Path::to_path_buf),
             sync,
-            owner_pid: std::process::id(),
+            owner_pid: crate::process::pid(),
             _lock: lock,
         };
         store.prepare()?;
+        store.compact()?;
         let contents = store.contents()?;
         Ok((store, contents))
     }
@@ -153,7 +204,7 @@ impl Store {
             return Ok(None);
         };
         let fail = |e: rusqlite::Error| storage(Some(path), "cannot be opened", &e);
-        let conn = Connection::open_with_flags(path, flags()).map_err(fail)?;
+        let conn = open_file(path).map_err(fail)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(fail)?;
         conn.execute_batch(&format!(
             "PRAGMA synchronous = {}; PRAGMA wal_autocheckpoint = 0;",
@@ -177,7 +228,7 @@ impl Store {
 
     /// Whether this process opened it (false in a forked child).
     pub fn owned_here(&self) -> bool {
-        self.owner_pid == std::process::id()
+        self.owner_pid == crate::process::pid()
     }
 
     fn error(&self, what: &str, e: &rusqlite::Error) -> Error {
@@ -205,8 +256,7 @@ impl Store {
 
     /// Up to `limit` events of the oldest event's group, oldest first.
     pub fn next_batch(&self, limit: usize) -> Result<Vec<Row>> {
-        query_rows(&self.conn, SELECT_BATCH, limit as i64)
-            .map_err(|e| self.error("cannot be read", &e))
+        batch_rows(&self.conn, limit).map_err(|e| self.error("cannot be read", &e))
     }
 
     /// Every stored event, oldest first (to reject them all when consent is "n").
@@ -214,18 +264,45 @@ impl Store {
         all_rows(&self.conn).map_err(|e| self.error("cannot be read", &e))
     }
 
-    /// Removes delivered or rejected events, in one transaction: one statement
-    /// per run of consecutive `seq`s (a batch is usually one run).
-    pub fn remove(&self, seqs: &[i64]) -> Result<()> {
+    /// Marks delivered or rejected events as settled, in one transaction: one
+    /// `settled` row per run of consecutive `seq`s (a batch is usually one run).
+    /// Readers no longer see them; `compact` removes them.
+    pub fn mark_settled(&self, seqs: &[i64]) -> Result<()> {
         let fail = |e: rusqlite::Error| self.error("cannot be written", &e);
         let tx = self.conn.unchecked_transaction().map_err(fail)?;
         {
             let mut stmt = tx
-                .prepare_cached("DELETE FROM events WHERE seq BETWEEN ?1 AND ?2")
+                .prepare_cached("INSERT INTO settled (first, last) VALUES (?1, ?2)")
                 .map_err(fail)?;
             for (first, last) in runs(seqs) {
                 stmt.execute([first, last]).map_err(fail)?;
             }
+        }
+        tx.commit().map_err(fail)
+    }
+
+    /// Removes the events marked settled, and the marks, in one transaction.
+    pub fn compact(&self) -> Result<()> {
+        let fail = |e: rusqlite::Error| self.error("cannot be written", &e);
+        let tx = self.conn.unchecked_transaction().map_err(fail)?;
+        {
+            let ranges: Vec<(i64, i64)> = tx
+                .prepare_cached("SELECT first, last FROM settled")
+                .and_then(|mut stmt| {
+                    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect()
+                })
+                .map_err(fail)?;
+            if ranges.is_empty() {
+                return Ok(()); // the transaction rolls back: nothing was written
+            }
+            let mut delete = tx
+                .prepare_cached("DELETE FROM events WHERE seq BETWEEN ?1 AND ?2")
+                .map_err(fail)?;
+            for (first, last) in ranges {
+                delete.execute([first, last]).map_err(fail)?;
+            }
+            tx.execute("DELETE FROM settled", []).map_err(fail)?;
         }
         tx.commit().map_err(fail)
     }
@@ -251,11 +328,7 @@ impl Store {
     /// When the oldest stored event was queued (ms since the epoch).
     pub fn oldest_created_ms(&self) -> Result<Option<u64>> {
         self.conn
-            .query_row(
-                "SELECT created_ms FROM events ORDER BY seq LIMIT 1",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
+            .query_row(SELECT_OLDEST, [], |r| r.get::<_, i64>(0))
             .map(|ms| Some(ms.max(0) as u64))
             .or_else(|e| match e {
                 rusqlite::Error::QueryReturnedNoRows => Ok(None),
@@ -266,8 +339,7 @@ impl Store {
 
 impl Reader {
     pub fn next_batch(&self, limit: usize) -> Result<Vec<Row>> {
-        query_rows(&self.conn, SELECT_BATCH, limit as i64)
-            .map_err(|e| storage(Some(&self.path), "cannot be read", &e))
+        batch_rows(&self.conn, limit).map_err(|e| storage(Some(&self.path), "cannot be read", &e))
     }
 
     pub fn all(&self) -> Result<Vec<Row>> {
@@ -292,7 +364,7 @@ impl Drop for Store {
 
 impl Drop for Reader {
     fn drop(&mut self) {
-        if self.owner_pid != std::process::id() {
+        if self.owner_pid != crate::process::pid() {
             forget_connection(&mut self.conn);
         }
     }
@@ -312,6 +384,23 @@ fn flags() -> OpenFlags {
     OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
+}
+
+/// A connection to a queue file. On Unix through SQLite's "unix-excl" VFS:
+/// the file belongs to one process anyway (see `lock`), so SQLite takes its
+/// file lock once and keeps the WAL index in this process's memory instead of
+/// a `-shm` file. The writer and the dispatcher's reader still share that
+/// index (it is per file within the process), but no transaction makes a
+/// locking system call any more (a default-VFS send made six `fcntl`s).
+fn open_file(path: &Path) -> rusqlite::Result<Connection> {
+    #[cfg(unix)]
+    {
+        Connection::open_with_flags_and_vfs(path, flags(), c"unix-excl")
+    }
+    #[cfg(not(unix))]
+    {
+        Connection::open_with_flags(path, flags())
+    }
 }
 
 fn synchronous(sync: QueueSync) -> &'static str {
@@ -358,17 +447,32 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     })
 }
 
-fn query_rows(conn: &Connection, sql: &str, arg: i64) -> rusqlite::Result<Vec<Row>> {
+fn query_rows<P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    args: P,
+) -> rusqlite::Result<Vec<Row>> {
     let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map([arg], read_row)?;
+    let rows = stmt.query_map(args, read_row)?;
     rows.collect()
+}
+
+/// Up to `limit` unmarked events of the oldest unmarked event's group, oldest first.
+fn batch_rows(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<Row>> {
+    let first: Option<i64> = conn
+        .prepare_cached(SELECT_FIRST_LIVE)?
+        .query_row([], |r| r.get(0))?;
+    match first {
+        Some(first) => query_rows(conn, SELECT_BATCH, params![first, limit as i64]),
+        None => Ok(Vec::new()),
+    }
 }
 
 fn all_rows(conn: &Connection) -> rusqlite::Result<Vec<Row>> {
     let mut out = Vec::new();
     let mut after = i64::MIN;
     loop {
-        let rows = query_rows(conn, SELECT_AFTER, after)?;
+        let rows = query_rows(conn, SELECT_AFTER, [after])?;
         let Some(last) = rows.last() else {
             return Ok(out);
         };
@@ -392,7 +496,7 @@ mod tests {
     fn temp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
             "aep-edge-store-{}-{}",
-            std::process::id(),
+            crate::process::pid(),
             crate::ids::random_u64()
         ));
         std::fs::create_dir_all(&dir).unwrap();
@@ -417,10 +521,62 @@ mod tests {
         store.add_attempts(&[batch[0].seq], 2).unwrap();
         assert_eq!(runs(&[5, 3, 4, 9, 9, 1]), [(1, 1), (3, 5), (9, 9)]);
         assert_eq!(store.next_batch(1).unwrap()[0].attempts, 2);
-        store.remove(&[batch[0].seq, batch[1].seq]).unwrap();
+        store.mark_settled(&[batch[0].seq, batch[1].seq]).unwrap();
         assert_eq!(store.next_batch(10).unwrap()[0].event_id, "b");
         assert_eq!(store.oldest_created_ms().unwrap(), Some(2));
         assert_eq!(store.all().unwrap().len(), 1);
+        drop(store);
+        // A reopen removes what was marked (a crash may leave marks behind).
+        let (store, contents) = Store::open(Some(&path), QueueSync::Normal).unwrap();
+        assert_eq!(contents.events, 1);
+        let count = |table: &str| -> i64 {
+            store
+                .conn
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!((count("events"), count("settled")), (1, 0));
+        store.mark_settled(&[store.all().unwrap()[0].seq]).unwrap();
+        assert!(store.next_batch(10).unwrap().is_empty());
+        store.compact().unwrap();
+        assert_eq!((count("events"), count("settled")), (0, 0));
+    }
+
+    #[test]
+    fn readers_skip_marked_events_of_interleaved_groups() {
+        let (store, _) = Store::open(None, QueueSync::Normal).unwrap();
+        for (id, group) in [
+            ("a", "g1"),
+            ("b", "g2"),
+            ("c", "g1"),
+            ("d", "g2"),
+            ("e", "g1"),
+        ] {
+            store.insert(id, group, "{}", 1).unwrap();
+        }
+        let ids = |rows: Vec<Row>| rows.into_iter().map(|r| r.event_id).collect::<Vec<_>>();
+        let seq = |id: &str| {
+            store
+                .all()
+                .unwrap()
+                .into_iter()
+                .find(|r| r.event_id == id)
+                .unwrap()
+                .seq
+        };
+        assert_eq!(ids(store.next_batch(10).unwrap()), ["a", "c", "e"]);
+        store.mark_settled(&[seq("a"), seq("c")]).unwrap();
+        assert_eq!(ids(store.next_batch(10).unwrap()), ["b", "d"]);
+        store.mark_settled(&[seq("b")]).unwrap();
+        assert_eq!(ids(store.next_batch(10).unwrap()), ["d"]);
+        assert_eq!(ids(store.all().unwrap()), ["d", "e"]);
+        store.mark_settled(&[seq("d")]).unwrap();
+        assert_eq!(ids(store.next_batch(10).unwrap()), ["e"]);
+        store.compact().unwrap();
+        assert_eq!(ids(store.next_batch(10).unwrap()), ["e"]);
+        store.mark_settled(&[seq("e")]).unwrap();
+        assert!(store.next_batch(10).unwrap().is_empty());
+        assert_eq!(store.oldest_created_ms().unwrap(), None);
     }
 
     #[test]
