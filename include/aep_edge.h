@@ -218,12 +218,15 @@ extern "C" {
 /**
  * The library version as a static "X.Y.Z" string (no suffix).
  *
- * Ownership: static; never free it. Thread-safe.
+ * Ownership: static; never free it. Never NULL. Thread-safe.
  */
 const char *aep_edge_version(void);
 
 /**
- * The C ABI version of the library: `AEP_EDGE_ABI_VERSION` (1). Thread-safe.
+ * The C ABI version of the library: `AEP_EDGE_ABI_VERSION` (1).
+ *
+ * Ownership: takes and returns no pointer (nothing to free, no NULL case).
+ * Thread-safe.
  */
 uint32_t aep_edge_abi_version(void);
 
@@ -377,7 +380,8 @@ aep_edge_status aep_edge_session_get(const struct aep_edge_client *client, char 
  *
  * `error_json_out` may be NULL; otherwise NULL on success and an error object
  * on failure (`AEP_EDGE_STORAGE_ERROR` when the file cannot be written,
- * `AEP_EDGE_CLOSED` after close). Thread-safe.
+ * `AEP_EDGE_CLOSED` after close), released with `aep_edge_string_free`. A NULL
+ * client is `AEP_EDGE_NULL_ARGUMENT`. Thread-safe.
  */
 aep_edge_status aep_edge_session_reset(const struct aep_edge_client *client, char **error_json_out);
 
@@ -592,7 +596,9 @@ aep_edge_status aep_edge_flush(const struct aep_edge_client *client,
  * `oldestAgeMs` describe now; the others count since `aep_edge_client_new`;
  * `retries` counts every re-send of an event.
  *
- * - `stats_json_out`: required; release it with `aep_edge_string_free`.
+ * - `stats_json_out`: required (NULL is `AEP_EDGE_NULL_ARGUMENT`); a NULL
+ *   client is `AEP_EDGE_NULL_ARGUMENT` with an error object here. Release it
+ *   with `aep_edge_string_free`.
  *
  * Never blocks on the network. Thread-safe; works after close too.
  */

@@ -74,6 +74,9 @@ pub mod ffi;
 pub use client::Client;
 pub use config::Config;
 pub use error::{Error, ErrorKind, Result, ERROR_KINDS};
+/// A random UUID v4 (the ids the client generates), for bindings that choose
+/// a call's request id before the call.
+pub use ids::uuid_v4;
 pub use lifecycle::CloseReport;
 pub use log::{Level, LogFn};
 pub use queue::{OutcomeFn, Queue, QueueCloseReport};

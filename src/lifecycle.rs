@@ -20,13 +20,28 @@ pub struct Lifecycle {
     /// Bumped by every `notify`, so a waiter never misses a wake-up that came
     /// between its check and its sleep (its check runs without the mutex).
     epoch: AtomicU64,
+    /// Threads that may be asleep on `wake` (counted before their last epoch
+    /// check): `notify` skips the mutex and the wake-up syscall when there
+    /// are none, as on nearly every call.
+    sleepers: AtomicUsize,
     lock: Mutex<()>,
     wake: Condvar,
-    /// Threads waiting on `wake` (or about to): `notify` makes no system call
-    /// when there are none, the common case after every successful call.
-    /// Counted before the waiter looks at its condition under `lock`, so a
-    /// `notify` that sees none came before that look (and the waiter sees it).
-    sleepers: AtomicUsize,
+}
+
+/// Counts its thread among the sleepers while it lives.
+struct Sleeper<'a>(&'a AtomicUsize);
+
+impl<'a> Sleeper<'a> {
+    fn new(sleepers: &'a AtomicUsize) -> Sleeper<'a> {
+        sleepers.fetch_add(1, SeqCst);
+        Sleeper(sleepers)
+    }
+}
+
+impl Drop for Sleeper<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, SeqCst);
+    }
 }
 
 thread_local! {
@@ -137,8 +152,8 @@ impl<'a> Deadline<'a> {
                 return Err(Stop::Deadline);
             }
             let nap = recheck.map_or(remaining, |r| r.min(remaining));
+            let _sleeper = Sleeper::new(&life.sleepers);
             let held = life.lock.lock().unwrap_or_else(|p| p.into_inner());
-            life.sleepers.fetch_add(1, SeqCst);
             if life.epoch.load(SeqCst) == seen && !life.is_closed() {
                 drop(
                     life.wake
@@ -146,7 +161,6 @@ impl<'a> Deadline<'a> {
                         .unwrap_or_else(|p| p.into_inner()),
                 );
             }
-            life.sleepers.fetch_sub(1, SeqCst);
         }
     }
 }
@@ -194,6 +208,9 @@ impl Lifecycle {
     /// Wakes every wait so that it checks its condition again.
     pub fn notify(&self) {
         self.epoch.fetch_add(1, SeqCst);
+        // A sleeper counts itself before it checks the epoch for the last
+        // time (both SeqCst): one this load misses sees the new epoch and
+        // does not sleep.
         if self.sleepers.load(SeqCst) == 0 {
             return;
         }
@@ -210,13 +227,14 @@ impl Lifecycle {
         self.closed.store(true, SeqCst);
         self.notify();
         let own = self.own_calls();
+        // Counted before the first look at in_flight: a call ending after it
+        // (CallGuard's notify) sees this sleeper.
+        let _sleeper = Sleeper::new(&self.sleepers);
         let mut held = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        self.sleepers.fetch_add(1, SeqCst);
         loop {
             let in_flight = self.in_flight.load(SeqCst).saturating_sub(own);
             let now = Instant::now();
             if in_flight == 0 || now >= until {
-                self.sleepers.fetch_sub(1, SeqCst);
                 return CloseReport {
                     in_flight,
                     waited: now - start,

@@ -20,7 +20,6 @@ import os
 import math
 import threading
 import time
-import uuid
 import weakref
 from typing import (
     TYPE_CHECKING,
@@ -39,12 +38,11 @@ from typing import (
 from . import _config, _native
 from ._config import Words
 from ._errors import ConfigError, EdgeError, EdgeTimeoutError, RequestError, _from_native
-from ._logging import CallContext, LevelFollower
+from ._logging import LevelFollower
 from ._shapes import (
     DefaultConsent,
     HintRouting,
     ProxyConfig,
-    ResultBody,
     RetrySettings,
     SessionMode,
     SessionView,
@@ -52,7 +50,7 @@ from ._shapes import (
     StateEntryInput,
     TlsRoots,
 )
-from ._types import CloseReport, CollectResponse, InteractResponse, OAuth, Outcome, QueueStats, TokenAuth
+from ._types import CloseReport, CollectResponse, InteractResponse, OAuth, Outcome, QueueStats, TokenAuth, _response
 from ._visitor import StateEntry, display_event
 
 if TYPE_CHECKING:  # typing.Self is 3.11+; checkers know typing_extensions from typeshed
@@ -315,8 +313,8 @@ class EdgeClient:
         - ``location_hint``: pins the region of this call.
         """
         request = _request("event", _event(event, "interact()"), query, meta, request_id, state, datastream_id, timeout, total_timeout,
-                           headers=headers, location_hint=location_hint)
-        return InteractResponse(self._invoke(self._native.interact, request))
+                           headers, location_hint)
+        return _response(InteractResponse, self._invoke(self._native.interact, request))
 
     def collect(
         self,
@@ -336,7 +334,7 @@ class EdgeClient:
         body must stay under 64 KB). Keywords as :meth:`interact`."""
         request = _request("events", _events(events), query, meta, request_id, state, datastream_id, timeout, total_timeout,
                            headers=headers, location_hint=location_hint)
-        return CollectResponse(self._invoke(self._native.collect, request))
+        return _response(CollectResponse, self._invoke(self._native.collect, request))
 
     async def interact_async(
         self,
@@ -357,7 +355,7 @@ class EdgeClient:
         queued ends it with :class:`ClientClosedError`."""
         request = _request("event", _event(event, "interact_async()"), query, meta, request_id, state, datastream_id, timeout, total_timeout,
                            headers=headers, location_hint=location_hint)
-        return InteractResponse(await self._call_async("interact", request))
+        return _response(InteractResponse, await self._call_async("interact", request))
 
     async def collect_async(
         self,
@@ -376,7 +374,7 @@ class EdgeClient:
         """:meth:`collect` without blocking the event loop."""
         request = _request("events", _events(events), query, meta, request_id, state, datastream_id, timeout, total_timeout,
                            headers=headers, location_hint=location_hint)
-        return CollectResponse(await self._call_async("collect", request))
+        return _response(CollectResponse, await self._call_async("collect", request))
 
     def set_consent(
         self,
@@ -394,7 +392,7 @@ class EdgeClient:
         list of them) to ``/ee/v1/privacy/set-consent``; the client keeps the
         collect consent it returns, which gates :meth:`interact` and :meth:`collect`."""
         request = _consent_request(consent, identity_map, query, meta, request_id, datastream_id, timeout, total_timeout)
-        return CollectResponse(self._invoke(self._native.set_consent, request))
+        return _response(CollectResponse, self._invoke(self._native.set_consent, request))
 
     async def set_consent_async(
         self,
@@ -410,7 +408,7 @@ class EdgeClient:
     ) -> CollectResponse:
         """:meth:`set_consent` without blocking the event loop."""
         request = _consent_request(consent, identity_map, query, meta, request_id, datastream_id, timeout, total_timeout)
-        return CollectResponse(await self._call_async("consent", request))
+        return _response(CollectResponse, await self._call_async("consent", request))
 
     # -- fire and forget (the durable queue) -----------------------------------
 
@@ -426,7 +424,7 @@ class EdgeClient:
         once; never waits on the network. It is stored before this returns (in
         the ``queue_path`` file: a crash loses nothing) and delivered in batches
         by the client's dispatcher thread; ``on_outcome=`` hears how it ended."""
-        request = _request("event", _event(event, "send()"), None, meta, None, state, None, None, None, new_id=False)
+        request = _request("event", _event(event, "send()"), None, meta, None, state, None, None, None)
         if headers is not None:
             request.setdefault("options", {})["headers"] = dict(headers)
         return self._invoke(self._queue.send, request)
@@ -447,7 +445,7 @@ class EdgeClient:
         if state is None and "state" in response._client:
             state = response.next_state
         request = _request("event", event, None, None, None, state, None,
-                           headers=headers, location_hint=response.location_hint, new_id=False)
+                           headers=headers, location_hint=response.location_hint)
         return self._queue.send(request)
 
     def flush(self, timeout: float = 30.0) -> QueueStats:
@@ -506,26 +504,24 @@ class EdgeClient:
         """Replaces the access token of ``TokenAuth`` for the calls that follow."""
         self._native.set_access_token(access_token)
 
-    def _invoke(self, call: Callable[[Any], R], request: Any, request_id: Optional[str] = None) -> R:
-        """Runs one native call on this thread: log level in step, records
-        tagged with the request id, messages in Python's words."""
+    def _invoke(self, call: Callable[[Any], R], request: Any) -> R:
+        """Runs one native call on this thread: log level in step, messages in
+        Python's words. (The native layer picks the request id when none is
+        given and tags the call's log records with it.)"""
         self._log.sync()
-        if request_id is None:
-            request_id = _request_id_of(request)
-        with CallContext(request_id):
-            try:
-                return call(request)
-            except EdgeError as e:
-                if self._words is not None:
-                    self._words.apply(e)
-                raise
+        try:
+            return call(request)
+        except EdgeError as e:
+            if self._words is not None:
+                self._words.apply(e)
+            raise
 
-    async def _call_async(self, endpoint: str, request: Dict[str, Any]) -> ResultBody:
+    async def _call_async(self, endpoint: str, request: Dict[str, Any]) -> _native.NativeResult:
         """Runs a call on the core's workers (``workers=``); a request the
         blocking call would refuse raises here, before anything is queued."""
         self._log.sync()
         loop = asyncio.get_running_loop()
-        future: "asyncio.Future[ResultBody]" = loop.create_future()
+        future: "asyncio.Future[_native.NativeResult]" = loop.create_future()
         try:
             _native.start_call(self._native, endpoint, request, _inbox(loop), future)
             return await future
@@ -664,7 +660,7 @@ _C_SHAPE_HINT = "pass request['event'] itself, and its query and meta as the que
 
 def _event(event: Any, call: str) -> Any:
     """Refuses the C request shape ``{"event": {...}}`` given as the event."""
-    if isinstance(event, Mapping) and "event" in event:
+    if (type(event) is dict or isinstance(event, Mapping)) and "event" in event:
         raise RequestError(
             f"{call} takes the event itself ({{'xdm': ..., 'data': ...}}), not the C request "
             f"{{'event': {{...}}}}: {_C_SHAPE_HINT}",
@@ -699,23 +695,24 @@ def _request(
     total_timeout: Optional[float] = None,
     headers: Optional[Mapping[str, str]] = None,
     location_hint: Optional[str] = None,
-    *,
-    new_id: bool = True,
 ) -> Dict[str, Any]:
     """The request dict of the C ABI: ``{name: body, "query", "meta", "options"}``.
-    The request id is chosen here (when not given) so that log records of
-    the call can carry it; queued events (``new_id=False``) get theirs
-    per batch from the queue."""
+    Without ``request_id`` the native layer picks one for a blocking call (so
+    that its log records carry it), the core for an async call, and the queue
+    per batch for queued events."""
     request: Dict[str, Any] = {name: body}
     if query is not None:
         request["query"] = query
     if meta is not None:
         request["meta"] = meta
-    if request_id is not None and not isinstance(request_id, str):
-        raise TypeError(f"request_id= must be a str, not {type(request_id).__name__}")
+    if (request_id is None and state is None and datastream_id is None and timeout is None
+            and total_timeout is None and headers is None and location_hint is None):
+        return request  # the common call: no options
     options: Dict[str, Any] = {}
-    if request_id is not None or new_id:
-        options["requestId"] = request_id if request_id is not None else str(uuid.uuid4())
+    if request_id is not None:
+        if not isinstance(request_id, str):
+            raise TypeError(f"request_id= must be a str, not {type(request_id).__name__}")
+        options["requestId"] = request_id
     if datastream_id is not None:
         options["datastreamId"] = datastream_id
     if state is not None:
@@ -730,11 +727,3 @@ def _request(
     if options:
         request["options"] = options
     return request
-
-
-def _request_id_of(request: Any) -> Optional[str]:
-    if not isinstance(request, dict):
-        return None
-    rid = request.get("options", {}).get("requestId")
-    return rid if isinstance(rid, str) else None
-

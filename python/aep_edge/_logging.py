@@ -6,9 +6,10 @@
   client lives: every call compares it with the level installed (one
   ``getEffectiveLevel()``), so a later ``setLevel`` takes effect.
 - Records carry ``request_id`` (the id sent, for lines logged during a call
-  on that call's thread) and ``attempt`` (for lines about one attempt) as
-  extras; both are ``None`` where they do not apply. A line logged on one of
-  the core's worker threads is tied to its call by the id in its text.
+  on that call's thread: the native layer passes it with the line) and
+  ``attempt`` (for lines about one attempt) as extras; both are ``None`` where
+  they do not apply. A line logged on one of the core's worker threads is
+  tied to its call by the id in its text.
 """
 
 from __future__ import annotations
@@ -28,9 +29,6 @@ _ATTEMPT = re.compile(r"\battempt (\d+)\b")
 # the core's worker threads (an async call) is tied to its call.
 _CALL = re.compile(r"\b(?:v2/interact|v2/collect|v1/privacy/set-consent) (\S+)")
 
-# The request id of the call running on this thread, set around native calls.
-_current = threading.local()
-
 
 def core_level(effective: int) -> int:
     """The core level (0 = off) matching a ``logging`` level."""
@@ -45,32 +43,15 @@ def core_level(effective: int) -> int:
     return 0
 
 
-def emit(level: int, message: str) -> None:
-    """The core's log callback (runs on the thread that logs, GIL held)."""
+def emit(level: int, message: str, request_id: Optional[str] = None) -> None:
+    """The core's log callback (runs on the thread that logs, GIL held);
+    ``request_id`` is the blocking call's on this thread, if any."""
     match = _ATTEMPT.search(message)
-    request_id = getattr(_current, "request_id", None)
     if request_id is None:
         call = _CALL.search(message)
         request_id = call.group(1) if call else None
     extra = {"request_id": request_id, "attempt": int(match.group(1)) if match else None}
     logger.log(_PYTHON_LEVELS.get(level, logging.DEBUG), "%s", message, extra=extra)
-
-
-class CallContext:
-    """``with CallContext(request_id):`` around a native call on this thread."""
-
-    __slots__ = ("request_id", "previous")
-
-    def __init__(self, request_id: Optional[str]) -> None:
-        self.request_id = request_id
-        self.previous: Optional[str] = None
-
-    def __enter__(self) -> None:
-        self.previous = getattr(_current, "request_id", None)
-        _current.request_id = self.request_id
-
-    def __exit__(self, *exc_info: Any) -> None:
-        _current.request_id = self.previous
 
 
 class LevelFollower:

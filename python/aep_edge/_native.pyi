@@ -9,6 +9,7 @@ __all__ = [
     "NativeQueue",
     "NativeEmulator",
     "Json",
+    "NativeResult",
     "Inbox",
     "to_json",
     "start_call",
@@ -51,11 +52,24 @@ class Json:
     def to_python(self) -> Any: ...
 
 @final
+class NativeResult:
+    """A call's result JSON (design.md §3.3), kept in Rust until read."""
+
+    def raw(self) -> ResultBody:
+        """The whole result as Python objects; the same dict at every call."""
+    def top(self, key: str) -> Any:
+        """The scalar at key of the result, or None."""
+    def fact(self, key: str) -> Any:
+        """The scalar at key of the result's client facts, or None."""
+    def http_status(self) -> int:
+        """client.httpStatus, 0 when absent."""
+
+@final
 class NativeClient:
     def __new__(cls, config: Any) -> NativeClient: ...
-    def interact(self, request: Union[Json, Dict[str, Any]]) -> ResultBody: ...
-    def collect(self, request: Union[Json, Dict[str, Any]]) -> ResultBody: ...
-    def set_consent(self, request: Union[Json, Dict[str, Any]]) -> ResultBody: ...
+    def interact(self, request: Union[Json, Dict[str, Any]]) -> NativeResult: ...
+    def collect(self, request: Union[Json, Dict[str, Any]]) -> NativeResult: ...
+    def set_consent(self, request: Union[Json, Dict[str, Any]]) -> NativeResult: ...
     def session(self) -> Dict[str, Any]: ...
     def reset_session(self) -> None: ...
     def set_access_token(self, token: str) -> None: ...
@@ -64,8 +78,10 @@ class NativeClient:
     def is_poisoned(self) -> bool: ...
     def reopen(self) -> NativeClient: ...
     def set_logger(
-        self, min_level: int, callback: Optional[Callable[[int, str], Any]]
-    ) -> None: ...
+        self, min_level: int, callback: Optional[Callable[[int, str, Optional[str]], Any]]
+    ) -> None:
+        """callback(level, message, request_id): request_id is the blocking
+        call's on the thread that logs, else None."""
 
 @final
 class NativeQueue:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Generic, List, Literal, NamedTuple, Optional, TypeVar, cast, overload
+from typing import Any, ClassVar, Dict, Generic, List, Literal, NamedTuple, Optional, Tuple, Type, TypeVar, cast, overload
 
+from . import _native
 from ._shapes import (
     IdentityResult,
     LocationHint,
@@ -88,11 +89,37 @@ class CollectResponse:
     (``httpStatus``, ``attempts``, ``requestId`` sent, ``region``, ``elapsedMs``).
     """
 
-    raw: ResultBody
-    """The whole result dict (unknown keys kept)."""
-
     def __init__(self, raw: ResultBody) -> None:
-        self.raw = raw
+        self._raw: Optional[ResultBody] = raw
+        # A call's result stays in Rust until something needs its dicts:
+        # scalars (status, request_id ...) are read from it directly.
+        self._result: Optional[_native.NativeResult] = None
+
+    @property
+    def raw(self) -> ResultBody:
+        """The whole result dict (unknown keys kept)."""
+        raw = self._raw
+        if raw is None:
+            result = self._result
+            if result is not None:
+                # Built once: every thread gets the same dict.
+                self._raw = cast(ResultBody, result.raw())
+            raw = cast(ResultBody, self._raw)
+        return raw
+
+    @raw.setter
+    def raw(self, raw: ResultBody) -> None:
+        self._raw = raw
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (type(self), (self.raw,))
+
+    def _fact(self, key: str) -> Any:
+        """``raw["client"][key]`` for a scalar fact (``None`` when absent)."""
+        result = self._result
+        if result is not None and self._raw is None:
+            return result.fact(key)
+        return self._client.get(key)
 
     @property
     def _client(self) -> Dict[str, Any]:
@@ -102,32 +129,36 @@ class CollectResponse:
     @property
     def request_id(self) -> Optional[str]:
         """The server's request id, or the one sent when the server gave none."""
-        rid: Any = self.raw.get("requestId")
+        result = self._result
+        rid: Any = result.top("requestId") if result is not None and self._raw is None else self.raw.get("requestId")
         if isinstance(rid, str) and rid:
             return rid
-        sent = self._client.get("requestId")
+        sent = self._fact("requestId")
         return sent if isinstance(sent, str) else None
 
     @property
     def status(self) -> int:
         """The HTTP status of the response."""
+        result = self._result
+        if result is not None and self._raw is None:
+            return result.http_status()
         return int(self._client.get("httpStatus") or 0)
 
     @property
     def attempts(self) -> int:
         """How many times the request was sent."""
-        return int(self._client.get("attempts") or 0)
+        return int(self._fact("attempts") or 0)
 
     @property
     def region(self) -> Optional[str]:
         """The ``x-adobe-edge`` header of the response, or ``None``."""
-        region = self._client.get("region")
+        region = self._fact("region")
         return region if isinstance(region, str) else None
 
     @property
     def elapsed(self) -> float:
         """Seconds the whole call took, retries included."""
-        return float(self._client.get("elapsedMs") or 0) / 1000.0
+        return float(self._fact("elapsedMs") or 0) / 1000.0
 
     @property
     def handles(self) -> List[Handle[Any]]:
@@ -150,7 +181,7 @@ class CollectResponse:
     @property
     def location_hint(self) -> Optional[str]:
         """The EdgeNetwork location hint of this response (``None`` when it gave none)."""
-        hint = self._client.get("locationHint")
+        hint = self._fact("locationHint")
         return hint if isinstance(hint, str) else None
 
     @property
@@ -241,6 +272,17 @@ class InteractResponse(CollectResponse):
             if isinstance(payload, list):
                 out.extend(p for p in payload if isinstance(p, dict))
         return out
+
+
+R = TypeVar("R", bound=CollectResponse)
+
+
+def _response(cls: Type[R], result: _native.NativeResult) -> R:
+    """A response over a call's result still in Rust."""
+    response = cls.__new__(cls)
+    response._raw = None
+    response._result = result
+    return response
 
 
 def _dicts(items: Any) -> List[Any]:

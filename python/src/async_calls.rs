@@ -8,7 +8,8 @@
 //! complete per drain, and the workers do not fight the loop for the GIL.
 
 use crate::errors::CoreError;
-use crate::{convert, request_value, NativeClient};
+use crate::result::NativeResult;
+use crate::{request_value, NativeClient};
 use aep_edge::request::Endpoint;
 use aep_edge::workers::Completion;
 use pyo3::exceptions::PyValueError;
@@ -115,10 +116,7 @@ fn complete(
         return Ok(());
     }
     match result {
-        Ok(value) => match convert::to_python(py, &value) {
-            Ok(obj) => future.call_method1("set_result", (obj,))?,
-            Err(e) => future.call_method1("set_exception", (e.into_value(py),))?,
-        },
+        Ok(value) => future.call_method1("set_result", (NativeResult::new(value),))?,
         Err(e) => {
             let error = PyErr::from(CoreError(e));
             future.call_method1("set_exception", (error.into_value(py),))?

@@ -8,12 +8,15 @@
 //! a dataclass or a pydantic model is told what to call to get a dict.
 
 use pyo3::exceptions::PyTypeError;
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType,
 };
 use serde_json::{Map, Number, Value};
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Deeper nesting than this is refused (it is almost always a cycle).
 const MAX_DEPTH: usize = 128;
@@ -21,21 +24,65 @@ const MAX_DEPTH: usize = 128;
 /// Converts `obj` to JSON; `root` names it in error messages ("" for a
 /// request dict, whose keys then start the path).
 pub fn to_value(obj: &Bound<'_, PyAny>, root: &str) -> PyResult<Value> {
-    let mut path = root.to_string();
-    convert(obj, &mut path, 0)
+    convert(obj, 0).map_err(|failure| failure.into_error(root))
 }
 
-fn shown(path: &str) -> &str {
-    if path.is_empty() {
-        "the value"
-    } else {
-        path
+/// Why a conversion failed. The path of the value at fault is collected
+/// while the failure travels up (innermost step first), so that the calls
+/// that succeed never build one.
+enum Failure {
+    /// A value JSON cannot hold: raised as `TypeError("<path>: <what>")`.
+    Refused { what: String, steps: Vec<Step> },
+    /// An exception from Python code the conversion ran (a Mapping's `items`...).
+    Raised(PyErr),
+}
+
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+impl From<PyErr> for Failure {
+    fn from(e: PyErr) -> Failure {
+        Failure::Raised(e)
     }
 }
 
-fn type_error(path: &str, what: String) -> PyErr {
-    PyTypeError::new_err(format!("{}: {what}", shown(path)))
+impl Failure {
+    fn refused(what: String) -> Failure {
+        Failure::Refused {
+            what,
+            steps: Vec::new(),
+        }
+    }
+
+    /// Adds the step to the value that failed (on the way up).
+    fn at(mut self, step: Step) -> Failure {
+        if let Failure::Refused { steps, .. } = &mut self {
+            steps.push(step);
+        }
+        self
+    }
+
+    fn into_error(self, root: &str) -> PyErr {
+        match self {
+            Failure::Raised(e) => e,
+            Failure::Refused { what, steps } => {
+                let mut path = root.to_string();
+                for step in steps.iter().rev() {
+                    match step {
+                        Step::Key(key) => push_key(&mut path, key),
+                        Step::Index(i) => path.push_str(&format!("[{i}]")),
+                    }
+                }
+                let shown = if path.is_empty() { "the value" } else { &path };
+                PyTypeError::new_err(format!("{shown}: {what}"))
+            }
+        }
+    }
 }
+
+type Converted = Result<Value, Failure>;
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
@@ -44,12 +91,23 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "object".into())
 }
 
-fn convert(obj: &Bound<'_, PyAny>, path: &mut String, depth: usize) -> PyResult<Value> {
+fn convert(obj: &Bound<'_, PyAny>, depth: usize) -> Converted {
     if depth > MAX_DEPTH {
-        return Err(type_error(
-            path,
-            format!("nested deeper than {MAX_DEPTH} levels (is there a cycle?)"),
-        ));
+        return Err(Failure::refused(format!(
+            "nested deeper than {MAX_DEPTH} levels (is there a cycle?)"
+        )));
+    }
+    // The most common first: str, dict.
+    if let Ok(s) = obj.cast::<PyString>() {
+        return match text(s) {
+            Some(text) => Ok(Value::String(text.into_owned())),
+            None => Err(Failure::refused(
+                "a str that is not valid Unicode (a lone surrogate?) cannot be sent as JSON".into(),
+            )),
+        };
+    }
+    if let Ok(dict) = obj.cast::<PyDict>() {
+        return object(dict.iter(), dict.len(), depth);
     }
     if obj.is_none() {
         return Ok(Value::Null);
@@ -58,15 +116,6 @@ fn convert(obj: &Bound<'_, PyAny>, path: &mut String, depth: usize) -> PyResult<
     if let Ok(b) = obj.cast::<PyBool>() {
         return Ok(Value::Bool(b.is_true()));
     }
-    if let Ok(s) = obj.cast::<PyString>() {
-        return match s.to_cow() {
-            Ok(text) => Ok(Value::String(text.into_owned())),
-            Err(_) => Err(type_error(
-                path,
-                "a str that is not valid Unicode (a lone surrogate?) cannot be sent as JSON".into(),
-            )),
-        };
-    }
     if obj.is_instance_of::<PyInt>() {
         if let Ok(i) = obj.extract::<i64>() {
             return Ok(Value::Number(i.into()));
@@ -74,8 +123,7 @@ fn convert(obj: &Bound<'_, PyAny>, path: &mut String, depth: usize) -> PyResult<
         if let Ok(u) = obj.extract::<u64>() {
             return Ok(Value::Number(u.into()));
         }
-        return Err(type_error(
-            path,
+        return Err(Failure::refused(
             "an int outside the 64-bit range cannot be sent as a JSON number (send it as a str)"
                 .into(),
         ));
@@ -84,30 +132,24 @@ fn convert(obj: &Bound<'_, PyAny>, path: &mut String, depth: usize) -> PyResult<
         let x = f.value();
         return match Number::from_f64(x) {
             Some(n) => Ok(Value::Number(n)),
-            None => Err(type_error(
-                path,
-                format!("{} is not allowed in JSON", float_name(x)),
-            )),
+            None => Err(Failure::refused(format!(
+                "{} is not allowed in JSON",
+                float_name(x)
+            ))),
         };
     }
-    if let Ok(dict) = obj.cast::<PyDict>() {
-        return object(dict.iter(), dict.len(), path, depth);
-    }
     if let Ok(list) = obj.cast::<PyList>() {
-        return sequence(list.iter(), list.len(), path, depth);
+        return sequence(list.iter(), list.len(), depth);
     }
     if let Ok(tuple) = obj.cast::<PyTuple>() {
-        return sequence(tuple.iter(), tuple.len(), path, depth);
+        return sequence(tuple.iter(), tuple.len(), depth);
     }
     let py = obj.py();
     if let Some(call) = to_dict_hint(obj)? {
-        return Err(type_error(
-            path,
-            format!(
-                "a {} cannot be converted to JSON (pass {call})",
-                type_name(obj)
-            ),
-        ));
+        return Err(Failure::refused(format!(
+            "a {} cannot be converted to JSON (pass {call})",
+            type_name(obj)
+        )));
     }
     if obj.is_instance(abc(py, &MAPPING, "Mapping")?)? {
         let items = obj.call_method0("items")?;
@@ -117,13 +159,13 @@ fn convert(obj: &Bound<'_, PyAny>, path: &mut String, depth: usize) -> PyResult<
             pairs.push((key, value));
         }
         let len = pairs.len();
-        return object(pairs.into_iter(), len, path, depth);
+        return object(pairs.into_iter(), len, depth);
     }
     let text_like = obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<PyByteArray>();
     if !text_like && obj.is_instance(abc(py, &SEQUENCE, "Sequence")?)? {
         let items: Vec<Bound<'_, PyAny>> = obj.try_iter()?.collect::<PyResult<_>>()?;
         let len = items.len();
-        return sequence(items.into_iter(), len, path, depth);
+        return sequence(items.into_iter(), len, depth);
     }
     let hint = match type_name(obj).as_str() {
         "datetime" | "date" | "time" => " (send .isoformat() instead)",
@@ -132,10 +174,10 @@ fn convert(obj: &Bound<'_, PyAny>, path: &mut String, depth: usize) -> PyResult<
         "Decimal" => " (send a float or a str instead)",
         _ => "",
     };
-    Err(type_error(
-        path,
-        format!("a {} cannot be converted to JSON{hint}", type_name(obj)),
-    ))
+    Err(Failure::refused(format!(
+        "a {} cannot be converted to JSON{hint}",
+        type_name(obj)
+    )))
 }
 
 static MAPPING: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -177,35 +219,31 @@ fn to_dict_hint(obj: &Bound<'_, PyAny>) -> PyResult<Option<&'static str>> {
 fn object<'py>(
     items: impl Iterator<Item = (Bound<'py, PyAny>, Bound<'py, PyAny>)>,
     len: usize,
-    path: &mut String,
     depth: usize,
-) -> PyResult<Value> {
+) -> Converted {
     let mut map = Map::with_capacity(len);
-    let base = path.len();
     for (key, value) in items {
         let Ok(key) = key.cast::<PyString>() else {
             let repr = key
                 .repr()
                 .map(|r| r.to_string())
                 .unwrap_or_else(|_| "?".into());
-            return Err(type_error(
-                path,
-                format!(
-                    "the key {repr} is a {}; JSON object keys must be str",
-                    type_name(&key)
-                ),
-            ));
+            return Err(Failure::refused(format!(
+                "the key {repr} is a {}; JSON object keys must be str",
+                type_name(&key)
+            )));
         };
-        let Ok(key) = key.to_cow() else {
-            return Err(type_error(
-                path,
+        let Some(key) = text(key) else {
+            return Err(Failure::refused(
                 "a key that is not valid Unicode cannot be sent as JSON".into(),
             ));
         };
-        push_key(path, &key);
-        let converted = convert(&value, path, depth + 1)?;
-        path.truncate(base);
-        map.insert(key.into_owned(), converted);
+        match convert(&value, depth + 1) {
+            Ok(converted) => {
+                map.insert(key.into_owned(), converted);
+            }
+            Err(failure) => return Err(failure.at(Step::Key(key.into_owned()))),
+        }
     }
     Ok(Value::Object(map))
 }
@@ -213,17 +251,61 @@ fn object<'py>(
 fn sequence<'py>(
     items: impl Iterator<Item = Bound<'py, PyAny>>,
     len: usize,
-    path: &mut String,
     depth: usize,
-) -> PyResult<Value> {
+) -> Converted {
     let mut out = Vec::with_capacity(len);
-    let base = path.len();
     for (i, item) in items.enumerate() {
-        path.push_str(&format!("[{i}]"));
-        out.push(convert(&item, path, depth + 1)?);
-        path.truncate(base);
+        out.push(convert(&item, depth + 1).map_err(|failure| failure.at(Step::Index(i)))?);
     }
     Ok(Value::Array(out))
+}
+
+/// The UTF-8 text of a `str`, or `None` for one that is not valid Unicode
+/// (a lone surrogate).
+///
+/// On 3.10+ it borrows the str's own UTF-8 (`PyUnicode_AsUTF8AndSize`, in the
+/// stable ABI since 3.10; pyo3 built for abi3-py39 does not use it). On 3.9,
+/// pyo3's `to_cow` encodes a bytes object and copies it.
+fn text<'a>(s: &'a Bound<'_, PyString>) -> Option<Cow<'a, str>> {
+    if !borrows_utf8(s.py()) {
+        return s.to_cow().ok();
+    }
+    let mut size: ffi::Py_ssize_t = 0;
+    // SAFETY: `s` is a live str (its type was checked) and the GIL is held;
+    // the returned buffer belongs to `s` and lives as long as `s` does ('a).
+    let data = unsafe { PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size) };
+    if data.is_null() {
+        drop(PyErr::take(s.py()));
+        return None;
+    }
+    let len = usize::try_from(size).ok()?;
+    // SAFETY: CPython returns `size` bytes of valid UTF-8 at `data` (a str it
+    // cannot encode, with a lone surrogate, returned NULL above).
+    Some(Cow::Borrowed(unsafe {
+        std::str::from_utf8_unchecked(std::slice::from_raw_parts(data.cast::<u8>(), len))
+    }))
+}
+
+extern "C" {
+    fn PyUnicode_AsUTF8AndSize(
+        unicode: *mut ffi::PyObject,
+        size: *mut ffi::Py_ssize_t,
+    ) -> *const std::os::raw::c_char;
+}
+
+/// Whether this interpreter has `PyUnicode_AsUTF8AndSize` in its stable ABI
+/// (3.10+), asked once.
+fn borrows_utf8(py: Python<'_>) -> bool {
+    static ANSWER: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 no, 2 yes
+    match ANSWER.load(Ordering::Relaxed) {
+        1 => false,
+        2 => true,
+        _ => {
+            let yes = py.version_info() >= (3, 10);
+            ANSWER.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+            yes
+        }
+    }
 }
 
 /// `.key` for identifier-like keys, `["key"]` for the rest.

@@ -12,13 +12,16 @@ mod async_calls;
 mod convert;
 mod errors;
 mod queue;
+mod result;
 mod testing;
 
 use aep_edge::workers::Workers;
 use aep_edge::{Client, Config, Error, ErrorKind, Level};
 use errors::CoreError;
 use pyo3::prelude::*;
-use serde_json::Value;
+use result::NativeResult;
+use serde_json::{Map, Value};
+use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -89,30 +92,18 @@ impl NativeClient {
         Ok(NativeClient::from(client))
     }
 
-    /// POST /ee/v2/interact; returns the result dict of design.md §3.3.
-    fn interact<'py>(
-        &self,
-        py: Python<'py>,
-        request: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    /// POST /ee/v2/interact; returns the result of design.md §3.3.
+    fn interact(&self, py: Python<'_>, request: &Bound<'_, PyAny>) -> PyResult<NativeResult> {
         self.send(py, request, "interact", Client::interact)
     }
 
-    /// POST /ee/v2/collect; returns the result dict.
-    fn collect<'py>(
-        &self,
-        py: Python<'py>,
-        request: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    /// POST /ee/v2/collect; returns the result.
+    fn collect(&self, py: Python<'_>, request: &Bound<'_, PyAny>) -> PyResult<NativeResult> {
         self.send(py, request, "collect", Client::collect)
     }
 
-    /// POST /ee/v1/privacy/set-consent; returns the result dict.
-    fn set_consent<'py>(
-        &self,
-        py: Python<'py>,
-        request: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    /// POST /ee/v1/privacy/set-consent; returns the result.
+    fn set_consent(&self, py: Python<'_>, request: &Bound<'_, PyAny>) -> PyResult<NativeResult> {
         self.send(py, request, "set_consent", Client::set_consent)
     }
 
@@ -179,15 +170,18 @@ impl NativeClient {
         Ok(NativeClient::from(fresh))
     }
 
-    /// Installs `callback(level: int, message: str)` for log lines whose level
-    /// (1 error … 5 trace) is at most `min_level`; `None` removes it.
+    /// Installs `callback(level: int, message: str, request_id: str | None)`
+    /// for log lines whose level (1 error … 5 trace) is at most `min_level`;
+    /// `None` removes it. `request_id` is the id of the blocking call the
+    /// line was logged in, on that call's thread.
     #[pyo3(signature = (min_level, callback))]
     fn set_logger(&self, py: Python<'_>, min_level: u32, callback: Option<Py<PyAny>>) {
         let sink: Option<aep_edge::LogFn> = callback.map(|callback| {
             let sink: aep_edge::LogFn = Arc::new(move |level: Level, message: &str| {
                 // Not during interpreter shutdown, and never raising into the core.
                 Python::try_attach(|py| {
-                    if let Err(e) = callback.call1(py, (level as u32, message)) {
+                    let request_id = CALL_REQUEST_ID.with(|id| id.borrow().clone());
+                    if let Err(e) = callback.call1(py, (level as u32, message, request_id)) {
                         e.write_unraisable(py, None);
                     }
                 });
@@ -223,18 +217,19 @@ impl From<Client> for NativeClient {
 
 impl NativeClient {
     /// Converts the request, waits for the core with the GIL released, and
-    /// converts the result (or raises the mapped exception).
-    fn send<'py>(
+    /// returns the result, still in Rust (or raises the mapped exception).
+    fn send(
         &self,
-        py: Python<'py>,
-        request: &Bound<'py, PyAny>,
+        py: Python<'_>,
+        request: &Bound<'_, PyAny>,
         name: &'static str,
         call: fn(&Client, Value) -> aep_edge::Result<Value>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let value = request_value(request)?;
+    ) -> PyResult<NativeResult> {
+        let mut value = request_value(request)?;
+        let _tag = CallTag::new(chosen_request_id(&mut value));
         let client = self.client.clone();
         let result = self.run(py, name, move || call(&client, value))?;
-        convert::to_python(py, &result)
+        Ok(NativeResult::new(result))
     }
 
     /// Runs `work` in the core with the GIL released, refusing it at once on a
@@ -257,6 +252,56 @@ impl NativeClient {
             self.poisoned.store(true, Ordering::Release);
         }
         Ok(result.map_err(CoreError)?)
+    }
+}
+
+thread_local! {
+    /// The request id of the blocking call running on this thread: the log
+    /// callback hands it to Python with each line (records carry it).
+    static CALL_REQUEST_ID: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Sets this thread's call request id for its lifetime, then restores the
+/// previous one (a log handler may itself make a call).
+struct CallTag {
+    previous: Option<String>,
+}
+
+impl CallTag {
+    fn new(request_id: Option<String>) -> CallTag {
+        let previous = CALL_REQUEST_ID.with(|id| id.replace(request_id));
+        CallTag { previous }
+    }
+}
+
+impl Drop for CallTag {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CALL_REQUEST_ID.with(|id| *id.borrow_mut() = previous);
+    }
+}
+
+/// The request id a call will send: `options.requestId` when given, else a
+/// new one put there (so that its log lines can carry it). `None` for a
+/// request the core will refuse anyway (not an object, bad `options`).
+fn chosen_request_id(request: &mut Value) -> Option<String> {
+    let Value::Object(request) = request else {
+        return None;
+    };
+    let options = request
+        .entry("options")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(options) = options else {
+        return None;
+    };
+    match options.get("requestId") {
+        Some(Value::String(id)) => Some(id.clone()),
+        Some(_) => None,
+        None => {
+            let id = aep_edge::uuid_v4();
+            options.insert("requestId".into(), Value::String(id.clone()));
+            Some(id)
+        }
     }
 }
 
@@ -320,6 +365,7 @@ fn core_version() -> &'static str {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeClient>()?;
     m.add_class::<Json>()?;
+    m.add_class::<NativeResult>()?;
     m.add_class::<testing::NativeEmulator>()?;
     m.add_class::<queue::NativeQueue>()?;
     m.add_class::<async_calls::Inbox>()?;

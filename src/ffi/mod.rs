@@ -110,13 +110,16 @@ pub type aep_edge_log_fn =
 
 /// The library version as a static "X.Y.Z" string (no suffix).
 ///
-/// Ownership: static; never free it. Thread-safe.
+/// Ownership: static; never free it. Never NULL. Thread-safe.
 #[no_mangle]
 pub extern "C" fn aep_edge_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
 
-/// The C ABI version of the library: `AEP_EDGE_ABI_VERSION` (1). Thread-safe.
+/// The C ABI version of the library: `AEP_EDGE_ABI_VERSION` (1).
+///
+/// Ownership: takes and returns no pointer (nothing to free, no NULL case).
+/// Thread-safe.
 #[no_mangle]
 pub extern "C" fn aep_edge_abi_version() -> u32 {
     AEP_EDGE_ABI_VERSION
@@ -415,7 +418,8 @@ pub unsafe extern "C" fn aep_edge_session_get(
 ///
 /// `error_json_out` may be NULL; otherwise NULL on success and an error object
 /// on failure (`AEP_EDGE_STORAGE_ERROR` when the file cannot be written,
-/// `AEP_EDGE_CLOSED` after close). Thread-safe.
+/// `AEP_EDGE_CLOSED` after close), released with `aep_edge_string_free`. A NULL
+/// client is `AEP_EDGE_NULL_ARGUMENT`. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn aep_edge_session_reset(
     client: *const aep_edge_client,

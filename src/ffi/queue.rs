@@ -119,7 +119,9 @@ pub unsafe extern "C" fn aep_edge_flush(
 /// `oldestAgeMs` describe now; the others count since `aep_edge_client_new`;
 /// `retries` counts every re-send of an event.
 ///
-/// - `stats_json_out`: required; release it with `aep_edge_string_free`.
+/// - `stats_json_out`: required (NULL is `AEP_EDGE_NULL_ARGUMENT`); a NULL
+///   client is `AEP_EDGE_NULL_ARGUMENT` with an error object here. Release it
+///   with `aep_edge_string_free`.
 ///
 /// Never blocks on the network. Thread-safe; works after close too.
 #[no_mangle]
