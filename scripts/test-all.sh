@@ -13,6 +13,14 @@ cd "$ROOT"
 ensure_rust
 ensure_tools cc:gcc c++:g++ valgrind:valgrind python3:python3
 
+# A full run builds about 5 GB (debug, release, sanitizer, fuzz and wheel
+# builds); a full disk shows up later as a linker crash, so say it first.
+free_kb=$(df -Pk "$ROOT" | awk 'NR == 2 {print $4}')
+say "disk: $((free_kb / 1048576)) GB free under $ROOT"
+if [ "$free_kb" -lt 6291456 ]; then
+    echo "warning: less than 6 GB free; the builds below may run out of disk" >&2
+fi
+
 say "cargo fmt --check"
 cargo fmt --all -- --check
 
