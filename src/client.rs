@@ -2,6 +2,7 @@
 //! update the session → return (design.md §2). `Send + Sync`; one instance
 //! serves every thread of a host.
 
+use crate::answer;
 use crate::auth::Auth;
 use crate::config::{Config, SessionMode};
 use crate::error::{Error, ErrorKind, Result};
@@ -86,6 +87,15 @@ impl Client {
         })
     }
 
+    /// As [`Client::interact_json`], returning the result JSON as text (what
+    /// the C ABI hands out): written from the response body without building
+    /// a `Value` where the body allows it (`answer`).
+    pub fn interact_json_text(&self, request: &str) -> Result<String> {
+        self.call_text(Endpoint::Interact, || {
+            Draft::from_json(Endpoint::Interact, request)
+        })
+    }
+
     /// Posts a batch of events to `/ee/v2/collect` at once.
     pub fn collect(&self, request: Value) -> Result<Value> {
         self.call(Endpoint::Collect, || {
@@ -96,6 +106,13 @@ impl Client {
     /// As [`Client::collect`], from a JSON string (at most 1 MiB).
     pub fn collect_json(&self, request: &str) -> Result<Value> {
         self.call(Endpoint::Collect, || {
+            Draft::from_json(Endpoint::Collect, request)
+        })
+    }
+
+    /// As [`Client::collect_json`], returning the result JSON as text.
+    pub fn collect_json_text(&self, request: &str) -> Result<String> {
+        self.call_text(Endpoint::Collect, || {
             Draft::from_json(Endpoint::Collect, request)
         })
     }
@@ -113,6 +130,13 @@ impl Client {
     /// As [`Client::set_consent`], from a JSON string.
     pub fn set_consent_json(&self, request: &str) -> Result<Value> {
         self.call(Endpoint::Consent, || {
+            Draft::from_json(Endpoint::Consent, request)
+        })
+    }
+
+    /// As [`Client::set_consent_json`], returning the result JSON as text.
+    pub fn set_consent_json_text(&self, request: &str) -> Result<String> {
+        self.call_text(Endpoint::Consent, || {
             Draft::from_json(Endpoint::Consent, request)
         })
     }
@@ -222,19 +246,31 @@ impl Client {
     /// would. Its `timeouts.totalMs` counts from `accepted`: the wait for a
     /// worker is part of the call (design.md §3.10).
     pub(crate) fn run_draft(&self, draft: Draft, accepted: Instant) -> Result<Value> {
-        self.call_from(draft.endpoint, accepted, || Ok(draft))
+        self.call_from(draft.endpoint, accepted, Want::Value, || Ok(draft))
+            .map(Output::into_value)
     }
 
     fn call(&self, endpoint: Endpoint, draft: impl FnOnce() -> Result<Draft>) -> Result<Value> {
-        self.call_from(endpoint, Instant::now(), draft)
+        self.call_from(endpoint, Instant::now(), Want::Value, draft)
+            .map(Output::into_value)
+    }
+
+    fn call_text(
+        &self,
+        endpoint: Endpoint,
+        draft: impl FnOnce() -> Result<Draft>,
+    ) -> Result<String> {
+        self.call_from(endpoint, Instant::now(), Want::Text, draft)
+            .map(Output::into_text)
     }
 
     fn call_from(
         &self,
         endpoint: Endpoint,
         started: Instant,
+        want: Want,
         draft: impl FnOnce() -> Result<Draft>,
-    ) -> Result<Value> {
+    ) -> Result<Output> {
         let _in_flight = self.inner.lifecycle.enter()?;
         if let Some(warning) = self.inner.session.take_warning() {
             self.log(Level::Warn, || warning);
@@ -265,24 +301,32 @@ impl Client {
         };
         let prepared = draft.finish(&snapshot.entries)?;
         let hint = self.hint_for(&prepared, snapshot.hint);
-        let result = self.send(&prepared, hint, started, &deadline);
+        let result = self.send(&prepared, hint, started, &deadline, want);
         match &result {
-            Ok(value) => {
-                // State-file locks are tried until the call's deadline at most.
-                let lock_by = Instant::now() + deadline.remaining();
-                let mut warning = session.apply(value, snapshot.generation, lock_by);
-                let answered_consent = value["handle"]
-                    .as_array()
-                    .is_some_and(|h| h.iter().any(|h| h["type"] == "consent:preferences"));
-                if let (Some(consent), false) = (requested_consent, answered_consent) {
-                    warning =
-                        warning.or(session.set_consent(&consent, snapshot.generation, lock_by));
+            Ok(output) => {
+                // What the session applies: the result, or its `handle` alone
+                // (all it reads) beside a text result; nothing when it keeps no state.
+                let applied = match output {
+                    Output::Value(value) => Some(value),
+                    Output::Text(_, handle) => handle.as_ref(),
+                };
+                if let Some(value) = applied {
+                    // State-file locks are tried until the call's deadline at most.
+                    let lock_by = Instant::now() + deadline.remaining();
+                    let mut warning = session.apply(value, snapshot.generation, lock_by);
+                    let answered_consent = value["handle"]
+                        .as_array()
+                        .is_some_and(|h| h.iter().any(|h| h["type"] == "consent:preferences"));
+                    if let (Some(consent), false) = (requested_consent, answered_consent) {
+                        warning =
+                            warning.or(session.set_consent(&consent, snapshot.generation, lock_by));
+                    }
+                    if let Some(w) = warning {
+                        self.log(Level::Error, || w);
+                    }
                 }
                 // Calls waiting for consent or an identity look again.
                 self.inner.lifecycle.notify();
-                if let Some(w) = warning {
-                    self.log(Level::Error, || w);
-                }
                 self.log(Level::Debug, || {
                     format!(
                         "{} {} succeeded in {} ms",
@@ -353,19 +397,20 @@ impl Client {
             .datastream_override
             .as_deref()
             .unwrap_or(&config.datastream_id);
-        format!(
-            "{}?{}={}&requestId={}",
-            visitor::edge_url(
-                &config.origin,
-                config.edge_base_path,
-                config.hint_form,
-                hint,
-                prepared.endpoint.path()
-            ),
-            prepared.endpoint.datastream_param(),
-            percent_encode(datastream),
-            percent_encode(&prepared.request_id)
-        )
+        let mut url = visitor::edge_url(
+            &config.origin,
+            config.edge_base_path,
+            config.hint_form,
+            hint,
+            prepared.endpoint.path(),
+        );
+        url.push('?');
+        url.push_str(prepared.endpoint.datastream_param());
+        url.push('=');
+        url.push_str(&percent_encode(datastream));
+        url.push_str("&requestId=");
+        url.push_str(&percent_encode(&prepared.request_id));
+        url
     }
 
     /// Sends with the retries of design.md §3.4 until success, a final
@@ -378,7 +423,8 @@ impl Client {
         mut hint: Option<String>,
         started: Instant,
         deadline: &Deadline<'_>,
-    ) -> Result<Value> {
+        want: Want,
+    ) -> Result<Output> {
         let config = &self.inner.config;
         let policy = &config.retry;
         let mut attempts: u32 = 0;
@@ -439,7 +485,7 @@ impl Client {
 
             let (mut error, server_wait) = match outcome {
                 Ok(raw) if raw.is_success() => {
-                    return self.success(prepared, &raw, attempts, started);
+                    return self.success(prepared, &raw, attempts, started, want);
                 }
                 Ok(raw) if raw.status == 404 && raw.body.is_empty() && hint.is_some() => {
                     // An unknown location hint: send again at once without
@@ -552,7 +598,26 @@ impl Client {
         raw: &RawResponse,
         attempts: u32,
         started: Instant,
-    ) -> Result<Value> {
+        want: Want,
+    ) -> Result<Output> {
+        let passed = prepared.visitor.state.as_deref();
+        let state_fact = passed.is_some() || self.inner.config.session == SessionMode::None;
+        if want == Want::Text {
+            let facts = answer::Facts {
+                http_status: raw.status,
+                attempts,
+                request_id: &prepared.request_id,
+                region: raw.region.as_deref(),
+                elapsed_ms: retry::millis(started.elapsed()),
+                headers: &raw.facts,
+                passed_state: state_fact.then(|| passed.unwrap_or_default()),
+                now_ms: crate::session::now_ms(),
+            };
+            let keeps_state = self.inner.session.keeps_state();
+            if let Some((text, handle)) = answer::result_text(&raw.body, &facts, keeps_state) {
+                return Ok(Output::Text(text, handle));
+            }
+        }
         let body = response::interpret(prepared.endpoint, raw)
             .map_err(|e| stamped(e, prepared, attempts))?;
         let mut body = Value::Object(body);
@@ -565,13 +630,12 @@ impl Client {
             "locationHint": visitor::edge_hint_of(&body),
             "headers": visitor::headers_fact(&raw.facts),
         });
-        let passed = prepared.visitor.state.as_deref();
-        if passed.is_some() || self.inner.config.session == SessionMode::None {
+        if state_fact {
             let now = crate::session::now_ms();
             facts["state"] = visitor::next_state(passed.unwrap_or_default(), &body, now);
         }
         body["client"] = facts;
-        Ok(body)
+        Ok(Output::Value(body))
     }
 
     /// The call's `options.timeouts.totalMs`, else the config's.
@@ -589,6 +653,38 @@ impl Client {
         );
         e.retryable = true;
         stamped(e, prepared, attempts)
+    }
+}
+
+/// The form a caller wants its result in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Want {
+    Value,
+    /// JSON text (the C ABI), written from the body where it can be.
+    Text,
+}
+
+/// A call's result: a Value, or text when the caller wanted text and the
+/// fast path could write it (with `{"handle": [...]}` for a session that
+/// keeps state to apply).
+enum Output {
+    Value(Value),
+    Text(String, Option<Value>),
+}
+
+impl Output {
+    fn into_value(self) -> Value {
+        match self {
+            Output::Value(v) => v,
+            Output::Text(t, _) => serde_json::from_str(&t).expect("the result text is JSON"),
+        }
+    }
+
+    fn into_text(self) -> String {
+        match self {
+            Output::Value(v) => answer::value_text(&v),
+            Output::Text(t, _) => t,
+        }
     }
 }
 

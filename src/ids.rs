@@ -88,13 +88,34 @@ pub fn rfc3339_millis(epoch_ms: u64) -> String {
     let secs = epoch_ms / 1000;
     let (year, month, day) = civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60,
-        epoch_ms % 1000
-    )
+    if !(0..=9999).contains(&year) {
+        return format!(
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+            rem / 3600,
+            (rem % 3600) / 60,
+            rem % 60,
+            epoch_ms % 1000
+        );
+    }
+    // Digit by digit: this runs once per event.
+    let mut text = String::with_capacity(24);
+    let mut digits = |value: u64, width: u32, after: Option<char>| {
+        for i in (0..width).rev() {
+            let digit = (value / 10u64.pow(i)) % 10;
+            text.push(char::from(b'0' + digit as u8));
+        }
+        if let Some(c) = after {
+            text.push(c);
+        }
+    };
+    digits(year as u64, 4, Some('-'));
+    digits(u64::from(month), 2, Some('-'));
+    digits(u64::from(day), 2, Some('T'));
+    digits(rem / 3600, 2, Some(':'));
+    digits((rem % 3600) / 60, 2, Some(':'));
+    digits(rem % 60, 2, Some('.'));
+    digits(epoch_ms % 1000, 3, Some('Z'));
+    text
 }
 
 /// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.

@@ -25,17 +25,23 @@
 #![allow(clippy::result_large_err)]
 
 /// cbindgen:ignore
+mod answer;
+/// cbindgen:ignore
 mod auth;
 /// cbindgen:ignore
 mod client;
 /// cbindgen:ignore
 pub mod config;
 /// cbindgen:ignore
+mod direct;
+/// cbindgen:ignore
 mod error;
 /// cbindgen:ignore
 mod ids;
 /// cbindgen:ignore
 mod json_fields;
+/// cbindgen:ignore
+mod json_scan;
 /// cbindgen:ignore
 mod lifecycle;
 /// cbindgen:ignore
@@ -56,8 +62,6 @@ mod retry;
 mod secret;
 /// cbindgen:ignore
 mod session;
-/// cbindgen:ignore
-mod tcp;
 /// cbindgen:ignore
 mod transport;
 /// cbindgen:ignore

@@ -7,6 +7,7 @@ use crate::ids;
 use crate::json_fields::{type_name, Fields};
 use crate::visitor::CallOptions;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::time::Duration;
 
 /// The largest request JSON accepted from a caller, checked before parsing.
@@ -83,7 +84,20 @@ pub struct Draft {
     pub timeouts: CallTimeouts,
     /// `options.headers`, `options.locationHint` and `options.state` (design.md §3.8).
     pub visitor: CallOptions,
-    body: Map<String, Value>,
+    body: Body,
+}
+
+/// A draft's body: a map, or (from the fast path of [`Draft::from_json`])
+/// already encoded, byte for byte what encoding the map would give; it
+/// becomes a map again only if something has to change it.
+#[derive(Debug)]
+enum Body {
+    Map(Map<String, Value>),
+    Encoded {
+        text: Vec<u8>,
+        /// What [`Draft::has_own_identity`] says of it.
+        own_identity: bool,
+    },
 }
 
 /// Per-call overrides of the config's `timeouts.requestMs` and `totalMs`;
@@ -114,6 +128,11 @@ impl Draft {
                 text.len()
             )));
         }
+        if endpoint == Endpoint::Interact {
+            if let Some(draft) = Draft::from_json_fast(text) {
+                return draft;
+            }
+        }
         let value: Value = serde_json::from_str(text).map_err(|e| {
             Error::new(
                 ErrorKind::InvalidJson,
@@ -143,14 +162,122 @@ impl Draft {
             explicit_state: options.visitor.entries_to_send(),
             visitor: options.visitor,
             timeouts: options.timeouts,
-            body,
+            body: Body::Map(body),
         })
+    }
+
+    /// [`Draft::from_json`] for an interact request without `meta`, encoded
+    /// straight from the text (`json_scan`) instead of parsed into a map,
+    /// changed and written again: the same bytes, a fraction of the work.
+    /// `None` whenever the request is anything but plainly valid (the map
+    /// path then gives the same result, or its precise error).
+    fn from_json_fast(text: &str) -> Option<Result<Draft>> {
+        use crate::json_scan::{push_json_str, Doc};
+        let doc = Doc::new(text.as_bytes())?;
+        // One pass: each member but `options` is written to `parts` as it is
+        // read; `members` holds (decoded key, where it went in `parts`).
+        let mut parts = Vec::with_capacity(text.len() + 96);
+        let mut members: Vec<(Cow<'_, str>, std::ops::Range<usize>)> = Vec::with_capacity(4);
+        let mut options = None;
+        let mut own_identity = false;
+        doc.root_members(|key, start| {
+            let name = key.decode();
+            if members.iter().any(|(n, _)| *n == name) {
+                return None;
+            }
+            let begin = parts.len();
+            let end = match name.as_ref() {
+                "options" => {
+                    let end = doc.skip(start, 1)?;
+                    options = Some(start..end);
+                    end
+                }
+                "event" => {
+                    push_json_str(&mut parts, key, &name);
+                    parts.push(b':');
+                    let (own, end) = copy_event(&doc, start, &mut parts)?;
+                    own_identity = own;
+                    end
+                }
+                "query" if doc.byte(start) == Some(b'{') => {
+                    push_json_str(&mut parts, key, &name);
+                    parts.push(b':');
+                    doc.copy_canonical(start, 1, &mut parts)?
+                }
+                _ => return None,
+            };
+            members.push((name, begin..parts.len()));
+            Some(end)
+        })?;
+        if !members.iter().any(|(n, _)| n == "event") {
+            return None;
+        }
+        let options = match &options {
+            None => Options::default(),
+            Some(span) => match serde_json::from_str::<Value>(doc.slice(span)).ok()? {
+                Value::Null => Options::default(),
+                v => match Options::parse(&v) {
+                    Ok(o) => o,
+                    Err(e) => return Some(Err(Error::invalid_request(e))),
+                },
+            },
+        };
+        // `Map::remove` swaps the last member into the removed one's place.
+        if let Some(i) = members.iter().position(|(n, _)| n == "options") {
+            members.swap_remove(i);
+        }
+        let mut out = Vec::with_capacity(parts.len() + 2);
+        out.push(b'{');
+        for (i, (_, range)) in members.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&parts[range.clone()]);
+        }
+        out.push(b'}');
+        Some(Ok(Draft {
+            endpoint: Endpoint::Interact,
+            request_id: options.request_id.unwrap_or_else(ids::uuid_v4),
+            datastream_override: options.datastream_id,
+            explicit_state: options.visitor.entries_to_send(),
+            visitor: options.visitor,
+            timeouts: options.timeouts,
+            body: Body::Encoded {
+                text: out,
+                own_identity,
+            },
+        }))
+    }
+
+    /// The body as a map, decoding an encoded one first.
+    fn map_mut(&mut self) -> &mut Map<String, Value> {
+        if let Body::Encoded { text, .. } = &self.body {
+            let map = serde_json::from_slice(text).expect("an encoded body is a JSON object");
+            self.body = Body::Map(map);
+        }
+        match &mut self.body {
+            Body::Map(map) => map,
+            Body::Encoded { .. } => unreachable!("decoded above"),
+        }
+    }
+
+    fn map(&self) -> Cow<'_, Map<String, Value>> {
+        match &self.body {
+            Body::Map(map) => Cow::Borrowed(map),
+            Body::Encoded { text, .. } => {
+                Cow::Owned(serde_json::from_slice(text).expect("an encoded body is a JSON object"))
+            }
+        }
     }
 
     /// Whether the interact event carries its own device identity (an ECID or
     /// FPID in `xdm.identityMap`), so it cannot mint a new ECID.
     pub fn has_own_identity(&self) -> bool {
-        let map = &self.body["event"]["xdm"]["identityMap"];
+        let body = match &self.body {
+            Body::Encoded { own_identity, .. } => return *own_identity,
+            Body::Map(map) => map,
+        };
+        let map = &body["event"]["xdm"]["identityMap"];
         ["ECID", "FPID"]
             .iter()
             .any(|ns| map[*ns].as_array().is_some_and(|ids| !ids.is_empty()))
@@ -160,14 +287,14 @@ impl Draft {
     /// configured (`meta.sdkConfig.datastream.original`), as Adobe's SDKs do.
     pub fn note_datastream_override(&mut self, configured: &str) {
         if self.datastream_override.is_some() {
-            crate::visitor::add_original_datastream(&mut self.body, configured);
+            crate::visitor::add_original_datastream(self.map_mut(), configured);
         }
     }
 
     /// Adds `query.identity.fetch: ["ECID"]`, keeping what the caller asked for.
     pub fn ask_for_ecid(&mut self) {
         let query = self
-            .body
+            .map_mut()
             .entry("query")
             .or_insert_with(|| Value::Object(Map::new()));
         let Value::Object(query) = query else { return };
@@ -190,7 +317,7 @@ impl Draft {
     /// The collect consent a set-consent request asks for, when it says so
     /// plainly (Adobe 1.0 `general`, Adobe 2.0 `collect.val`).
     pub fn requested_consent(&self) -> Option<String> {
-        self.body["consent"].as_array()?.iter().find_map(|c| {
+        self.map()["consent"].as_array()?.iter().find_map(|c| {
             match (c["version"].as_str(), c["standard"].as_str()) {
                 (Some("2.0"), Some("Adobe")) => {
                     c["value"]["collect"]["val"].as_str().map(str::to_string)
@@ -208,8 +335,8 @@ impl Draft {
 
     /// The validated body, for the durable queue: it stores the event and its
     /// `meta` and sends them later in batches.
-    pub fn into_body(self) -> Map<String, Value> {
-        self.body
+    pub fn into_body(mut self) -> Map<String, Value> {
+        std::mem::take(self.map_mut())
     }
 
     /// Refuses a body already over the 64 KB limit before state is merged, so
@@ -226,8 +353,15 @@ impl Draft {
                 Ok(())
             }
         }
+        let body = match &self.body {
+            Body::Encoded { text, .. } if text.len() > MAX_BODY_BYTES => {
+                return Err(too_large(text.len()))
+            }
+            Body::Encoded { .. } => return Ok(()),
+            Body::Map(map) => map,
+        };
         let mut count = Count(0);
-        serde_json::to_writer(&mut count, &self.body)
+        serde_json::to_writer(&mut count, body)
             .map_err(|e| Error::invalid_request(format!("the request cannot be encoded: {e}")))?;
         if count.0 > MAX_BODY_BYTES {
             return Err(too_large(count.0));
@@ -238,13 +372,24 @@ impl Draft {
     /// Merges state entries into `meta.state.entries` (the caller's own entries
     /// there win, key by key) and encodes the body, enforcing the 64 KB limit.
     pub fn finish(mut self, client_state: &[StateEntry]) -> Result<Prepared> {
-        let state = self.explicit_state.as_deref().unwrap_or(client_state);
+        let explicit = self.explicit_state.take();
+        let state = explicit.as_deref().unwrap_or(client_state);
         if !state.is_empty() {
-            merge_state(&mut self.body, state);
+            match &mut self.body {
+                Body::Encoded { text, .. } => append_state(text, state),
+                Body::Map(map) => merge_state(map, state),
+            }
         }
-        let mut body = Vec::with_capacity(2048);
-        serde_json::to_writer(&mut body, &self.body)
-            .map_err(|e| Error::invalid_request(format!("the request cannot be encoded: {e}")))?;
+        let body = match std::mem::replace(&mut self.body, Body::Map(Map::new())) {
+            Body::Encoded { text, .. } => text,
+            Body::Map(map) => {
+                let mut body = Vec::with_capacity(2048);
+                serde_json::to_writer(&mut body, &map).map_err(|e| {
+                    Error::invalid_request(format!("the request cannot be encoded: {e}"))
+                })?;
+                body
+            }
+        };
         if body.len() > MAX_BODY_BYTES {
             return Err(too_large(body.len()));
         }
@@ -257,6 +402,138 @@ impl Draft {
             body,
         })
     }
+}
+
+/// Copies an interact `event` object as the map path leaves it (an `xdm`
+/// with `_id` and `timestamp`, filled where missing or null, at the end
+/// where added); `None` where the map path would refuse it or do more.
+/// Returns whether `xdm.identityMap` holds an ECID or FPID, and where the
+/// event ends.
+fn copy_event(
+    doc: &crate::json_scan::Doc<'_>,
+    start: usize,
+    out: &mut Vec<u8>,
+) -> Option<(bool, usize)> {
+    use crate::json_scan::push_json_str;
+    if doc.byte(start) != Some(b'{') {
+        return None;
+    }
+    out.push(b'{');
+    let mut names: Vec<Cow<'_, str>> = Vec::new();
+    let mut own_identity = false;
+    let end = doc.members(start, 1, |key, value| {
+        let name = key.decode();
+        if names.contains(&name) {
+            return None;
+        }
+        if !names.is_empty() {
+            out.push(b',');
+        }
+        push_json_str(out, key, &name);
+        out.push(b':');
+        let end = match name.as_ref() {
+            "xdm" => copy_xdm(doc, value, out, &mut own_identity)?,
+            "data" if doc.byte(value) != Some(b'{') => return None,
+            _ => doc.copy_canonical(value, 2, out)?,
+        };
+        names.push(name);
+        Some(end)
+    })?;
+    if !names.iter().any(|n| n == "xdm") {
+        if !names.is_empty() {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"xdm\":{");
+        push_ids(out, true, true, false);
+        out.push(b'}');
+    }
+    out.push(b'}');
+    Some((own_identity, end))
+}
+
+/// Copies `event.xdm`, filling `_id` and `timestamp` as `fill_event` does.
+fn copy_xdm(
+    doc: &crate::json_scan::Doc<'_>,
+    start: usize,
+    out: &mut Vec<u8>,
+    own_identity: &mut bool,
+) -> Option<usize> {
+    use crate::json_scan::push_json_str;
+    if doc.byte(start) != Some(b'{') {
+        return None;
+    }
+    out.push(b'{');
+    let mut names: Vec<Cow<'_, str>> = Vec::new();
+    let end = doc.members(start, 2, |key, value| {
+        let name = key.decode();
+        if names.contains(&name) {
+            return None;
+        }
+        if !names.is_empty() {
+            out.push(b',');
+        }
+        push_json_str(out, key, &name);
+        out.push(b':');
+        let end = doc.skip(value, 3)?;
+        let null = doc.is_null(&(value..end));
+        match name.as_ref() {
+            // A null id or timestamp is filled in its place.
+            "_id" if null => push_quoted(out, &ids::uuid_v4()),
+            "timestamp" if null => push_quoted(out, &ids::now_rfc3339()),
+            _ => {
+                if name == "identityMap" {
+                    *own_identity = has_device_id(doc, value);
+                }
+                doc.copy_canonical(value, 3, out)?;
+            }
+        }
+        names.push(name);
+        Some(end)
+    })?;
+    let has = |n: &str| names.iter().any(|m| m == n);
+    push_ids(out, !has("_id"), !has("timestamp"), !names.is_empty());
+    out.push(b'}');
+    Some(end)
+}
+
+/// Appends the `_id` and `timestamp` members an xdm lacks.
+fn push_ids(out: &mut Vec<u8>, id: bool, timestamp: bool, mut comma: bool) {
+    if id {
+        if comma {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"_id\":");
+        push_quoted(out, &ids::uuid_v4());
+        comma = true;
+    }
+    if timestamp {
+        if comma {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"timestamp\":");
+        push_quoted(out, &ids::now_rfc3339());
+    }
+}
+
+/// A string of ours (ids, timestamps: nothing to escape).
+fn push_quoted(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+}
+
+/// `identityMap.ECID` or `.FPID` is a non-empty array (as `has_own_identity`).
+fn has_device_id(doc: &crate::json_scan::Doc<'_>, start: usize) -> bool {
+    let mut found = false;
+    let walked = doc.members(start, 3, |key, value| {
+        let end = doc.skip(value, 4)?;
+        if matches!(key.decode().as_ref(), "ECID" | "FPID") {
+            let inner = doc.slice(&(value..end));
+            found |= inner.starts_with('[') && inner[1..].trim_start() != "]";
+        }
+        Some(end)
+    });
+    walked.is_some() && found
 }
 
 fn too_large(bytes: usize) -> Error {
@@ -478,6 +755,26 @@ fn check_meta(meta: &mut Value) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// [`merge_state`] on an encoded body, which has no `meta` (the fast path
+/// takes none): the map path appends `meta` last, holding just the entries.
+fn append_state(text: &mut Vec<u8>, entries: &[StateEntry]) {
+    text.pop(); // the closing brace
+    text.extend_from_slice(b",\"meta\":{\"state\":{\"entries\":[");
+    for (i, entry) in entries.iter().enumerate() {
+        if i > 0 {
+            text.push(b',');
+        }
+        text.extend_from_slice(b"{\"key\":");
+        serde_json::to_writer(&mut *text, &entry.key).expect("a str always serialises");
+        if let Some(value) = &entry.value {
+            text.extend_from_slice(b",\"value\":");
+            serde_json::to_writer(&mut *text, value).expect("a str always serialises");
+        }
+        text.push(b'}');
+    }
+    text.extend_from_slice(b"]}}}");
+}
+
 /// Adds `entries` to `meta.state.entries`, skipping keys the caller already put there.
 fn merge_state(body: &mut Map<String, Value>, entries: &[StateEntry]) {
     let meta = body
@@ -510,6 +807,116 @@ mod tests {
 
     fn body_of(p: &Prepared) -> Value {
         serde_json::from_slice(&p.body).unwrap()
+    }
+
+    /// The fast path of `from_json` against the map path, on `text`:
+    /// whether it was taken. Generated ids and timestamps are copied from
+    /// the fast body into the map's before the bytes are compared.
+    fn same_as_map_path(text: &str) -> bool {
+        let stored = [
+            StateEntry {
+                key: "kndctr_X_identity".into(),
+                value: Some("Ci\"Y\u{1}".into()),
+            },
+            StateEntry {
+                key: "k2".into(),
+                value: None,
+            },
+        ];
+        same_with_state(text, &[]) && same_with_state(text, &stored)
+    }
+
+    fn same_with_state(text: &str, stored: &[StateEntry]) -> bool {
+        let Some(fast) = Draft::from_json_fast(text) else {
+            return false;
+        };
+        let slow = serde_json::from_str::<Value>(text)
+            .map_err(|e| Error::new(ErrorKind::InvalidJson, e.to_string()))
+            .and_then(|v| Draft::from_value(Endpoint::Interact, v));
+        let (fast, mut slow) = match (fast, slow) {
+            (Ok(f), Ok(s)) => (f, s),
+            (Err(f), Err(s)) => {
+                assert_eq!((f.kind, f.message), (s.kind, s.message), "{text}");
+                return true;
+            }
+            (f, s) => panic!("{text}: fast {f:?}, map {s:?}"),
+        };
+        assert!(matches!(fast.body, Body::Encoded { .. }));
+        assert_eq!(fast.has_own_identity(), slow.has_own_identity(), "{text}");
+        assert_eq!(fast.visitor, slow.visitor);
+        assert_eq!(fast.timeouts, slow.timeouts);
+        assert_eq!(fast.datastream_override, slow.datastream_override);
+        if text.contains("requestId") {
+            assert_eq!(fast.request_id, slow.request_id);
+        }
+        let fast_body = fast.finish(stored).unwrap().body;
+        let generated: Value = serde_json::from_slice(&fast_body).unwrap();
+        let given: Value = serde_json::from_str(text).unwrap();
+        if let Body::Map(map) = &mut slow.body {
+            for key in ["_id", "timestamp"] {
+                let event = given
+                    .as_object()
+                    .and_then(|o| o.iter().find(|(k, _)| k.as_str() == "event"))
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                if event["xdm"][key].is_null() {
+                    map["event"]["xdm"][key] = generated["event"]["xdm"][key].clone();
+                }
+            }
+        }
+        let slow_body = slow.finish(stored).unwrap().body;
+        assert_eq!(
+            String::from_utf8(fast_body).unwrap(),
+            String::from_utf8(slow_body).unwrap(),
+            "{text}"
+        );
+        true
+    }
+
+    #[test]
+    fn the_fast_path_encodes_what_the_map_path_encodes() {
+        let taken = [
+            r#"{"event": {}}"#,
+            r#"{"event": {"xdm": {}}}"#,
+            r#"{"event": {"xdm": {"_id": null, "a": 1, "timestamp": null}, "data": {"x": [1.50, 2e3, -3]}}}"#,
+            r#"{"event": {"xdm": {"timestamp": "t", "identityMap": {"ECID": [{"id": "1"}]}}}}"#,
+            r#"{"event": {"xdm": {"identityMap": {"FPID": [ ], "ECID": []}}}}"#,
+            r#"{"event": {"xdm": {"_id": 7, "identityMap": 3}}}"#,
+            r#"{"options": {"requestId": "r-1"}, "event": {}, "query": {"identity": {"fetch": ["ECID"]}}}"#,
+            r#"{"event": {}, "options": {"requestId": "r-2"}, "query": {}}"#,
+            r#"{"event": {}, "query": {}, "options": null}"#,
+            r#"{"options": {"timeouts": {"requestMs": 250}, "locationHint": "or2", "headers": {"User-Agent": "x"}}, "event": {"data": {}}}"#,
+            r#" { "ev\u0065nt" : { "x\"y" : "caf\u00e9 \ud83d\ude00 \/" , "data" : { } } } "#,
+            r#"{"options": {"retries": 1}, "event": {}}"#,
+        ];
+        for text in taken {
+            assert!(same_as_map_path(text), "not taken: {text}");
+        }
+        for name in [
+            "request-interact-v2-pageview.json",
+            "request-interact-v2-target-personalization.json",
+        ] {
+            let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+            let text = std::fs::read_to_string(path).unwrap();
+            same_as_map_path(&text);
+        }
+        let aside = [
+            r#"{"event": {}, "meta": {}}"#,
+            r#"{"event": null}"#,
+            r#"{"event": []}"#,
+            r#"{"event": {"xdm": 1}}"#,
+            r#"{"event": {"data": 1}}"#,
+            r#"{"event": {}, "event": {}}"#,
+            r#"{"event": {"a": 1, "a": 2}}"#,
+            r#"{"event": {}, "query": 1}"#,
+            r#"{"event": {}, "evnt": {}}"#,
+            r#"{}"#,
+            r#"[1]"#,
+            r#"{"event": {}"#,
+        ];
+        for text in aside {
+            assert!(!same_as_map_path(text), "taken: {text}");
+        }
     }
 
     #[test]

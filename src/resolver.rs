@@ -47,7 +47,8 @@ enum Entry {
     Pending(Arc<InFlight>),
 }
 
-/// The resolver of one client's agent.
+/// The resolver of one client's agent. Clones share the cache.
+#[derive(Clone)]
 pub struct CachingResolver {
     pinned: HashMap<String, SocketAddr>,
     connect_timeout: Duration,

@@ -3,10 +3,10 @@
 //! deciding what to do about it is `retry`'s job.
 
 use crate::config::{Config, ProxySetting, RootStore};
+use crate::direct::Direct;
 use crate::error::{Error, Result};
 use crate::resolver::CachingResolver;
 use crate::response::RawResponse;
-use crate::tcp::DirectTcpConnector;
 use std::io::{self, Read};
 use std::time::Duration;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
@@ -99,8 +99,10 @@ impl Failure {
     }
 }
 
-/// The HTTP side of a client. Cheap to share: `ureq::Agent` is an `Arc` inside.
+/// The HTTP side of a client: [`Direct`] without a proxy, ureq through one.
 pub struct Transport {
+    /// `None` when a proxy is configured.
+    direct: Option<Direct>,
     agent: Agent,
     connect_timeout: Duration,
     /// The agent's own per-attempt timeout (`timeouts.requestMs`).
@@ -110,7 +112,8 @@ pub struct Transport {
 
 impl Transport {
     pub fn new(config: &Config) -> Result<Transport> {
-        let tls = TlsConfig::builder().root_certs(root_certs(config)?).build();
+        let roots = root_certs(config)?;
+        let tls = TlsConfig::builder().root_certs(roots.clone()).build();
         let proxy = match &config.proxy {
             ProxySetting::None => None,
             ProxySetting::Url(url) => Some(
@@ -133,6 +136,19 @@ impl Transport {
                 return Err(Error::invalid_config(why));
             }
         }
+        let resolver = CachingResolver::new(
+            config.resolve.clone().into_iter().collect(),
+            config.timeouts.connect,
+        );
+        let direct = proxy.is_none().then(|| {
+            Direct::new(
+                resolver.clone(),
+                roots,
+                config.timeouts.connect,
+                config.max_response_bytes,
+                config.max_connections,
+            )
+        });
         let agent_config = Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -145,12 +161,9 @@ impl Transport {
             .timeout_connect(Some(config.timeouts.connect))
             .timeout_per_call(Some(config.timeouts.request))
             .build();
-        let resolver = CachingResolver::new(
-            config.resolve.clone().into_iter().collect(),
-            config.timeouts.connect,
-        );
         let agent = Agent::with_parts(agent_config, connectors(), resolver);
         Ok(Transport {
+            direct,
             agent,
             connect_timeout: config.timeouts.connect,
             request_timeout: config.timeouts.request,
@@ -167,6 +180,9 @@ impl Transport {
         body: &[u8],
         timeout: Duration,
     ) -> std::result::Result<RawResponse, Failure> {
+        if let Some(direct) = &self.direct {
+            return direct.post(url, content_type, headers, body, timeout);
+        }
         let mut request = self.agent.post(url);
         // A request-level config copies the agent's whole config: only when
         // the call's deadline cuts this attempt short of the configured timeouts.
@@ -231,21 +247,23 @@ impl Transport {
     }
 }
 
-/// ureq's default chain (SOCKS, CONNECT proxy, TCP, rustls) with direct
-/// connections made by [`DirectTcpConnector`] (one write per request).
+/// ureq's default chain (SOCKS, CONNECT proxy, TCP, rustls), for proxies.
 fn connectors() -> impl ureq::unversioned::transport::Connector {
     use ureq::unversioned::transport::{
         ConnectProxyConnector, Connector, RustlsConnector, SocksConnector, TcpConnector,
     };
     ().chain(SocksConnector::default())
         .chain(ConnectProxyConnector::default())
-        .chain(DirectTcpConnector)
         .chain(TcpConnector::default())
         .chain(RustlsConnector::default())
 }
 
 /// Percent-encodes a query or form value: all but RFC 3986 unreserved characters.
 pub fn percent_encode(value: &str) -> String {
+    let unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+    if value.bytes().all(unreserved) {
+        return value.to_string();
+    }
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -321,7 +339,7 @@ fn classify(error: ureq::Error) -> Failure {
     }
 }
 
-fn classify_io(e: io::Error) -> Failure {
+pub(crate) fn classify_io(e: io::Error) -> Failure {
     use io::ErrorKind as K;
     match e.kind() {
         K::ConnectionRefused | K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable => {

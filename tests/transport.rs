@@ -1,4 +1,4 @@
-//! The direct TCP transport (src/tcp.rs): a request goes out whole however
+//! The direct transport (src/direct.rs): a request goes out whole however
 //! large, and a connection the server dropped is not used again.
 
 mod common;

@@ -330,7 +330,7 @@ pub unsafe extern "C" fn aep_edge_interact(
             client,
             request_json,
             result_json_out,
-            Client::interact_json,
+            Client::interact_json_text,
         )
     }
 }
@@ -354,7 +354,7 @@ pub unsafe extern "C" fn aep_edge_collect(
             client,
             request_json,
             result_json_out,
-            Client::collect_json,
+            Client::collect_json_text,
         )
     }
 }
@@ -383,7 +383,7 @@ pub unsafe extern "C" fn aep_edge_set_consent(
             client,
             request_json,
             result_json_out,
-            Client::set_consent_json,
+            Client::set_consent_json_text,
         )
     }
 }
@@ -533,7 +533,7 @@ unsafe fn call(
     client: *const aep_edge_client,
     request_json: *const c_char,
     result_json_out: *mut *mut c_char,
-    send: fn(&Client, &str) -> crate::Result<serde_json::Value>,
+    send: fn(&Client, &str) -> crate::Result<String>,
 ) -> aep_edge_status {
     if result_json_out.is_null() {
         return aep_edge_status::AEP_EDGE_NULL_ARGUMENT;
@@ -550,17 +550,8 @@ unsafe fn call(
                 ErrorKind::InvalidRequest,
             )
         }?;
-        send(client, text).map(|v| Reply::ok(Some(result_text(&v))))
+        send(client, text).map(|text| Reply::ok(Some(text)))
     })
-}
-
-/// The result JSON as text, written once into a buffer sized for a typical
-/// Edge answer (plus the NUL the C string adds), not grown from 128 bytes.
-fn result_text(value: &serde_json::Value) -> String {
-    let mut text = Vec::with_capacity(4096);
-    serde_json::to_writer(&mut text, value).expect("a Value always serialises");
-    // SAFETY: serde_json writes UTF-8 only.
-    unsafe { String::from_utf8_unchecked(text) }
 }
 
 /// A host's log callback and its `user_data`.

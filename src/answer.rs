@@ -1,0 +1,516 @@
+//! The result JSON of a successful call (design.md §3.3) written as text
+//! straight from the response body, without a `serde_json::Value` round trip.
+//!
+//! The Value path (parse the body into a map, add the missing lists and the
+//! `client` facts, serialise it all again) cost about half of a call's CPU
+//! time on loopback: every key is hashed into an index map, every string is
+//! allocated, copied and escaped again. Here the body is only *scanned*
+//! (`json_scan`: validated, spans found, nothing built) and its top-level
+//! members are copied verbatim into the result; only `handle`'s `type`, and
+//! the payloads of `locationHint:result` and `state:store` (for
+//! `client.locationHint` and `client.state`), are looked into.
+//!
+//! This is a fast path, never a second opinion: whenever the body has a shape
+//! it does not expect (a top-level `client` or duplicate key, a non-object
+//! handle, a non-string `type` or `key`, an `errors` that is not a list ...), it
+//! gives up and the caller takes the Value path, which produces the same
+//! result or the same error as before. A test checks both paths agree on
+//! every fixture and on odd bodies.
+
+use crate::json_scan::{Doc, RawStr};
+use crate::visitor::PassedEntry;
+use serde_json::Value;
+use std::borrow::Cow;
+use std::ops::Range;
+
+/// The `client` facts of a result, in the order design.md §3.3 lists them.
+pub struct Facts<'a> {
+    pub http_status: u16,
+    pub attempts: u32,
+    pub request_id: &'a str,
+    pub region: Option<&'a str>,
+    pub elapsed_ms: u64,
+    pub headers: &'a [(&'static str, String)],
+    /// `Some`: `client.state` is written from these passed entries.
+    pub passed_state: Option<&'a [PassedEntry]>,
+    pub now_ms: u64,
+}
+
+/// The fields of a payload item the facts use, by [`FIELDS`] index.
+#[derive(Default)]
+struct Item {
+    fields: [Option<Range<usize>>; 5],
+}
+
+const FIELDS: [&str; 5] = ["scope", "hint", "key", "value", "maxAge"];
+const SCOPE: usize = 0;
+const HINT: usize = 1;
+const KEY: usize = 2;
+const VALUE: usize = 3;
+const MAX_AGE: usize = 4;
+
+enum Payload {
+    /// Missing or null.
+    Absent,
+    Items(Vec<Item>),
+    /// Not an array of objects, or an item with a field twice.
+    Odd,
+}
+
+/// One `handle` item: its `type` and the fields of its `payload`.
+struct Handle<'a> {
+    kind: Option<Cow<'a, str>>,
+    payload: Payload,
+}
+
+const LISTS: [&str; 3] = ["handle", "errors", "warnings"];
+
+/// The result JSON text for a 2xx `body`, or `None` when the body is not the
+/// plain object this fast path handles (the caller then takes the Value path).
+/// With `want_handle`, also `{"handle": [...]}` as a Value: all a session
+/// that keeps state reads of a result.
+pub fn result_text(
+    body: &[u8],
+    facts: &Facts<'_>,
+    want_handle: bool,
+) -> Option<(String, Option<Value>)> {
+    let doc = Doc::new(body)?;
+    let mut members: Vec<(RawStr<'_>, Cow<'_, str>, Range<usize>)> = Vec::with_capacity(8);
+    let mut handles: Vec<Handle<'_>> = Vec::new();
+    // One pass: validates the whole body and reads `handle` on the way.
+    doc.root_members(|key, start| {
+        let name = key.decode();
+        // serde_json's map keeps the last of duplicate keys at the first's
+        // place: leave such bodies to it. A body's own `client` is replaced there.
+        if name == "client" || members.iter().any(|(_, n, _)| *n == name) {
+            return None;
+        }
+        let end = if name == "handle" && doc.byte(start) == Some(b'[') {
+            read_handles(&doc, start, &mut handles)?
+        } else {
+            doc.skip(start, 1)?
+        };
+        members.push((key, name, start..end));
+        Some(end)
+    })?;
+    for (_, name, span) in &members {
+        let list = LISTS.contains(&name.as_ref());
+        if list && !doc.is_null(span) && doc.byte(span.start) != Some(b'[') {
+            return None;
+        }
+    }
+
+    let mut out = String::with_capacity(body.len() + 512);
+    out.push('{');
+    for (key, name, span) in &members {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        if key.escaped {
+            push_str(&mut out, name);
+        } else {
+            out.push('"');
+            out.push_str(key.inner);
+            out.push('"');
+        }
+        out.push(':');
+        if doc.is_null(span) && LISTS.contains(&name.as_ref()) {
+            out.push_str("[]");
+        } else {
+            out.push_str(doc.slice(span));
+        }
+    }
+    for list in LISTS {
+        if !members.iter().any(|(_, n, _)| n == list) {
+            if out.len() > 1 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(list);
+            out.push_str("\":[]");
+        }
+    }
+    out.push_str(",\"client\":");
+    push_facts(&mut out, &doc, facts, &handles)?;
+    out.push('}');
+    let handle = if want_handle {
+        let list = match members.iter().find(|(_, n, _)| n == "handle") {
+            Some((_, _, span)) if !doc.is_null(span) => {
+                serde_json::from_str(doc.slice(span)).ok()?
+            }
+            _ => Value::Array(Vec::new()),
+        };
+        let mut map = serde_json::Map::new();
+        map.insert("handle".into(), list);
+        Some(Value::Object(map))
+    } else {
+        None
+    };
+    Some((out, handle))
+}
+
+/// Reads the `handle` array at `start` into `out`; returns where it ends.
+fn read_handles<'a>(doc: &Doc<'a>, start: usize, out: &mut Vec<Handle<'a>>) -> Option<usize> {
+    doc.items(start, 1, |item| {
+        let mut handle = Handle {
+            kind: None,
+            payload: Payload::Absent,
+        };
+        let (mut saw_type, mut saw_payload) = (false, false);
+        let end = doc.members(item, 2, |key, value| match key.decode().as_ref() {
+            "type" if !saw_type => {
+                saw_type = true;
+                let end = doc.skip(value, 3)?;
+                handle.kind = optional_str(doc, &(value..end))?;
+                Some(end)
+            }
+            "payload" if !saw_payload => {
+                saw_payload = true;
+                let (payload, end) = read_payload(doc, value)?;
+                handle.payload = payload;
+                Some(end)
+            }
+            "type" | "payload" => None,
+            _ => doc.skip(value, 3),
+        })?;
+        out.push(handle);
+        Some(end)
+    })
+}
+
+fn read_payload(doc: &Doc<'_>, start: usize) -> Option<(Payload, usize)> {
+    if doc.byte(start) != Some(b'[') {
+        let end = doc.skip(start, 3)?;
+        let payload = if doc.is_null(&(start..end)) {
+            Payload::Absent
+        } else {
+            Payload::Odd
+        };
+        return Some((payload, end));
+    }
+    let mut items = Vec::new();
+    let mut odd = false;
+    let end = doc.items(start, 3, |item| {
+        if doc.byte(item) != Some(b'{') {
+            odd = true;
+            return doc.skip(item, 4);
+        }
+        let mut found = Item::default();
+        let end = doc.members(item, 4, |key, value| {
+            let end = doc.skip(value, 5)?;
+            if let Some(i) = FIELDS.iter().position(|f| *f == key.decode()) {
+                odd |= found.fields[i].is_some();
+                found.fields[i] = Some(value..end);
+            }
+            Some(end)
+        })?;
+        items.push(found);
+        Some(end)
+    })?;
+    let payload = if odd {
+        Payload::Odd
+    } else {
+        Payload::Items(items)
+    };
+    Some((payload, end))
+}
+
+/// A string or null (`None`); anything else makes the fast path give up.
+fn optional_str<'a>(doc: &Doc<'a>, span: &Range<usize>) -> Option<Option<Cow<'a, str>>> {
+    if doc.is_null(span) {
+        return Some(None);
+    }
+    Some(Some(doc.string(span)?.decode()))
+}
+
+/// The string field `i` of an item: `Some(None)` when missing or null.
+fn field_str<'a>(doc: &Doc<'a>, item: &Item, i: usize) -> Option<Option<Cow<'a, str>>> {
+    match &item.fields[i] {
+        Some(span) => optional_str(doc, span),
+        None => Some(None),
+    }
+}
+
+/// The items of a payload the facts look into; `None` gives up.
+fn items_of<'h>(handle: &'h Handle<'_>) -> Option<&'h [Item]> {
+    match &handle.payload {
+        Payload::Absent => Some(&[]),
+        Payload::Items(items) => Some(items),
+        Payload::Odd => None,
+    }
+}
+
+fn push_facts(
+    out: &mut String,
+    doc: &Doc<'_>,
+    facts: &Facts<'_>,
+    handles: &[Handle<'_>],
+) -> Option<()> {
+    use std::fmt::Write;
+    let _ = write!(
+        out,
+        "{{\"httpStatus\":{},\"attempts\":{},\"requestId\":",
+        facts.http_status, facts.attempts
+    );
+    push_str(out, facts.request_id);
+    out.push_str(",\"region\":");
+    push_opt_str(out, facts.region);
+    let _ = write!(out, ",\"elapsedMs\":{},\"locationHint\":", facts.elapsed_ms);
+    push_opt_str(out, edge_hint(doc, handles)?.as_deref());
+    out.push_str(",\"headers\":{");
+    for (i, (name, value)) in facts.headers.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_str(out, name);
+        out.push(':');
+        push_str(out, value);
+    }
+    out.push('}');
+    if let Some(passed) = facts.passed_state {
+        out.push_str(",\"state\":[");
+        for (i, entry) in next_state(doc, passed, handles, facts.now_ms)?
+            .iter()
+            .enumerate()
+        {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"key\":");
+            push_str(out, &entry.key);
+            if let Some(value) = &entry.value {
+                out.push_str(",\"value\":");
+                push_str(out, value);
+            }
+            if let Some(at) = entry.expires_at_ms {
+                let _ = write!(out, ",\"expiresAt\":{at}");
+            }
+            out.push('}');
+        }
+        out.push(']');
+    }
+    out.push('}');
+    Some(())
+}
+
+/// As `visitor::edge_hint_of`: the `EdgeNetwork` hint of `locationHint:result`.
+fn edge_hint(doc: &Doc<'_>, handles: &[Handle<'_>]) -> Option<Option<String>> {
+    let mut hint: Option<Option<String>> = None;
+    for handle in handles {
+        if handle.kind.as_deref() != Some("locationHint:result") {
+            continue;
+        }
+        for item in items_of(handle)? {
+            let scope = field_str(doc, item, SCOPE)?;
+            let value = field_str(doc, item, HINT)?;
+            if hint.is_none() && scope.is_some_and(|s| s.eq_ignore_ascii_case("EdgeNetwork")) {
+                hint = Some(value.map(Cow::into_owned));
+            }
+        }
+    }
+    Some(hint.flatten())
+}
+
+/// As `visitor::next_state`: the passed entries updated by `state:store`.
+fn next_state(
+    doc: &Doc<'_>,
+    passed: &[PassedEntry],
+    handles: &[Handle<'_>],
+    now_ms: u64,
+) -> Option<Vec<PassedEntry>> {
+    let mut entries: Vec<PassedEntry> = passed.to_vec();
+    for handle in handles {
+        if handle.kind.as_deref() != Some("state:store") {
+            continue;
+        }
+        for item in items_of(handle)? {
+            let key = field_str(doc, item, KEY)?;
+            let value = field_str(doc, item, VALUE)?;
+            let age = match &item.fields[MAX_AGE] {
+                Some(span) if doc.is_null(span) => None,
+                Some(span) if doc.is_number(span) => Some(doc.as_i64(span)),
+                Some(_) => return None,
+                None => None,
+            };
+            let Some(key) = key.filter(|k| !k.is_empty()) else {
+                continue;
+            };
+            entries.retain(|e| e.key != key);
+            let expires_at_ms = match age {
+                Some(Some(age)) if age <= 0 => continue,
+                Some(Some(age)) => Some(now_ms.saturating_add((age as u64).saturating_mul(1000))),
+                _ => None,
+            };
+            entries.push(PassedEntry {
+                key: key.into_owned(),
+                value: value.map(Cow::into_owned),
+                expires_at_ms,
+            });
+        }
+    }
+    Some(entries)
+}
+
+/// A result Value as text, written once into a buffer sized for a typical answer.
+pub fn value_text(value: &Value) -> String {
+    let mut text = Vec::with_capacity(4096);
+    serde_json::to_writer(&mut text, value).expect("a Value always serialises");
+    // SAFETY: serde_json writes UTF-8 only.
+    unsafe { String::from_utf8_unchecked(text) }
+}
+
+/// A JSON string literal, escaped as serde_json escapes it.
+fn push_str(out: &mut String, s: &str) {
+    let needs_escape = crate::json_scan::plain_run_end(s.as_bytes(), 0) < s.len();
+    if needs_escape {
+        out.push_str(&serde_json::to_string(s).expect("a str always serialises"));
+    } else {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    }
+}
+
+fn push_opt_str(out: &mut String, s: Option<&str>) {
+    match s {
+        Some(s) => push_str(out, s),
+        None => out.push_str("null"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::Endpoint;
+    use crate::response::{interpret, RawResponse};
+    use crate::visitor::{edge_hint_of, headers_fact, next_state as value_next_state};
+    use serde_json::json;
+
+    /// The result the Value path builds (client.rs `success`), for comparison.
+    fn value_path(body: &[u8], facts: &Facts<'_>) -> Option<String> {
+        let raw = RawResponse {
+            status: facts.http_status,
+            body: body.to_vec(),
+            ..Default::default()
+        };
+        let mut body = Value::Object(interpret(Endpoint::Interact, &raw).ok()?);
+        let mut client = json!({
+            "httpStatus": facts.http_status,
+            "attempts": facts.attempts,
+            "requestId": facts.request_id,
+            "region": facts.region,
+            "elapsedMs": facts.elapsed_ms,
+            "locationHint": edge_hint_of(&body),
+            "headers": headers_fact(facts.headers),
+        });
+        if let Some(passed) = facts.passed_state {
+            client["state"] = value_next_state(passed, &body, facts.now_ms);
+        }
+        body["client"] = client;
+        Some(value_text(&body))
+    }
+
+    fn facts<'a>(
+        headers: &'a [(&'static str, String)],
+        passed: Option<&'a [PassedEntry]>,
+    ) -> Facts<'a> {
+        Facts {
+            http_status: 200,
+            attempts: 2,
+            request_id: "r-\"1\"",
+            region: Some("or2;35"),
+            elapsed_ms: 7,
+            headers,
+            passed_state: passed,
+            now_ms: 1_700_000_000_000,
+        }
+    }
+
+    /// Both paths give the same text, or the fast one steps aside. Whether
+    /// it took the body when `client.state` is asked for.
+    fn check(body: &[u8]) -> bool {
+        let headers = [
+            ("x-request-id", "abc".to_string()),
+            ("x-adobe-edge", "or2;\u{1}35".to_string()),
+        ];
+        let passed = [PassedEntry {
+            key: "kndctr_53A16ACB5CC1D3760A495C99_AdobeOrg_cluster".into(),
+            value: Some("va6".into()),
+            expires_at_ms: Some(5),
+        }];
+        let mut took_fast = false;
+        for passed in [None, Some(&[][..]), Some(&passed[..])] {
+            let f = facts(&headers, passed);
+            let slow = value_path(body, &f);
+            took_fast = false;
+            if let Some((fast, handle)) = result_text(body, &f, true) {
+                took_fast = true;
+                let reparsed: Value = serde_json::from_str(&fast).unwrap();
+                assert_eq!(handle.unwrap()["handle"], reparsed["handle"]);
+                let reparsed: Value = serde_json::from_str(&fast).expect("fast text is JSON");
+                assert_eq!(
+                    Some(value_text(&reparsed)),
+                    slow,
+                    "{}",
+                    String::from_utf8_lossy(body)
+                );
+            }
+        }
+        took_fast
+    }
+
+    #[test]
+    fn every_fixture_gives_the_value_paths_result() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let mut fast = 0;
+        for dir in ["tests/fixtures", "tests/fixtures/real"] {
+            for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().to_string();
+                // Every body the real fixtures hold, whatever its status: the
+                // fast path must agree or step aside on each.
+                if name.starts_with("response-") || (dir.ends_with("real") && name != "SOURCES.md")
+                {
+                    fast += usize::from(check(&std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        assert!(fast >= 30, "the fast path took only {fast} fixtures");
+    }
+
+    #[test]
+    fn odd_bodies_agree_or_step_aside() {
+        let taken = [
+            r#"{"handle": null, "errors": null, "x": {"a": [1, 2.5, "é\u00e9\n"]}}"#,
+            r#"{ "warnings" : [ ] , "handle" : [ { "type" : "state:store", "payload" : [ {"key": "k", "value": "v", "maxAge": 0}, {"key": "k2", "maxAge": -1}, {"key": "", "value": "x"}, {"key": "k3", "value": null, "maxAge": 1.5}, {"key": "k\"4", "maxAge": 10} ] } ] }"#,
+            r#"{"handle": [{"type": "locationHint:result", "payload": [{"scope": "edgenetwork", "hint": "va6"}, {"scope": "EdgeNetwork", "hint": "or2"}]}, {"type": null}, {"payload": null}]}"#,
+            r#"{"handle": [{"type": "state:store", "payload": null}, {"type": "locationHint:result"}]}"#,
+            r#"{"\u0068andle": [], "big": 123456789012345678901234567890}"#,
+            r#"{}"#,
+            r#"{"smile": "\ud83d\ude00", "n": -1.5e300}"#,
+        ];
+        for body in taken {
+            assert!(check(body.as_bytes()), "fast path not taken: {body}");
+        }
+        let aside = [
+            r#"{"client": 1}"#,
+            r#"{"a": 1, "a": 2}"#,
+            r#"{"handle": {}}"#,
+            r#"{"handle": [3]}"#,
+            r#"{"errors": 3}"#,
+            r#"{"handle": [{"type": 1}]}"#,
+            r#"{"handle": [{"type": "state:store", "payload": [{"key": 1}]}]}"#,
+            r#"{"handle": [{"type": "state:store", "payload": [{"key": "k", "maxAge": "1"}]}]}"#,
+            r#"{"handle": [{"type": "locationHint:result", "payload": [{"scope": "EdgeNetwork", "hint": 3}]}]}"#,
+            r#"{"handle": [{"type": "a", "type": "b"}]}"#,
+            "[1]",
+            "",
+            "{\"a\": 1} x",
+            "{\"a\": \"\\ud800\"}",
+            "{\"a\": 1e999}",
+        ];
+        for body in aside {
+            assert!(!check(body.as_bytes()), "fast path taken: {body}");
+        }
+    }
+}

@@ -1,0 +1,559 @@
+//! A JSON scanner that validates and finds spans without building anything,
+//! for the fast paths that copy JSON text through (`answer.rs`).
+//!
+//! It is deliberately *stricter* than serde_json, never looser: whatever it
+//! accepts, `serde_json::from_slice::<Value>` accepts too (a fast path that
+//! gets `None` falls back to the Value path, which gives the real error).
+//! Stricter where it is cheap to be: lone surrogate escapes, nesting deeper
+//! than [`MAX_DEPTH`], numbers that might not fit an `f64`, `-0`.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+/// Nesting accepted (serde_json's limit is 128).
+const MAX_DEPTH: u32 = 100;
+
+/// The bytes that end a run of plain string characters: `"`, `\`, controls.
+static STOPS_STRING: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        table[i] = true;
+        i += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+/// The text of a JSON document, validated as UTF-8.
+#[derive(Clone, Copy)]
+pub struct Doc<'a> {
+    pub text: &'a str,
+}
+
+/// A string as found: the text between its quotes, and whether it has escapes.
+#[derive(Clone, Copy, Debug)]
+pub struct RawStr<'a> {
+    pub inner: &'a str,
+    pub escaped: bool,
+}
+
+impl<'a> RawStr<'a> {
+    /// The decoded string.
+    pub fn decode(&self) -> Cow<'a, str> {
+        if self.escaped {
+            Cow::Owned(unescape(self.inner))
+        } else {
+            Cow::Borrowed(self.inner)
+        }
+    }
+}
+
+impl<'a> Doc<'a> {
+    pub fn new(bytes: &'a [u8]) -> Option<Doc<'a>> {
+        Some(Doc {
+            text: std::str::from_utf8(bytes).ok()?,
+        })
+    }
+
+    fn b(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    /// The byte at `i`, if any.
+    pub fn byte(&self, i: usize) -> Option<u8> {
+        self.b().get(i).copied()
+    }
+
+    pub fn slice(&self, span: &Range<usize>) -> &'a str {
+        &self.text[span.clone()]
+    }
+
+    fn ws(&self, mut i: usize) -> usize {
+        let b = self.b();
+        while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+            i += 1;
+        }
+        i
+    }
+
+    /// The one value of the whole document (surrounding whitespace allowed).
+    #[cfg(test)]
+    fn root(&self) -> Option<Range<usize>> {
+        let start = self.ws(0);
+        let end = self.skip(start, 0)?;
+        (self.ws(end) == self.b().len()).then_some(start..end)
+    }
+
+    /// Walks the document's one value, which must be an object, as
+    /// [`Doc::members`] does.
+    pub fn root_members(&self, f: impl FnMut(RawStr<'a>, usize) -> Option<usize>) -> Option<()> {
+        let end = self.members(self.ws(0), 0, f)?;
+        (self.ws(end) == self.b().len()).then_some(())
+    }
+
+    /// Where the value starting at `i` (inside `depth` containers) ends.
+    pub fn skip(&self, i: usize, depth: u32) -> Option<usize> {
+        match *self.b().get(i)? {
+            b'{' => self.members(i, depth, |_, start| self.skip(start, depth + 1)),
+            b'[' => self.items(i, depth, |start| self.skip(start, depth + 1)),
+            b'"' => self.string_end(i).map(|(end, _)| end),
+            b't' => self.literal(i, b"true"),
+            b'f' => self.literal(i, b"false"),
+            b'n' => self.literal(i, b"null"),
+            b'-' | b'0'..=b'9' => self.number_end(i),
+            _ => None,
+        }
+    }
+
+    fn literal(&self, i: usize, word: &[u8]) -> Option<usize> {
+        self.b()[i..].starts_with(word).then_some(i + word.len())
+    }
+
+    /// Walks the object at `i`: `f(key, start)` reads (or skips, with
+    /// [`Doc::skip`]) each member's value starting at `start` and returns
+    /// where it ends. Returns where the object ends.
+    pub fn members(
+        &self,
+        i: usize,
+        depth: u32,
+        mut f: impl FnMut(RawStr<'a>, usize) -> Option<usize>,
+    ) -> Option<usize> {
+        let b = self.b();
+        if b.get(i) != Some(&b'{') || depth >= MAX_DEPTH {
+            return None;
+        }
+        let mut j = self.ws(i + 1);
+        if b.get(j) == Some(&b'}') {
+            return Some(j + 1);
+        }
+        loop {
+            if b.get(j) != Some(&b'"') {
+                return None;
+            }
+            let (key_end, escaped) = self.string_end(j)?;
+            let key = RawStr {
+                inner: &self.text[j + 1..key_end - 1],
+                escaped,
+            };
+            j = self.ws(key_end);
+            if b.get(j) != Some(&b':') {
+                return None;
+            }
+            let end = f(key, self.ws(j + 1))?;
+            j = self.ws(end);
+            match b.get(j) {
+                Some(b',') => j = self.ws(j + 1),
+                Some(b'}') => return Some(j + 1),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Walks the array at `i`: `f(start)` reads or skips each item and
+    /// returns where it ends. Returns where the array ends.
+    pub fn items(
+        &self,
+        i: usize,
+        depth: u32,
+        mut f: impl FnMut(usize) -> Option<usize>,
+    ) -> Option<usize> {
+        let b = self.b();
+        if b.get(i) != Some(&b'[') || depth >= MAX_DEPTH {
+            return None;
+        }
+        let mut j = self.ws(i + 1);
+        if b.get(j) == Some(&b']') {
+            return Some(j + 1);
+        }
+        loop {
+            let end = f(j)?;
+            j = self.ws(end);
+            match b.get(j) {
+                Some(b',') => j = self.ws(j + 1),
+                Some(b']') => return Some(j + 1),
+                _ => return None,
+            }
+        }
+    }
+
+    /// The end of the string at `i` (after its closing quote) and whether it
+    /// holds escapes. Control characters and lone surrogates are refused.
+    fn string_end(&self, i: usize) -> Option<(usize, bool)> {
+        let b = self.b();
+        let mut j = i + 1;
+        let mut escaped = false;
+        loop {
+            j = plain_run_end(b, j);
+            match *b.get(j)? {
+                b'"' => return Some((j + 1, escaped)),
+                b'\\' => {
+                    escaped = true;
+                    match *b.get(j + 1)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => j += 2,
+                        b'u' => {
+                            let unit = hex4(b.get(j + 2..j + 6)?)?;
+                            j += 6;
+                            if (0xDC00..0xE000).contains(&unit) {
+                                return None;
+                            }
+                            if (0xD800..0xDC00).contains(&unit) {
+                                if b.get(j..j + 2)? != b"\\u" {
+                                    return None;
+                                }
+                                let low = hex4(b.get(j + 2..j + 6)?)?;
+                                if !(0xDC00..0xE000).contains(&low) {
+                                    return None;
+                                }
+                                j += 6;
+                            }
+                        }
+                        _ => return None,
+                    }
+                }
+                0..=0x1F => return None,
+                _ => j += 1,
+            }
+        }
+    }
+
+    fn number_end(&self, i: usize) -> Option<usize> {
+        let b = self.b();
+        let mut j = i;
+        if b[j] == b'-' {
+            j += 1;
+        }
+        let int_start = j;
+        match *b.get(j)? {
+            b'0' => j += 1,
+            b'1'..=b'9' => {
+                while b.get(j).is_some_and(u8::is_ascii_digit) {
+                    j += 1;
+                }
+            }
+            _ => return None,
+        }
+        if &b[i..j] == b"-0" {
+            return None; // serde_json reads it as a float: leave it to it
+        }
+        let mut plain_int = true;
+        if b.get(j) == Some(&b'.') {
+            plain_int = false;
+            j += 1;
+            let digits = j;
+            while b.get(j).is_some_and(u8::is_ascii_digit) {
+                j += 1;
+            }
+            if j == digits {
+                return None;
+            }
+        }
+        if matches!(b.get(j), Some(b'e' | b'E')) {
+            plain_int = false;
+            j += 1;
+            if matches!(b.get(j), Some(b'+' | b'-')) {
+                j += 1;
+            }
+            let digits = j;
+            while b.get(j).is_some_and(u8::is_ascii_digit) {
+                j += 1;
+            }
+            if j == digits {
+                return None;
+            }
+        }
+        // Integers beyond u64 and floats become f64: refuse what may overflow.
+        let long = j - int_start > 300;
+        if (!plain_int || long) && !self.text[i..j].parse::<f64>().is_ok_and(f64::is_finite) {
+            return None;
+        }
+        Some(j)
+    }
+
+    /// The string at `span`, if the value there is one.
+    pub fn string(&self, span: &Range<usize>) -> Option<RawStr<'a>> {
+        let s = self.slice(span);
+        let inner = s.strip_prefix('"')?.strip_suffix('"')?;
+        Some(RawStr {
+            inner,
+            escaped: inner.contains('\\'),
+        })
+    }
+
+    pub fn is_null(&self, span: &Range<usize>) -> bool {
+        self.slice(span) == "null"
+    }
+
+    /// `serde_json::Value::as_i64` of the number at `span`.
+    pub fn as_i64(&self, span: &Range<usize>) -> Option<i64> {
+        let s = self.slice(span);
+        if s.bytes().any(|c| matches!(c, b'.' | b'e' | b'E')) {
+            return None;
+        }
+        s.parse().ok()
+    }
+
+    pub fn is_number(&self, span: &Range<usize>) -> bool {
+        matches!(self.b().get(span.start), Some(b'-' | b'0'..=b'9'))
+    }
+}
+
+impl Doc<'_> {
+    /// Appends the value at `i` to `out` exactly as serde_json would write
+    /// it back after parsing it into a `Value` (compact, keys in order,
+    /// strings re-escaped its way, numbers as it prints them); `None` for an
+    /// object with a key twice (a `Value` keeps one: leave that to serde).
+    /// Returns where the value ends.
+    pub fn copy_canonical(&self, i: usize, depth: u32, out: &mut Vec<u8>) -> Option<usize> {
+        match *self.b().get(i)? {
+            b'{' => {
+                out.push(b'{');
+                let mut keys: Vec<Cow<'_, str>> = Vec::new();
+                let end = self.members(i, depth, |key, start| {
+                    let name = key.decode();
+                    if keys.contains(&name) {
+                        return None;
+                    }
+                    if !keys.is_empty() {
+                        out.push(b',');
+                    }
+                    push_json_str(out, key, &name);
+                    out.push(b':');
+                    keys.push(name);
+                    self.copy_canonical(start, depth + 1, out)
+                })?;
+                out.push(b'}');
+                Some(end)
+            }
+            b'[' => {
+                out.push(b'[');
+                let mut first = true;
+                let end = self.items(i, depth, |start| {
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    self.copy_canonical(start, depth + 1, out)
+                })?;
+                out.push(b']');
+                Some(end)
+            }
+            b'"' => {
+                let (end, escaped) = self.string_end(i)?;
+                let raw = RawStr {
+                    inner: &self.text[i + 1..end - 1],
+                    escaped,
+                };
+                push_json_str(out, raw, &raw.decode());
+                Some(end)
+            }
+            b'-' | b'0'..=b'9' => {
+                let end = self.number_end(i)?;
+                let text = &self.text[i..end];
+                let plain = !text.bytes().any(|c| matches!(c, b'.' | b'e' | b'E'));
+                if plain && (text.parse::<u64>().is_ok() || text.parse::<i64>().is_ok()) {
+                    out.extend_from_slice(text.as_bytes());
+                } else {
+                    // A float: printed as serde_json prints what it parsed.
+                    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+                    serde_json::to_writer(&mut *out, &value).ok()?;
+                }
+                Some(end)
+            }
+            _ => {
+                let end = self.skip(i, depth)?;
+                out.extend_from_slice(&self.b()[i..end]);
+                Some(end)
+            }
+        }
+    }
+}
+
+/// A string as serde_json writes it: as found when it has no escapes (it
+/// then holds nothing serde_json would escape), else decoded and re-escaped.
+pub fn push_json_str(out: &mut Vec<u8>, raw: RawStr<'_>, decoded: &str) {
+    if raw.escaped {
+        serde_json::to_writer(&mut *out, decoded).expect("a str always serialises");
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(raw.inner.as_bytes());
+        out.push(b'"');
+    }
+}
+
+/// Where the run of plain string characters starting at `i` ends: at the
+/// first `"`, `\\` or control character (or the end). Eight bytes at a time
+/// (a word's bytes are tested at once with the usual bit tricks: the lowest
+/// flagged byte is exact), then byte by byte.
+pub fn plain_run_end(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    while let Some(word) = b.get(i..i + 8) {
+        let v = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        let flags = zero_byte(v ^ (ONES * u64::from(b'"')))
+            | zero_byte(v ^ (ONES * u64::from(b'\\')))
+            | (v.wrapping_sub(ONES * 0x20) & !v & HIGHS);
+        if flags != 0 {
+            i += (flags.trailing_zeros() / 8) as usize;
+            break;
+        }
+        i += 8;
+    }
+    while i < b.len() && !STOPS_STRING[usize::from(b[i])] {
+        i += 1;
+    }
+    i
+}
+
+fn hex4(digits: &[u8]) -> Option<u32> {
+    let text = std::str::from_utf8(digits).ok()?;
+    if !text.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    u32::from_str_radix(text, 16).ok()
+}
+
+/// Decodes the escapes of a string [`Doc`] validated.
+fn unescape(inner: &str) -> String {
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('b') => out.push('\u{8}'),
+            Some('f') => out.push('\u{c}'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('u') => {
+                fn unit(chars: &mut std::str::Chars<'_>) -> u32 {
+                    let hex: String = chars.take(4).collect();
+                    u32::from_str_radix(&hex, 16).unwrap_or(0xFFFD)
+                }
+                let first = unit(&mut chars);
+                let code = if (0xD800..0xDC00).contains(&first) {
+                    chars.next(); // '\'
+                    chars.next(); // 'u'
+                    let low = unit(&mut chars);
+                    0x10000 + ((first - 0xD800) << 10) + (low - 0xDC00)
+                } else {
+                    first
+                };
+                out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
+            }
+            Some(other) => out.push(other), // " \ /
+            None => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    /// Accepted here ⇒ accepted by serde_json.
+    #[test]
+    fn never_looser_than_serde_json() {
+        let cases = [
+            r#"{}"#,
+            r#" {"a" : [1, -2, 3.5e-3, true, false, null, "x\"\\\/\b\f\n\r\t\u00e9"] } "#,
+            r#"{"s": "\ud83d\ude00"}"#,
+            r#"{"s": "\ud800"}"#,
+            r#"{"s": "\udc00x"}"#,
+            r#"{"s": "\ud800\u0041"}"#,
+            r#"{"n": 1e999}"#,
+            r#"{"n": -0}"#,
+            r#"{"n": 01}"#,
+            r#"{"n": 1.}"#,
+            r#"{"n": .5}"#,
+            r#"{"n": 1e}"#,
+            r#"{"n": +1}"#,
+            "{\"c\": \"\u{1}\"}",
+            r#"{"a": [1,]}"#,
+            r#"{"a": 1,}"#,
+            r#"{"a" 1}"#,
+            r#"{"a": tru}"#,
+            r#"{"a": 1} x"#,
+            r#"{"a": "\x"}"#,
+            r#"{"a": "\u12"}"#,
+            "",
+            "   ",
+        ];
+        for text in cases {
+            let ours = Doc::new(text.as_bytes()).and_then(|d| d.root()).is_some();
+            let serde = serde_json::from_str::<Value>(text).is_ok();
+            assert!(
+                !ours || serde,
+                "accepted here but not by serde_json: {text}"
+            );
+        }
+        let deep = format!("{}{}", "[".repeat(120), "]".repeat(120));
+        assert!(Doc::new(deep.as_bytes()).unwrap().root().is_none());
+    }
+
+    #[test]
+    fn canonical_copies_are_what_serde_json_writes() {
+        for text in [
+            r#" { "a" : [ 1 , -2 , 3.50 , 1e2, -1.5E-3, 18446744073709551615, -9223372036854775808, 18446744073709551616, true , null ] , "b" : { } , "c":[ ] } "#,
+            r#"{"s": "x\"\\\/\b\f\n\r\t\u00e9\u0001\ud83d\ude00 é", "\u0041": 0}"#,
+            r#"{"deep": {"er": [[{"x": "y"}]]}}"#,
+        ] {
+            let doc = Doc::new(text.as_bytes()).unwrap();
+            let mut out = Vec::new();
+            let start = doc.ws(0);
+            doc.copy_canonical(start, 0, &mut out).unwrap();
+            let want = serde_json::to_vec(&serde_json::from_str::<Value>(text).unwrap()).unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                String::from_utf8(want).unwrap()
+            );
+        }
+        let doc = Doc::new(br#"{"a": 1, "a": 2}"#).unwrap();
+        assert!(doc.copy_canonical(0, 0, &mut Vec::new()).is_none());
+    }
+
+    #[test]
+    fn plain_runs_end_at_the_first_special_byte() {
+        for text in [
+            "",
+            "abc",
+            "abcdefghij\"k",
+            "é€😀 plain text of some length\\x",
+            "12345678\u{1}",
+            "\"",
+            "1234567\"",
+            "abcdefgh",
+        ] {
+            let b = text.as_bytes();
+            let want = b
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .unwrap_or(b.len());
+            for start in 0..=want {
+                assert_eq!(plain_run_end(b, start), want, "{text:?} from {start}");
+            }
+        }
+    }
+
+    #[test]
+    fn strings_decode_as_serde_json_decodes_them() {
+        let text = r#"["plain", "a\"b\\c\/d\b\f\n\r\t\u00e9\ud83d\ude00"]"#;
+        let doc = Doc::new(text.as_bytes()).unwrap();
+        let mut got = Vec::new();
+        doc.items(0, 0, |start| {
+            let end = doc.skip(start, 1)?;
+            got.push(doc.string(&(start..end))?.decode().into_owned());
+            Some(end)
+        })
+        .unwrap();
+        let want: Vec<String> = serde_json::from_str(text).unwrap();
+        assert_eq!(got, want);
+    }
+}
