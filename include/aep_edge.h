@@ -521,7 +521,10 @@ aep_edge_status aep_edge_poll(const struct aep_edge_client *client,
  *   "propositions": [...], "label"?: "...", "tokens"?: ["..."]}` with the
  *   propositions as a `personalization:decisions` handle's payload gives them
  *   (each needs `id` and `scope`; `scopeDetails` is copied, items are not);
- *   `label` and `tokens` only with `"interact"`. NULL is
+ *   `label` and `tokens` only with `"interact"`. In place of
+ *   `"propositions"`, `"response": <a result of aep_edge_interact>` reports
+ *   every proposition of its `personalization:decisions` handles (none is
+ *   `AEP_EDGE_INVALID_REQUEST`, "response has no propositions"). NULL is
  *   `AEP_EDGE_NULL_ARGUMENT`; over 1 MiB or an invalid input is
  *   `AEP_EDGE_INVALID_REQUEST` naming the field.
  * - `event_json_out`: required (NULL is `AEP_EDGE_NULL_ARGUMENT`); set to

@@ -4,7 +4,8 @@
 //!
 //! Input `{"kind": "display" | "interact", "propositions": [...], "label"?,
 //! "tokens"?}`, the propositions as a `personalization:decisions` handle gives
-//! them. Output `{"event": {"xdm": {"eventType", "_experience": {"decisioning":
+//! them; or `"response": <a result>` in place of `"propositions"`, to report
+//! every proposition of its `personalization:decisions` handles. Output `{"event": {"xdm": {"eventType", "_experience": {"decisioning":
 //! {"propositions": [{"id", "scope", "scopeDetails"}], "propositionEventType",
 //! "propositionAction"?}}}}}`, the shape Adobe documents for A4T display and
 //! interact events (and alloy's `decisioning.proposition*` event types).
@@ -51,8 +52,25 @@ fn build(input: &Value) -> std::result::Result<Value, String> {
             ))
         }
     };
-    let propositions = match f.take("propositions") {
-        None => return Err("propositions is required".into()),
+    let from_response = match f.take("response") {
+        None => None,
+        Some(response) => Some(decisions_of(response)?),
+    };
+    let given = f.take("propositions");
+    let given = match (given, from_response) {
+        (Some(_), Some(_)) => {
+            return Err("give propositions or response, not both".into());
+        }
+        (None, Some(found)) if found.is_empty() => {
+            return Err(
+                "response has no propositions in a personalization:decisions handle".into(),
+            );
+        }
+        (None, Some(found)) => Some(Value::Array(found)),
+        (given, None) => given.cloned(),
+    };
+    let propositions = match given.as_ref() {
+        None => return Err("propositions (or response) is required".into()),
         Some(Value::Array(items)) if items.is_empty() => {
             return Err("propositions must not be empty".into())
         }
@@ -98,6 +116,38 @@ fn build(input: &Value) -> std::result::Result<Value, String> {
         "eventType": event_type,
         "_experience": {"decisioning": decisioning},
     }}}))
+}
+
+/// The propositions of every `personalization:decisions` handle of a result
+/// (or a response body), in order: what a host reports as shown without
+/// picking the handle out itself.
+fn decisions_of(response: &Value) -> std::result::Result<Vec<Value>, String> {
+    let Value::Object(response) = response else {
+        return Err(format!(
+            "response must be a result object, not {}",
+            type_name(response)
+        ));
+    };
+    let handles = match response.get("handle") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(handles)) => handles,
+        Some(other) => {
+            return Err(format!(
+                "response.handle must be an array, not {}",
+                type_name(other)
+            ))
+        }
+    };
+    let mut found = Vec::new();
+    for handle in handles {
+        if handle.get("type").and_then(Value::as_str) != Some("personalization:decisions") {
+            continue;
+        }
+        if let Some(Value::Array(items)) = handle.get("payload") {
+            found.extend(items.iter().cloned());
+        }
+    }
+    Ok(found)
 }
 
 /// `{id, scope, scopeDetails}` of one proposition (`scopeDetails` `{}` when

@@ -101,6 +101,50 @@ fn an_interaction_carries_its_label_and_tokens() {
 }
 
 #[test]
+fn a_whole_result_gives_the_propositions_of_its_decision_handles() {
+    // A C host without a JSON library passes the result as it came back;
+    // identity and state handles (first in a real answer) are passed over.
+    for name in FIXTURES {
+        let response = fixture(name);
+        let (status, from_response) =
+            proposition_event(&json!({"kind": "display", "response": response}));
+        assert_eq!(
+            status,
+            aep_edge_status::AEP_EDGE_OK,
+            "{name}: {from_response}"
+        );
+        let (_, from_list) = proposition_event(
+            &json!({"kind": "display", "propositions": propositions_of(&response)}),
+        );
+        assert_eq!(from_response, from_list, "{name}");
+    }
+    for (input, needle) in [
+        (
+            json!({"kind": "display", "response": fixture("response-identity-acquire-200.json")}),
+            "response has no propositions",
+        ),
+        (
+            json!({"kind": "display", "response": [], }),
+            "response must be a result object",
+        ),
+        (
+            json!({"kind": "display", "response": {"handle": {}}}),
+            "response.handle must be an array",
+        ),
+        (
+            json!({"kind": "display", "response": fixture(FIXTURES[0]),
+                   "propositions": propositions_of(&fixture(FIXTURES[0]))}),
+            "not both",
+        ),
+    ] {
+        let (status, out) = proposition_event(&input);
+        assert_eq!(status, aep_edge_status::AEP_EDGE_INVALID_REQUEST, "{out}");
+        let message = out["error"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{message} lacks {needle}");
+    }
+}
+
+#[test]
 fn bad_input_is_refused_with_the_field_named() {
     for (input, needle) in [
         (
