@@ -211,7 +211,7 @@ mod tests {
         let p = json!([{"id": "p", "scope": "s"}]);
         assert!(err(json!({"propositions": p})).contains("kind is required"));
         assert!(err(json!({"kind": "click", "propositions": p})).contains("kind must be"));
-        assert!(err(json!({"kind": "display"})).contains("propositions is required"));
+        assert!(err(json!({"kind": "display"})).contains("propositions (or response) is required"));
         assert!(err(json!({"kind": "display", "propositions": []})).contains("must not be empty"));
         assert!(
             err(json!({"kind": "display", "propositions": [{"scope": "s"}]}))
