@@ -15,9 +15,19 @@
 //!   connection, and refused past `maxResponseBytes`;
 //! - connections are pooled per client (`Mutex<Vec<_>>`, most recent first),
 //!   keyed by scheme and authority; a connection goes back only after a whole
-//!   response without `Connection: close`. Before reuse, one
-//!   `recv(MSG_PEEK | MSG_DONTWAIT)` tells whether the server closed it (then
-//!   a fresh one is opened: the call does not see it);
+//!   response without `Connection: close`;
+//! - a pooled connection is used without a liveness probe (a system call per
+//!   call) unless it has been idle longer than [`PROBE_AFTER_IDLE`], when a
+//!   server's keep-alive timeout may have closed it: then one
+//!   `recv(MSG_PEEK | MSG_DONTWAIT)` tells (and a fresh one is opened). If a
+//!   pooled connection fails before a single byte of response arrived (a
+//!   reset or broken pipe on the write, an end of stream or reset on the first
+//!   read), the request is sent once more on a fresh connection, unseen by
+//!   the caller and not counted as an attempt: what libcurl and browsers do
+//!   for a reused connection (RFC 9110 §9.2.2). The server may, rarely, have
+//!   read the request before it closed; the repeat carries the same body and
+//!   so the same event `_id`s. Never after a response byte, never for a
+//!   timeout, never on a fresh connection, and at most once per call;
 //! - one deadline per attempt; socket timeouts are what is left of it,
 //!   rounded down to 10 ms so that they are set again only when they change.
 //!
@@ -40,6 +50,11 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 const MAX_HEADERS: usize = 64;
 /// What one read asks for.
 const READ_CHUNK: usize = 16 * 1024;
+/// A pooled connection idle longer than this is probed before it is used:
+/// servers close idle keep-alive connections after a few seconds (nginx
+/// 75 s, Node 5 s, some load balancers less), and a probe is cheaper than a
+/// request that must be sent twice.
+const PROBE_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// The direct HTTP side of one client.
 pub struct Direct {
@@ -151,6 +166,10 @@ struct Conn {
     /// What one read fills (zeroed once, not per read).
     chunk: Box<[u8]>,
     socket_timeout: Option<Duration>,
+    /// When it went back into the pool.
+    idle_since: Instant,
+    /// Whether the current exchange has read any response byte.
+    answered: bool,
 }
 
 impl Conn {
@@ -183,6 +202,7 @@ impl Conn {
         };
         match result {
             Ok(n) => {
+                self.answered |= n > 0;
                 self.input.extend_from_slice(&self.chunk[..n]);
                 Ok(n)
             }
@@ -443,12 +463,24 @@ impl Direct {
                 )));
             }
         }
-        let mut conn = match self.pooled(&target) {
-            Some(conn) => conn,
-            None => self.connect(&target, deadline)?,
+        let (mut conn, reused) = match self.pooled(&target) {
+            Some(conn) => (conn, true),
+            None => (self.connect(&target, deadline)?, false),
         };
         write_request(&mut conn.out, &target, content_type, headers, body);
-        let (response, keep_alive) = self.exchange(&mut conn, deadline)?;
+        let (response, keep_alive) = match self.exchange(&mut conn, deadline) {
+            Ok(done) => done,
+            // The server closed the idle connection as the request went out
+            // (module docs): once more on a fresh one.
+            Err(Failure::Reset(_)) if reused && !conn.answered => {
+                let mut fresh = self.connect(&target, deadline)?;
+                std::mem::swap(&mut fresh.out, &mut conn.out);
+                drop(conn);
+                conn = fresh;
+                self.exchange(&mut conn, deadline)?
+            }
+            Err(failure) => return Err(failure),
+        };
         if keep_alive {
             self.give_back(conn);
         }
@@ -459,7 +491,8 @@ impl Direct {
         self.pool.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The most recent idle connection to `target` that is still open.
+    /// The most recent idle connection to `target`, probed when it has been
+    /// idle long enough that the server may have closed it.
     fn pooled(&self, target: &Target<'_>) -> Option<Conn> {
         loop {
             let mut conn = {
@@ -469,14 +502,16 @@ impl Direct {
                     .rposition(|c| c.https == target.https && c.authority == target.authority)?;
                 pool.remove(i)
             };
-            if conn.is_open() {
+            let fresh_enough = conn.idle_since.elapsed() <= PROBE_AFTER_IDLE;
+            if fresh_enough || conn.is_open() {
                 return Some(conn);
             }
             // Closed by the server while idle: dropped, look for another.
         }
     }
 
-    fn give_back(&self, conn: Conn) {
+    fn give_back(&self, mut conn: Conn) {
+        conn.idle_since = Instant::now();
         let mut pool = self.lock_pool();
         if pool.len() >= self.max_idle {
             pool.remove(0);
@@ -512,6 +547,8 @@ impl Direct {
             input: Vec::with_capacity(READ_CHUNK),
             chunk: vec![0; READ_CHUNK].into_boxed_slice(),
             socket_timeout: None,
+            idle_since: Instant::now(),
+            answered: false,
         })
     }
 
@@ -569,6 +606,7 @@ impl Direct {
     /// Sends the request in `conn.out` and reads the response. The bool:
     /// whether the connection may serve another request.
     fn exchange(&self, conn: &mut Conn, deadline: Instant) -> Result<(RawResponse, bool), Failure> {
+        conn.answered = false;
         conn.time_left(deadline).ok_or(Failure::ReadTimeout)?;
         let sent = conn
             .stream
@@ -1059,6 +1097,60 @@ mod tests {
         thread::sleep(Duration::from_millis(100));
         assert_eq!(post(&d, s.addr, 2000).unwrap().body, b"{\"second\":1}");
         assert_eq!(s.accepted.join().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_request_a_pooled_connection_dropped_unanswered_is_sent_once_more() {
+        let s = server(vec![
+            // Reads the second request and closes without a byte of answer.
+            vec![
+                Step::Answer(vec![answer("", "{}")]),
+                Step::Answer(vec![]),
+                Step::Close,
+            ],
+            vec![Step::Answer(vec![answer("", "{\"again\":1}")])],
+        ]);
+        let d = direct(1 << 20);
+        post(&d, s.addr, 2000).unwrap();
+        assert_eq!(post(&d, s.addr, 2000).unwrap().body, b"{\"again\":1}");
+        // The server read the second request twice: once dropped, once answered.
+        let requests = s.accepted.join().unwrap();
+        assert_eq!(requests.len(), 3);
+        assert_eq!(requests[1], requests[2]);
+    }
+
+    #[test]
+    fn the_repeat_is_sent_once_and_never_after_a_response_byte() {
+        let s = server(vec![
+            vec![
+                Step::Answer(vec![answer("", "{}")]),
+                Step::Answer(vec![]),
+                Step::Close,
+            ],
+            // The fresh connection drops it too: that is the caller's failure.
+            vec![Step::Answer(vec![]), Step::Close],
+            vec![
+                Step::Answer(vec![answer("", "{}")]),
+                // A head begun, then the end: the server had the request.
+                Step::Answer(vec![b"HTTP/1.1 200".to_vec()]),
+                Step::Close,
+            ],
+        ]);
+        let d = direct(1 << 20);
+        post(&d, s.addr, 2000).unwrap();
+        let e = post(&d, s.addr, 2000).unwrap_err();
+        assert!(
+            matches!(&e, Failure::Reset(m) if m.contains("without answering")),
+            "{e:?}"
+        );
+        post(&d, s.addr, 2000).unwrap();
+        let e = post(&d, s.addr, 2000).unwrap_err();
+        assert!(
+            matches!(&e, Failure::Reset(m) if m.contains("malformed")),
+            "{e:?}"
+        );
+        // 2 + 1 on the first two connections, 2 on the third: no more.
+        assert_eq!(s.accepted.join().unwrap().len(), 5);
     }
 
     #[test]
