@@ -821,8 +821,9 @@ fn write_request(
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
     }
-    // Writing into a Vec cannot fail.
-    let _ = write!(out, "\r\ncontent-length: {}\r\n\r\n", body.len());
+    out.extend_from_slice(b"\r\ncontent-length: ");
+    out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+    out.extend_from_slice(b"\r\n\r\n");
     out.extend_from_slice(body);
 }
 
