@@ -24,10 +24,15 @@
 //!   reset or broken pipe on the write, an end of stream or reset on the first
 //!   read), the request is sent once more on a fresh connection, unseen by
 //!   the caller and not counted as an attempt: what libcurl and browsers do
-//!   for a reused connection (RFC 9110 §9.2.2). The server may, rarely, have
-//!   read the request before it closed; the repeat carries the same body and
-//!   so the same event `_id`s. Never after a response byte, never for a
-//!   timeout, never on a fresh connection, and at most once per call;
+//!   for a reused connection (RFC 9110 §9.2.2). Only for the failures a
+//!   server's close of an idle connection gives: the write fails, or the
+//!   first read finds the end of the stream (its FIN came first). A server
+//!   that closes gracefully right after reading a request looks the same, so
+//!   it may, rarely, see that request twice; the repeat carries the same body
+//!   and so the same event `_id`s. A reset (RST) after the request went out
+//!   is the call's failure, counted and retried by the retry table as
+//!   before; so are timeouts, anything after a response byte, and anything
+//!   on a fresh connection. At most once per call;
 //! - one deadline per attempt; socket timeouts are what is left of it,
 //!   rounded down to 10 ms so that they are set again only when they change.
 //!
@@ -170,6 +175,10 @@ struct Conn {
     idle_since: Instant,
     /// Whether the current exchange has read any response byte.
     answered: bool,
+    /// Whether the current exchange failed in a way that shows the server
+    /// had closed the connection before it could answer: the write failed,
+    /// or the first read found the end of the stream (a FIN, not a reset).
+    closed_before_answer: bool,
 }
 
 impl Conn {
@@ -472,7 +481,7 @@ impl Direct {
             Ok(done) => done,
             // The server closed the idle connection as the request went out
             // (module docs): once more on a fresh one.
-            Err(Failure::Reset(_)) if reused && !conn.answered => {
+            Err(Failure::Reset(_)) if reused && conn.closed_before_answer => {
                 let mut fresh = self.connect(&target, deadline)?;
                 std::mem::swap(&mut fresh.out, &mut conn.out);
                 drop(conn);
@@ -549,6 +558,7 @@ impl Direct {
             socket_timeout: None,
             idle_since: Instant::now(),
             answered: false,
+            closed_before_answer: false,
         })
     }
 
@@ -607,16 +617,16 @@ impl Direct {
     /// whether the connection may serve another request.
     fn exchange(&self, conn: &mut Conn, deadline: Instant) -> Result<(RawResponse, bool), Failure> {
         conn.answered = false;
+        conn.closed_before_answer = false;
         conn.time_left(deadline).ok_or(Failure::ReadTimeout)?;
         let sent = conn
             .stream
             .write_all(&conn.out)
             .and_then(|()| conn.stream.flush());
         if let Err(e) = sent {
-            return Err(match classify_io(e) {
-                Failure::ReadTimeout => Failure::ReadTimeout,
-                other => other,
-            });
+            let failure = classify_io(e);
+            conn.closed_before_answer = matches!(failure, Failure::Reset(_));
+            return Err(failure);
         }
         conn.input.clear();
         let head = loop {
@@ -630,14 +640,20 @@ impl Direct {
             }
             match conn.fill(deadline) {
                 Ok(0) if conn.input.is_empty() => {
+                    conn.closed_before_answer = !conn.answered;
                     return Err(Failure::Reset(
                         "the server closed the connection without answering".into(),
-                    ))
+                    ));
                 }
                 Ok(0) => return Err(malformed("the connection closed inside the head")),
                 Ok(_) => {}
                 Err(ReadError::Timeout) => return Err(Failure::ReadTimeout),
-                Err(ReadError::Io(e)) => return Err(classify_io(e)),
+                Err(ReadError::Io(e)) => {
+                    // TLS: a FIN without close_notify.
+                    conn.closed_before_answer =
+                        !conn.answered && e.kind() == io::ErrorKind::UnexpectedEof;
+                    return Err(classify_io(e));
+                }
             }
         };
         let status = head.status;
@@ -898,6 +914,8 @@ mod tests {
         Hold,
         /// Closes the connection.
         Close,
+        /// Reads one request, then resets the connection (RST: linger 0).
+        Reset,
     }
 
     struct Server {
@@ -918,6 +936,11 @@ mod tests {
                 for step in script {
                     match step {
                         Step::Close => break,
+                        Step::Reset => {
+                            requests.push(read_request(&mut s));
+                            reset(&s);
+                            break;
+                        }
                         Step::Answer(pieces) => {
                             requests.push(read_request(&mut s));
                             for piece in pieces {
@@ -935,6 +958,25 @@ mod tests {
             requests
         });
         Server { addr, accepted }
+    }
+
+    fn reset(s: &TcpStream) {
+        use std::os::unix::io::AsRawFd;
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: an open socket and a `linger` of the right size.
+        let rc = unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0);
     }
 
     /// A request with a Content-Length body.
@@ -1152,6 +1194,21 @@ mod tests {
         );
         // 2 + 1 on the first two connections, 2 on the third: no more.
         assert_eq!(s.accepted.join().unwrap().len(), 5);
+    }
+
+    #[test]
+    fn a_reset_after_the_request_is_the_calls_failure_not_sent_again() {
+        let s = server(vec![
+            vec![Step::Answer(vec![answer("", "{}")]), Step::Reset],
+            vec![Step::Answer(vec![answer("", "{}")])],
+        ]);
+        let d = direct(1 << 20);
+        post(&d, s.addr, 2000).unwrap();
+        let e = post(&d, s.addr, 2000).unwrap_err();
+        assert!(matches!(e, Failure::Reset(_)), "{e:?}");
+        // The next call opens the second connection: the reset one is gone.
+        post(&d, s.addr, 2000).unwrap();
+        assert_eq!(s.accepted.join().unwrap().len(), 3);
     }
 
     #[test]
