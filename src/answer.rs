@@ -246,16 +246,18 @@ fn push_facts(
     facts: &Facts<'_>,
     handles: &[Handle<'_>],
 ) -> Option<()> {
-    use std::fmt::Write;
-    let _ = write!(
-        out,
-        "{{\"httpStatus\":{},\"attempts\":{},\"requestId\":",
-        facts.http_status, facts.attempts
-    );
+    let mut digits = itoa::Buffer::new();
+    out.push_str("{\"httpStatus\":");
+    out.push_str(digits.format(facts.http_status));
+    out.push_str(",\"attempts\":");
+    out.push_str(digits.format(facts.attempts));
+    out.push_str(",\"requestId\":");
     push_str(out, facts.request_id);
     out.push_str(",\"region\":");
     push_opt_str(out, facts.region);
-    let _ = write!(out, ",\"elapsedMs\":{},\"locationHint\":", facts.elapsed_ms);
+    out.push_str(",\"elapsedMs\":");
+    out.push_str(digits.format(facts.elapsed_ms));
+    out.push_str(",\"locationHint\":");
     push_opt_str(out, edge_hint(doc, handles)?.as_deref());
     out.push_str(",\"headers\":{");
     for (i, (name, value)) in facts.headers.iter().enumerate() {
@@ -283,7 +285,8 @@ fn push_facts(
                 push_str(out, value);
             }
             if let Some(at) = entry.expires_at_ms {
-                let _ = write!(out, ",\"expiresAt\":{at}");
+                out.push_str(",\"expiresAt\":");
+                out.push_str(digits.format(at));
             }
             out.push('}');
         }

@@ -13,7 +13,7 @@ use crate::response::{self, RawResponse};
 use crate::retry;
 use crate::secret::Secret;
 use crate::session::{ConsentGate, Session};
-use crate::transport::{percent_encode, Failure, Transport};
+use crate::transport::{push_percent_encoded, Failure, Transport};
 use crate::visitor;
 use serde_json::{json, Value};
 use std::fmt;
@@ -407,9 +407,9 @@ impl Client {
         url.push('?');
         url.push_str(prepared.endpoint.datastream_param());
         url.push('=');
-        url.push_str(&percent_encode(datastream));
+        push_percent_encoded(&mut url, datastream);
         url.push_str("&requestId=");
-        url.push_str(&percent_encode(&prepared.request_id));
+        push_percent_encoded(&mut url, &prepared.request_id);
         url
     }
 

@@ -15,9 +15,24 @@
 //!   connection, and refused past `maxResponseBytes`;
 //! - connections are pooled per client (`Mutex<Vec<_>>`, most recent first),
 //!   keyed by scheme and authority; a connection goes back only after a whole
-//!   response without `Connection: close`. Before reuse, one
-//!   `recv(MSG_PEEK | MSG_DONTWAIT)` tells whether the server closed it (then
-//!   a fresh one is opened: the call does not see it);
+//!   response without `Connection: close`;
+//! - a pooled connection is used without a liveness probe (a system call per
+//!   call) unless it has been idle longer than [`PROBE_AFTER_IDLE`], when a
+//!   server's keep-alive timeout may have closed it: then one
+//!   `recv(MSG_PEEK | MSG_DONTWAIT)` tells (and a fresh one is opened). If a
+//!   pooled connection fails before a single byte of response arrived (a
+//!   reset or broken pipe on the write, an end of stream or reset on the first
+//!   read), the request is sent once more on a fresh connection, unseen by
+//!   the caller and not counted as an attempt: what libcurl and browsers do
+//!   for a reused connection (RFC 9110 §9.2.2). Only for the failures a
+//!   server's close of an idle connection gives: the write fails, or the
+//!   first read finds the end of the stream (its FIN came first). A server
+//!   that closes gracefully right after reading a request looks the same, so
+//!   it may, rarely, see that request twice; the repeat carries the same body
+//!   and so the same event `_id`s. A reset (RST) after the request went out
+//!   is the call's failure, counted and retried by the retry table as
+//!   before; so are timeouts, anything after a response byte, and anything
+//!   on a fresh connection. At most once per call;
 //! - one deadline per attempt; socket timeouts are what is left of it,
 //!   rounded down to 10 ms so that they are set again only when they change.
 //!
@@ -40,6 +55,11 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 const MAX_HEADERS: usize = 64;
 /// What one read asks for.
 const READ_CHUNK: usize = 16 * 1024;
+/// A pooled connection idle longer than this is probed before it is used:
+/// servers close idle keep-alive connections after a few seconds (nginx
+/// 75 s, Node 5 s, some load balancers less), and a probe is cheaper than a
+/// request that must be sent twice.
+const PROBE_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// The direct HTTP side of one client.
 pub struct Direct {
@@ -151,6 +171,14 @@ struct Conn {
     /// What one read fills (zeroed once, not per read).
     chunk: Box<[u8]>,
     socket_timeout: Option<Duration>,
+    /// When it went back into the pool.
+    idle_since: Instant,
+    /// Whether the current exchange has read any response byte.
+    answered: bool,
+    /// Whether the current exchange failed in a way that shows the server
+    /// had closed the connection before it could answer: the write failed,
+    /// or the first read found the end of the stream (a FIN, not a reset).
+    closed_before_answer: bool,
 }
 
 impl Conn {
@@ -183,6 +211,7 @@ impl Conn {
         };
         match result {
             Ok(n) => {
+                self.answered |= n > 0;
                 self.input.extend_from_slice(&self.chunk[..n]);
                 Ok(n)
             }
@@ -443,12 +472,24 @@ impl Direct {
                 )));
             }
         }
-        let mut conn = match self.pooled(&target) {
-            Some(conn) => conn,
-            None => self.connect(&target, deadline)?,
+        let (mut conn, reused) = match self.pooled(&target) {
+            Some(conn) => (conn, true),
+            None => (self.connect(&target, deadline)?, false),
         };
         write_request(&mut conn.out, &target, content_type, headers, body);
-        let (response, keep_alive) = self.exchange(&mut conn, deadline)?;
+        let (response, keep_alive) = match self.exchange(&mut conn, deadline) {
+            Ok(done) => done,
+            // The server closed the idle connection as the request went out
+            // (module docs): once more on a fresh one.
+            Err(Failure::Reset(_)) if reused && conn.closed_before_answer => {
+                let mut fresh = self.connect(&target, deadline)?;
+                std::mem::swap(&mut fresh.out, &mut conn.out);
+                drop(conn);
+                conn = fresh;
+                self.exchange(&mut conn, deadline)?
+            }
+            Err(failure) => return Err(failure),
+        };
         if keep_alive {
             self.give_back(conn);
         }
@@ -459,7 +500,8 @@ impl Direct {
         self.pool.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The most recent idle connection to `target` that is still open.
+    /// The most recent idle connection to `target`, probed when it has been
+    /// idle long enough that the server may have closed it.
     fn pooled(&self, target: &Target<'_>) -> Option<Conn> {
         loop {
             let mut conn = {
@@ -469,14 +511,16 @@ impl Direct {
                     .rposition(|c| c.https == target.https && c.authority == target.authority)?;
                 pool.remove(i)
             };
-            if conn.is_open() {
+            let fresh_enough = conn.idle_since.elapsed() <= PROBE_AFTER_IDLE;
+            if fresh_enough || conn.is_open() {
                 return Some(conn);
             }
             // Closed by the server while idle: dropped, look for another.
         }
     }
 
-    fn give_back(&self, conn: Conn) {
+    fn give_back(&self, mut conn: Conn) {
+        conn.idle_since = Instant::now();
         let mut pool = self.lock_pool();
         if pool.len() >= self.max_idle {
             pool.remove(0);
@@ -512,6 +556,9 @@ impl Direct {
             input: Vec::with_capacity(READ_CHUNK),
             chunk: vec![0; READ_CHUNK].into_boxed_slice(),
             socket_timeout: None,
+            idle_since: Instant::now(),
+            answered: false,
+            closed_before_answer: false,
         })
     }
 
@@ -569,16 +616,17 @@ impl Direct {
     /// Sends the request in `conn.out` and reads the response. The bool:
     /// whether the connection may serve another request.
     fn exchange(&self, conn: &mut Conn, deadline: Instant) -> Result<(RawResponse, bool), Failure> {
+        conn.answered = false;
+        conn.closed_before_answer = false;
         conn.time_left(deadline).ok_or(Failure::ReadTimeout)?;
         let sent = conn
             .stream
             .write_all(&conn.out)
             .and_then(|()| conn.stream.flush());
         if let Err(e) = sent {
-            return Err(match classify_io(e) {
-                Failure::ReadTimeout => Failure::ReadTimeout,
-                other => other,
-            });
+            let failure = classify_io(e);
+            conn.closed_before_answer = matches!(failure, Failure::Reset(_));
+            return Err(failure);
         }
         conn.input.clear();
         let head = loop {
@@ -592,14 +640,20 @@ impl Direct {
             }
             match conn.fill(deadline) {
                 Ok(0) if conn.input.is_empty() => {
+                    conn.closed_before_answer = !conn.answered;
                     return Err(Failure::Reset(
                         "the server closed the connection without answering".into(),
-                    ))
+                    ));
                 }
                 Ok(0) => return Err(malformed("the connection closed inside the head")),
                 Ok(_) => {}
                 Err(ReadError::Timeout) => return Err(Failure::ReadTimeout),
-                Err(ReadError::Io(e)) => return Err(classify_io(e)),
+                Err(ReadError::Io(e)) => {
+                    // TLS: a FIN without close_notify.
+                    conn.closed_before_answer =
+                        !conn.answered && e.kind() == io::ErrorKind::UnexpectedEof;
+                    return Err(classify_io(e));
+                }
             }
         };
         let status = head.status;
@@ -783,8 +837,9 @@ fn write_request(
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
     }
-    // Writing into a Vec cannot fail.
-    let _ = write!(out, "\r\ncontent-length: {}\r\n\r\n", body.len());
+    out.extend_from_slice(b"\r\ncontent-length: ");
+    out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+    out.extend_from_slice(b"\r\n\r\n");
     out.extend_from_slice(body);
 }
 
@@ -859,6 +914,8 @@ mod tests {
         Hold,
         /// Closes the connection.
         Close,
+        /// Reads one request, then resets the connection (RST: linger 0).
+        Reset,
     }
 
     struct Server {
@@ -879,6 +936,11 @@ mod tests {
                 for step in script {
                     match step {
                         Step::Close => break,
+                        Step::Reset => {
+                            requests.push(read_request(&mut s));
+                            reset(&s);
+                            break;
+                        }
                         Step::Answer(pieces) => {
                             requests.push(read_request(&mut s));
                             for piece in pieces {
@@ -896,6 +958,25 @@ mod tests {
             requests
         });
         Server { addr, accepted }
+    }
+
+    fn reset(s: &TcpStream) {
+        use std::os::unix::io::AsRawFd;
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: an open socket and a `linger` of the right size.
+        let rc = unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0);
     }
 
     /// A request with a Content-Length body.
@@ -1059,6 +1140,75 @@ mod tests {
         thread::sleep(Duration::from_millis(100));
         assert_eq!(post(&d, s.addr, 2000).unwrap().body, b"{\"second\":1}");
         assert_eq!(s.accepted.join().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_request_a_pooled_connection_dropped_unanswered_is_sent_once_more() {
+        let s = server(vec![
+            // Reads the second request and closes without a byte of answer.
+            vec![
+                Step::Answer(vec![answer("", "{}")]),
+                Step::Answer(vec![]),
+                Step::Close,
+            ],
+            vec![Step::Answer(vec![answer("", "{\"again\":1}")])],
+        ]);
+        let d = direct(1 << 20);
+        post(&d, s.addr, 2000).unwrap();
+        assert_eq!(post(&d, s.addr, 2000).unwrap().body, b"{\"again\":1}");
+        // The server read the second request twice: once dropped, once answered.
+        let requests = s.accepted.join().unwrap();
+        assert_eq!(requests.len(), 3);
+        assert_eq!(requests[1], requests[2]);
+    }
+
+    #[test]
+    fn the_repeat_is_sent_once_and_never_after_a_response_byte() {
+        let s = server(vec![
+            vec![
+                Step::Answer(vec![answer("", "{}")]),
+                Step::Answer(vec![]),
+                Step::Close,
+            ],
+            // The fresh connection drops it too: that is the caller's failure.
+            vec![Step::Answer(vec![]), Step::Close],
+            vec![
+                Step::Answer(vec![answer("", "{}")]),
+                // A head begun, then the end: the server had the request.
+                Step::Answer(vec![b"HTTP/1.1 200".to_vec()]),
+                Step::Close,
+            ],
+        ]);
+        let d = direct(1 << 20);
+        post(&d, s.addr, 2000).unwrap();
+        let e = post(&d, s.addr, 2000).unwrap_err();
+        assert!(
+            matches!(&e, Failure::Reset(m) if m.contains("without answering")),
+            "{e:?}"
+        );
+        post(&d, s.addr, 2000).unwrap();
+        let e = post(&d, s.addr, 2000).unwrap_err();
+        assert!(
+            matches!(&e, Failure::Reset(m) if m.contains("malformed")),
+            "{e:?}"
+        );
+        // 2 + 1 on the first two connections, 2 on the third: no more.
+        assert_eq!(s.accepted.join().unwrap().len(), 5);
+    }
+
+    #[test]
+    fn a_reset_after_the_request_is_the_calls_failure_not_sent_again() {
+        let s = server(vec![
+            vec![Step::Answer(vec![answer("", "{}")]), Step::Reset],
+            vec![Step::Answer(vec![answer("", "{}")])],
+        ]);
+        let d = direct(1 << 20);
+        post(&d, s.addr, 2000).unwrap();
+        let e = post(&d, s.addr, 2000).unwrap_err();
+        assert!(matches!(e, Failure::Reset(_)), "{e:?}");
+        // The next call opens the second connection: the reset one is gone.
+        post(&d, s.addr, 2000).unwrap();
+        assert_eq!(s.accepted.join().unwrap().len(), 3);
     }
 
     #[test]

@@ -260,19 +260,28 @@ fn connectors() -> impl ureq::unversioned::transport::Connector {
 
 /// Percent-encodes a query or form value: all but RFC 3986 unreserved characters.
 pub fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    push_percent_encoded(&mut out, value);
+    out
+}
+
+/// [`percent_encode`] appended to `out` (the URL of every call: no String of its own).
+pub fn push_percent_encoded(out: &mut String, value: &str) {
     let unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
     if value.bytes().all(unreserved) {
-        return value.to_string();
+        out.push_str(value);
+        return;
     }
-    let mut out = String::with_capacity(value.len());
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
+        if unreserved(b) {
+            out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
         }
     }
-    out
 }
 
 fn root_certs(config: &Config) -> Result<RootCerts> {
