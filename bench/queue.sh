@@ -30,7 +30,7 @@ mkfifo "$OUT/emulator.stdin"
   <"$OUT/emulator.stdin" >"$OUT/emulator.out" 2>"$OUT/emulator.err" &
 EMULATOR=$!
 exec 3>"$OUT/emulator.stdin"
-trap 'exec 3>&-; kill $EMULATOR 2>/dev/null; wait $EMULATOR 2>/dev/null' EXIT
+trap 'exec 3>&-; kill $EMULATOR 2>/dev/null; wait $EMULATOR 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do [ -s "$OUT/emulator.out" ] && break; sleep 0.1; done
 BASE_URL=$(head -n 1 "$OUT/emulator.out")
 
