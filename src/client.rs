@@ -96,6 +96,15 @@ impl Client {
         })
     }
 
+    /// As [`Client::interact_json_text`], with the result's scalar `client`
+    /// facts beside the text (for a binding that reads `httpStatus` without
+    /// parsing the text).
+    pub fn interact_json_text_facts(&self, request: &str) -> Result<(String, ResultFacts)> {
+        self.call_text_facts(Endpoint::Interact, || {
+            Draft::from_json(Endpoint::Interact, request)
+        })
+    }
+
     /// Posts a batch of events to `/ee/v2/collect` at once.
     pub fn collect(&self, request: Value) -> Result<Value> {
         self.call(Endpoint::Collect, || {
@@ -113,6 +122,13 @@ impl Client {
     /// As [`Client::collect_json`], returning the result JSON as text.
     pub fn collect_json_text(&self, request: &str) -> Result<String> {
         self.call_text(Endpoint::Collect, || {
+            Draft::from_json(Endpoint::Collect, request)
+        })
+    }
+
+    /// As [`Client::collect_json_text`], with the result's scalar `client` facts.
+    pub fn collect_json_text_facts(&self, request: &str) -> Result<(String, ResultFacts)> {
+        self.call_text_facts(Endpoint::Collect, || {
             Draft::from_json(Endpoint::Collect, request)
         })
     }
@@ -137,6 +153,13 @@ impl Client {
     /// As [`Client::set_consent_json`], returning the result JSON as text.
     pub fn set_consent_json_text(&self, request: &str) -> Result<String> {
         self.call_text(Endpoint::Consent, || {
+            Draft::from_json(Endpoint::Consent, request)
+        })
+    }
+
+    /// As [`Client::set_consent_json_text`], with the result's scalar `client` facts.
+    pub fn set_consent_json_text_facts(&self, request: &str) -> Result<(String, ResultFacts)> {
+        self.call_text_facts(Endpoint::Consent, || {
             Draft::from_json(Endpoint::Consent, request)
         })
     }
@@ -264,6 +287,16 @@ impl Client {
             .map(Output::into_text)
     }
 
+    fn call_text_facts(
+        &self,
+        endpoint: Endpoint,
+        draft: impl FnOnce() -> Result<Draft>,
+    ) -> Result<(String, ResultFacts)> {
+        let output = self.call_from(endpoint, Instant::now(), Want::Text, draft)?;
+        let facts = output.facts.clone();
+        Ok((output.into_text(), facts))
+    }
+
     fn call_from(
         &self,
         endpoint: Endpoint,
@@ -306,9 +339,9 @@ impl Client {
             Ok(output) => {
                 // What the session applies: the result, or its `handle` alone
                 // (all it reads) beside a text result; nothing when it keeps no state.
-                let applied = match output {
-                    Output::Value(value) => Some(value),
-                    Output::Text(_, handle) => handle.as_ref(),
+                let applied = match &output.form {
+                    Form::Value(value) => Some(value),
+                    Form::Text(_, handle) => handle.as_ref(),
                 };
                 if let Some(value) = applied {
                     // State-file locks are tried until the call's deadline at most.
@@ -602,20 +635,31 @@ impl Client {
     ) -> Result<Output> {
         let passed = prepared.visitor.state.as_deref();
         let state_fact = passed.is_some() || self.inner.config.session == SessionMode::None;
+        let elapsed_ms = retry::millis(started.elapsed());
+        let scalars = ResultFacts {
+            http_status: raw.status,
+            attempts,
+            request_id: prepared.request_id.clone(),
+            region: raw.region.clone(),
+            elapsed_ms,
+        };
         if want == Want::Text {
             let facts = answer::Facts {
                 http_status: raw.status,
                 attempts,
                 request_id: &prepared.request_id,
                 region: raw.region.as_deref(),
-                elapsed_ms: retry::millis(started.elapsed()),
+                elapsed_ms,
                 headers: &raw.facts,
                 passed_state: state_fact.then(|| passed.unwrap_or_default()),
                 now_ms: crate::session::now_ms(),
             };
             let keeps_state = self.inner.session.keeps_state();
             if let Some((text, handle)) = answer::result_text(&raw.body, &facts, keeps_state) {
-                return Ok(Output::Text(text, handle));
+                return Ok(Output {
+                    form: Form::Text(text, handle),
+                    facts: scalars,
+                });
             }
         }
         let body = response::interpret(prepared.endpoint, raw)
@@ -626,7 +670,7 @@ impl Client {
             "attempts": attempts,
             "requestId": prepared.request_id,
             "region": raw.region,
-            "elapsedMs": retry::millis(started.elapsed()),
+            "elapsedMs": elapsed_ms,
             "locationHint": visitor::edge_hint_of(&body),
             "headers": visitor::headers_fact(&raw.facts),
         });
@@ -635,7 +679,10 @@ impl Client {
             facts["state"] = visitor::next_state(passed.unwrap_or_default(), &body, now);
         }
         body["client"] = facts;
-        Ok(Output::Value(body))
+        Ok(Output {
+            form: Form::Value(body),
+            facts: scalars,
+        })
     }
 
     /// The call's `options.timeouts.totalMs`, else the config's.
@@ -664,26 +711,43 @@ enum Want {
     Text,
 }
 
-/// A call's result: a Value, or text when the caller wanted text and the
-/// fast path could write it (with `{"handle": [...]}` for a session that
-/// keeps state to apply).
-enum Output {
+/// The scalar `client` facts of a result (design.md §3.3), exactly as its
+/// `client` object states them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResultFacts {
+    pub http_status: u16,
+    pub attempts: u32,
+    /// The `requestId` sent.
+    pub request_id: String,
+    pub region: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+/// A call's result and its scalar facts.
+struct Output {
+    form: Form,
+    facts: ResultFacts,
+}
+
+/// A Value, or text when the caller wanted text and the fast path could
+/// write it (with `{"handle": [...]}` for a session that keeps state to apply).
+enum Form {
     Value(Value),
     Text(String, Option<Value>),
 }
 
 impl Output {
     fn into_value(self) -> Value {
-        match self {
-            Output::Value(v) => v,
-            Output::Text(t, _) => serde_json::from_str(&t).expect("the result text is JSON"),
+        match self.form {
+            Form::Value(v) => v,
+            Form::Text(t, _) => serde_json::from_str(&t).expect("the result text is JSON"),
         }
     }
 
     fn into_text(self) -> String {
-        match self {
-            Output::Value(v) => answer::value_text(&v),
-            Output::Text(t, _) => t,
+        match self.form {
+            Form::Value(v) => answer::value_text(&v),
+            Form::Text(t, _) => t,
         }
     }
 }

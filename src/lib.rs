@@ -71,7 +71,7 @@ pub mod workers;
 #[cfg(feature = "capi")]
 pub mod ffi;
 
-pub use client::Client;
+pub use client::{Client, ResultFacts};
 pub use config::Config;
 pub use error::{Error, ErrorKind, Result, ERROR_KINDS};
 /// A random UUID v4 (the ids the client generates), for bindings that choose

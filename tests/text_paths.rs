@@ -178,3 +178,45 @@ fn an_odd_body_takes_the_map_path_and_the_same_errors_come_back() {
         assert_eq!((m.kind, m.message), (t.kind, t.message), "{bad}");
     }
 }
+
+#[test]
+fn the_facts_beside_the_text_are_the_ones_it_states() {
+    let edge = emulator();
+    let client = client(
+        &edge.base_url(),
+        json!({"session": "none", "retry": {"maxAttempts": 2}}),
+    );
+    let text = source_request().to_string();
+    // A plain body (written by the fast path), an odd one (the map path),
+    // and a retried call (attempts 2).
+    let faults = [
+        None,
+        Some((200, r#"{"client": 1, "handle": []}"#, 2)),
+        Some((503, "{}", 1)),
+    ];
+    for fault in faults {
+        if let Some((status, body, count)) = fault {
+            edge.inject(Fault {
+                status: Some(status),
+                body: Some(body.into()),
+                content_type: Some("application/json".into()),
+                count,
+                ..Fault::default()
+            });
+        }
+        let (result, facts) = client.interact_json_text_facts(&text).unwrap();
+        let result: Value = serde_json::from_str(&result).unwrap();
+        let stated = &result["client"];
+        assert_eq!(stated["httpStatus"], json!(facts.http_status), "{result}");
+        assert_eq!(stated["attempts"], json!(facts.attempts), "{result}");
+        assert_eq!(stated["requestId"], json!(facts.request_id), "{result}");
+        assert_eq!(stated["region"], json!(facts.region), "{result}");
+        assert_eq!(stated["elapsedMs"], json!(facts.elapsed_ms), "{result}");
+    }
+    let by_map = client.interact_json("{").unwrap_err();
+    let by_facts = client.interact_json_text_facts("{").unwrap_err();
+    assert_eq!(
+        (by_map.kind, by_map.message),
+        (by_facts.kind, by_facts.message)
+    );
+}

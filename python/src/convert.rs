@@ -6,6 +6,10 @@
 //! text or bytes (`list` and `tuple` first). Anything else raises `TypeError`
 //! naming the path of the value (`event.xdm.foo[2]`), before anything is sent;
 //! a dataclass or a pydantic model is told what to call to get a dict.
+//!
+//! One traversal feeds a [`Sink`]: a `Value` builder (`to_value`) or a JSON
+//! text writer (`to_text`, what the blocking calls send to the core's text
+//! path), so both accept and refuse exactly the same values.
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
@@ -16,6 +20,7 @@ use pyo3::types::{
 };
 use serde_json::{Map, Number, Value};
 use std::borrow::Cow;
+use std::fmt::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Deeper nesting than this is refused (it is almost always a cycle).
@@ -24,7 +29,202 @@ const MAX_DEPTH: usize = 128;
 /// Converts `obj` to JSON; `root` names it in error messages ("" for a
 /// request dict, whose keys then start the path).
 pub fn to_value(obj: &Bound<'_, PyAny>, root: &str) -> PyResult<Value> {
-    convert(obj, 0).map_err(|failure| failure.into_error(root))
+    let mut sink = ValueSink::default();
+    convert(obj, 0, &mut sink).map_err(|failure| failure.into_error(root))?;
+    Ok(sink.done.unwrap_or(Value::Null))
+}
+
+/// As [`to_value`], writing the JSON text (compact) to `out` instead.
+pub fn to_text(obj: &Bound<'_, PyAny>, root: &str, out: &mut String) -> PyResult<()> {
+    let mut sink = TextSink {
+        out,
+        need_comma: false,
+    };
+    convert(obj, 0, &mut sink).map_err(|failure| failure.into_error(root))
+}
+
+/// What the traversal emits, in document order.
+trait Sink {
+    fn null(&mut self);
+    fn bool(&mut self, b: bool);
+    fn i64(&mut self, i: i64);
+    fn u64(&mut self, u: u64);
+    /// A finite float.
+    fn f64(&mut self, x: f64);
+    fn str(&mut self, s: &str);
+    fn begin_object(&mut self, len: usize);
+    /// The key of the object member whose value follows.
+    fn key(&mut self, key: &str);
+    fn end_object(&mut self);
+    fn begin_array(&mut self, len: usize);
+    fn end_array(&mut self);
+}
+
+/// Builds a `Value`: containers being filled on a stack.
+#[derive(Default)]
+struct ValueSink {
+    stack: Vec<Open>,
+    done: Option<Value>,
+}
+
+enum Open {
+    Object(Map<String, Value>, Option<String>),
+    Array(Vec<Value>),
+}
+
+impl ValueSink {
+    fn value(&mut self, value: Value) {
+        match self.stack.last_mut() {
+            None => self.done = Some(value),
+            Some(Open::Array(items)) => items.push(value),
+            Some(Open::Object(map, key)) => {
+                map.insert(key.take().unwrap_or_default(), value);
+            }
+        }
+    }
+}
+
+impl Sink for ValueSink {
+    fn null(&mut self) {
+        self.value(Value::Null);
+    }
+    fn bool(&mut self, b: bool) {
+        self.value(Value::Bool(b));
+    }
+    fn i64(&mut self, i: i64) {
+        self.value(Value::Number(i.into()));
+    }
+    fn u64(&mut self, u: u64) {
+        self.value(Value::Number(u.into()));
+    }
+    fn f64(&mut self, x: f64) {
+        self.value(Number::from_f64(x).map_or(Value::Null, Value::Number));
+    }
+    fn str(&mut self, s: &str) {
+        self.value(Value::String(s.to_string()));
+    }
+    fn begin_object(&mut self, len: usize) {
+        self.stack.push(Open::Object(Map::with_capacity(len), None));
+    }
+    fn key(&mut self, key: &str) {
+        if let Some(Open::Object(_, pending)) = self.stack.last_mut() {
+            *pending = Some(key.to_string());
+        }
+    }
+    fn end_object(&mut self) {
+        if let Some(Open::Object(map, _)) = self.stack.pop() {
+            self.value(Value::Object(map));
+        }
+    }
+    fn begin_array(&mut self, len: usize) {
+        self.stack.push(Open::Array(Vec::with_capacity(len)));
+    }
+    fn end_array(&mut self) {
+        if let Some(Open::Array(items)) = self.stack.pop() {
+            self.value(Value::Array(items));
+        }
+    }
+}
+
+/// Writes compact JSON text. Text written for a value that then fails is
+/// abandoned with the whole conversion.
+struct TextSink<'a> {
+    out: &'a mut String,
+    /// A value was written in the open container: the next one needs a comma.
+    need_comma: bool,
+}
+
+impl TextSink<'_> {
+    fn before_value(&mut self) {
+        if self.need_comma {
+            self.out.push(',');
+        }
+        self.need_comma = true;
+    }
+}
+
+impl Sink for TextSink<'_> {
+    fn null(&mut self) {
+        self.before_value();
+        self.out.push_str("null");
+    }
+    fn bool(&mut self, b: bool) {
+        self.before_value();
+        self.out.push_str(if b { "true" } else { "false" });
+    }
+    fn i64(&mut self, i: i64) {
+        self.before_value();
+        let _ = write!(self.out, "{i}");
+    }
+    fn u64(&mut self, u: u64) {
+        self.before_value();
+        let _ = write!(self.out, "{u}");
+    }
+    fn f64(&mut self, x: f64) {
+        self.before_value();
+        // Debug keeps a float a float ("1.0", "1e300"), as serde_json does;
+        // the shortest text that reads back as the same f64.
+        let _ = write!(self.out, "{x:?}");
+    }
+    fn str(&mut self, s: &str) {
+        self.before_value();
+        push_json_str(self.out, s);
+    }
+    fn begin_object(&mut self, _len: usize) {
+        self.before_value();
+        self.out.push('{');
+        self.need_comma = false;
+    }
+    fn key(&mut self, key: &str) {
+        if self.need_comma {
+            self.out.push(',');
+        }
+        push_json_str(self.out, key);
+        self.out.push(':');
+        self.need_comma = false;
+    }
+    fn end_object(&mut self) {
+        self.out.push('}');
+        self.need_comma = true;
+    }
+    fn begin_array(&mut self, _len: usize) {
+        self.before_value();
+        self.out.push('[');
+        self.need_comma = false;
+    }
+    fn end_array(&mut self) {
+        self.out.push(']');
+        self.need_comma = true;
+    }
+}
+
+/// `s` as a JSON string: `"` and `\` escaped, control characters as `\u00XX`
+/// (short forms where JSON has them).
+fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut rest = s;
+    // Runs of plain text are copied whole; only the bytes to escape stop it.
+    while let Some(i) = rest
+        .bytes()
+        .position(|b| b < 0x20 || b == b'"' || b == b'\\')
+    {
+        out.push_str(&rest[..i]);
+        match rest.as_bytes()[i] {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            b => {
+                let _ = write!(out, "\\u{b:04x}");
+            }
+        }
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
+    out.push('"');
 }
 
 /// Why a conversion failed. The path of the value at fault is collected
@@ -82,7 +282,7 @@ impl Failure {
     }
 }
 
-type Converted = Result<Value, Failure>;
+type Converted = Result<(), Failure>;
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
@@ -91,7 +291,7 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "object".into())
 }
 
-fn convert(obj: &Bound<'_, PyAny>, depth: usize) -> Converted {
+fn convert(obj: &Bound<'_, PyAny>, depth: usize, sink: &mut impl Sink) -> Converted {
     if depth > MAX_DEPTH {
         return Err(Failure::refused(format!(
             "nested deeper than {MAX_DEPTH} levels (is there a cycle?)"
@@ -100,28 +300,35 @@ fn convert(obj: &Bound<'_, PyAny>, depth: usize) -> Converted {
     // The most common first: str, dict.
     if let Ok(s) = obj.cast::<PyString>() {
         return match text(s) {
-            Some(text) => Ok(Value::String(text.into_owned())),
+            Some(text) => {
+                sink.str(&text);
+                Ok(())
+            }
             None => Err(Failure::refused(
                 "a str that is not valid Unicode (a lone surrogate?) cannot be sent as JSON".into(),
             )),
         };
     }
     if let Ok(dict) = obj.cast::<PyDict>() {
-        return object(dict.iter(), dict.len(), depth);
+        return object(dict.iter(), dict.len(), depth, sink);
     }
     if obj.is_none() {
-        return Ok(Value::Null);
+        sink.null();
+        return Ok(());
     }
     // bool before int: bool is a subclass of int in Python.
     if let Ok(b) = obj.cast::<PyBool>() {
-        return Ok(Value::Bool(b.is_true()));
+        sink.bool(b.is_true());
+        return Ok(());
     }
     if obj.is_instance_of::<PyInt>() {
         if let Ok(i) = obj.extract::<i64>() {
-            return Ok(Value::Number(i.into()));
+            sink.i64(i);
+            return Ok(());
         }
         if let Ok(u) = obj.extract::<u64>() {
-            return Ok(Value::Number(u.into()));
+            sink.u64(u);
+            return Ok(());
         }
         return Err(Failure::refused(
             "an int outside the 64-bit range cannot be sent as a JSON number (send it as a str)"
@@ -130,19 +337,20 @@ fn convert(obj: &Bound<'_, PyAny>, depth: usize) -> Converted {
     }
     if let Ok(f) = obj.cast::<PyFloat>() {
         let x = f.value();
-        return match Number::from_f64(x) {
-            Some(n) => Ok(Value::Number(n)),
-            None => Err(Failure::refused(format!(
+        if !x.is_finite() {
+            return Err(Failure::refused(format!(
                 "{} is not allowed in JSON",
                 float_name(x)
-            ))),
-        };
+            )));
+        }
+        sink.f64(x);
+        return Ok(());
     }
     if let Ok(list) = obj.cast::<PyList>() {
-        return sequence(list.iter(), list.len(), depth);
+        return sequence(list.iter(), list.len(), depth, sink);
     }
     if let Ok(tuple) = obj.cast::<PyTuple>() {
-        return sequence(tuple.iter(), tuple.len(), depth);
+        return sequence(tuple.iter(), tuple.len(), depth, sink);
     }
     let py = obj.py();
     if let Some(call) = to_dict_hint(obj)? {
@@ -159,13 +367,13 @@ fn convert(obj: &Bound<'_, PyAny>, depth: usize) -> Converted {
             pairs.push((key, value));
         }
         let len = pairs.len();
-        return object(pairs.into_iter(), len, depth);
+        return object(pairs.into_iter(), len, depth, sink);
     }
     let text_like = obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<PyByteArray>();
     if !text_like && obj.is_instance(abc(py, &SEQUENCE, "Sequence")?)? {
         let items: Vec<Bound<'_, PyAny>> = obj.try_iter()?.collect::<PyResult<_>>()?;
         let len = items.len();
-        return sequence(items.into_iter(), len, depth);
+        return sequence(items.into_iter(), len, depth, sink);
     }
     let hint = match type_name(obj).as_str() {
         "datetime" | "date" | "time" => " (send .isoformat() instead)",
@@ -220,8 +428,9 @@ fn object<'py>(
     items: impl Iterator<Item = (Bound<'py, PyAny>, Bound<'py, PyAny>)>,
     len: usize,
     depth: usize,
+    sink: &mut impl Sink,
 ) -> Converted {
-    let mut map = Map::with_capacity(len);
+    sink.begin_object(len);
     for (key, value) in items {
         let Ok(key) = key.cast::<PyString>() else {
             let repr = key
@@ -238,26 +447,27 @@ fn object<'py>(
                 "a key that is not valid Unicode cannot be sent as JSON".into(),
             ));
         };
-        match convert(&value, depth + 1) {
-            Ok(converted) => {
-                map.insert(key.into_owned(), converted);
-            }
-            Err(failure) => return Err(failure.at(Step::Key(key.into_owned()))),
+        sink.key(&key);
+        if let Err(failure) = convert(&value, depth + 1, sink) {
+            return Err(failure.at(Step::Key(key.into_owned())));
         }
     }
-    Ok(Value::Object(map))
+    sink.end_object();
+    Ok(())
 }
 
 fn sequence<'py>(
     items: impl Iterator<Item = Bound<'py, PyAny>>,
     len: usize,
     depth: usize,
+    sink: &mut impl Sink,
 ) -> Converted {
-    let mut out = Vec::with_capacity(len);
+    sink.begin_array(len);
     for (i, item) in items.enumerate() {
-        out.push(convert(&item, depth + 1).map_err(|failure| failure.at(Step::Index(i)))?);
+        convert(&item, depth + 1, sink).map_err(|failure| failure.at(Step::Index(i)))?;
     }
-    Ok(Value::Array(out))
+    sink.end_array();
+    Ok(())
 }
 
 /// The UTF-8 text of a `str`, or `None` for one that is not valid Unicode

@@ -16,9 +16,10 @@ mod result;
 mod testing;
 
 use aep_edge::workers::Workers;
-use aep_edge::{Client, Config, Error, ErrorKind, Level};
+use aep_edge::{Client, Config, Error, ErrorKind, Level, ResultFacts};
 use errors::CoreError;
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
 use result::NativeResult;
 use serde_json::{Map, Value};
 use std::cell::RefCell;
@@ -94,17 +95,22 @@ impl NativeClient {
 
     /// POST /ee/v2/interact; returns the result of design.md §3.3.
     fn interact(&self, py: Python<'_>, request: &Bound<'_, PyAny>) -> PyResult<NativeResult> {
-        self.send(py, request, "interact", Client::interact)
+        self.send(py, request, "interact", Client::interact_json_text_facts)
     }
 
     /// POST /ee/v2/collect; returns the result.
     fn collect(&self, py: Python<'_>, request: &Bound<'_, PyAny>) -> PyResult<NativeResult> {
-        self.send(py, request, "collect", Client::collect)
+        self.send(py, request, "collect", Client::collect_json_text_facts)
     }
 
     /// POST /ee/v1/privacy/set-consent; returns the result.
     fn set_consent(&self, py: Python<'_>, request: &Bound<'_, PyAny>) -> PyResult<NativeResult> {
-        self.send(py, request, "set_consent", Client::set_consent)
+        self.send(
+            py,
+            request,
+            "set_consent",
+            Client::set_consent_json_text_facts,
+        )
     }
 
     /// The session as a dict (`ecid`, `locationHint`, `consent`, `entries` ...).
@@ -216,20 +222,21 @@ impl From<Client> for NativeClient {
 }
 
 impl NativeClient {
-    /// Converts the request, waits for the core with the GIL released, and
-    /// returns the result, still in Rust (or raises the mapped exception).
+    /// Writes the request as JSON text, waits for the core's text path with
+    /// the GIL released, and returns the result text with its scalar facts,
+    /// still in Rust (or raises the mapped exception).
     fn send(
         &self,
         py: Python<'_>,
         request: &Bound<'_, PyAny>,
         name: &'static str,
-        call: fn(&Client, Value) -> aep_edge::Result<Value>,
+        call: fn(&Client, &str) -> aep_edge::Result<(String, ResultFacts)>,
     ) -> PyResult<NativeResult> {
-        let mut value = request_value(request)?;
-        let _tag = CallTag::new(chosen_request_id(&mut value));
+        let (text, request_id) = request_text(request)?;
+        let _tag = CallTag::new(request_id);
         let client = self.client.clone();
-        let result = self.run(py, name, move || call(&client, value))?;
-        Ok(NativeResult::new(result))
+        let (result, facts) = self.run(py, name, move || call(&client, &text))?;
+        Ok(NativeResult::from_text(result, facts))
     }
 
     /// Runs `work` in the core with the GIL released, refusing it at once on a
@@ -279,6 +286,49 @@ impl Drop for CallTag {
         let previous = self.previous.take();
         CALL_REQUEST_ID.with(|id| *id.borrow_mut() = previous);
     }
+}
+
+/// A blocking call's request as JSON text, and the request id it will send
+/// (as [`chosen_request_id`] picks it: a new one is appended as
+/// `options.requestId` when the request has no `options`). A request dict
+/// is written straight from the Python objects; the rare rest (a `Json`, a
+/// Mapping, `options` without `requestId`) goes through a `Value`.
+fn request_text(request: &Bound<'_, PyAny>) -> PyResult<(String, Option<String>)> {
+    if let Ok(dict) = request.cast::<PyDict>() {
+        let request_id = match dict.get_item("options")? {
+            None => None,
+            Some(options) => match options.cast::<PyDict>() {
+                // Not a dict: the core refuses the request; no id to log.
+                Err(_) => Some(None),
+                Ok(options) => match options.get_item("requestId")? {
+                    Some(id) => Some(id.cast::<PyString>().ok().map(|id| id.to_string())),
+                    None => return through_value(request),
+                },
+            },
+        };
+        let mut text = String::with_capacity(512);
+        convert::to_text(request, "", &mut text)?;
+        if let Some(request_id) = request_id {
+            return Ok((text, request_id));
+        }
+        let id = aep_edge::uuid_v4();
+        // `{...}` becomes `{..., "options": {"requestId": id}}`.
+        text.pop();
+        if text.len() > 1 {
+            text.push(',');
+        }
+        text.push_str("\"options\":{\"requestId\":");
+        text.push_str(&Value::String(id.clone()).to_string());
+        text.push_str("}}");
+        return Ok((text, Some(id)));
+    }
+    through_value(request)
+}
+
+fn through_value(request: &Bound<'_, PyAny>) -> PyResult<(String, Option<String>)> {
+    let mut value = request_value(request)?;
+    let id = chosen_request_id(&mut value);
+    Ok((value.to_string(), id))
 }
 
 /// The request id a call will send: `options.requestId` when given, else a

@@ -96,3 +96,22 @@ def test_the_c_request_shape_is_refused_with_the_fix(client: EdgeClient, emulato
     with pytest.raises(RequestError, match=r"pass request\['events'\]"):
         client.collect({"events": [EVENT]})  # type: ignore[arg-type]
     assert emulator.requests() == []
+
+
+def test_the_request_text_keeps_every_value(client: EdgeClient, emulator: Emulator) -> None:
+    # The blocking calls write the request as JSON text straight from the
+    # Python objects: escapes, floats that look like ints, the 64-bit edges.
+    data = {
+        "quote\"back\\slash": "line\nfeed\ttab\r\x00\x1f\x7f\b\f é 😀 \u2028",
+        "floats": [1.0, -0.0, 0.1, 1e300, -2.5e-300, 1e16, 123456789.125],
+        "ints": [0, -1, 2**63 - 1, -(2**63), 2**64 - 1, True, False, None],
+        "nested": ({"a": []}, {}, [[]]),
+        "": "empty key",
+    }
+    assert client.interact({"xdm": {"eventType": "t"}, "data": data}).status == 200
+    sent = sent_event(emulator)["data"]
+    assert sent == {**data, "nested": [{"a": []}, {}, [[]]]}
+    assert [type(x) for x in sent["floats"]] == [float] * 7
+    assert [type(x) for x in sent["ints"][:5]] == [int] * 5
+    assert list(sent) == list(data)
+
