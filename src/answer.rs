@@ -36,13 +36,13 @@ pub struct Facts<'a> {
     pub now_ms: u64,
 }
 
-/// The fields of a payload item the facts use, by [`FIELDS`] index.
+/// The fields of a payload item the facts use, by index (`scope`, `hint`,
+/// `key`, `value`, `maxAge`: [`field_index`]).
 #[derive(Default)]
 struct Item {
     fields: [Option<Range<usize>>; 5],
 }
 
-const FIELDS: [&str; 5] = ["scope", "hint", "key", "value", "maxAge"];
 const SCOPE: usize = 0;
 const HINT: usize = 1;
 const KEY: usize = 2;
@@ -198,7 +198,7 @@ fn read_payload(doc: &Doc<'_>, start: usize) -> Option<(Payload, usize)> {
         let mut found = Item::default();
         let end = doc.members(item, 4, |key, value| {
             let end = doc.skip(value, 5)?;
-            if let Some(i) = FIELDS.iter().position(|f| *f == key.decode()) {
+            if let Some(i) = field_index(key) {
                 odd |= found.fields[i].is_some();
                 found.fields[i] = Some(value..end);
             }
@@ -213,6 +213,24 @@ fn read_payload(doc: &Doc<'_>, start: usize) -> Option<(Payload, usize)> {
         Payload::Items(items)
     };
     Some((payload, end))
+}
+
+/// The index in [`Item::fields`] of a payload item's key, compared as found when it
+/// has no escapes (most keys: no decoding, no `Cow` per key).
+fn field_index(key: RawStr<'_>) -> Option<usize> {
+    let index = |name: &str| match name {
+        "scope" => Some(SCOPE),
+        "hint" => Some(HINT),
+        "key" => Some(KEY),
+        "value" => Some(VALUE),
+        "maxAge" => Some(MAX_AGE),
+        _ => None,
+    };
+    if key.escaped {
+        index(&key.decode())
+    } else {
+        index(key.inner)
+    }
 }
 
 /// A string or null (`None`); anything else makes the fast path give up.

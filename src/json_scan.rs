@@ -41,6 +41,7 @@ pub struct RawStr<'a> {
 
 impl<'a> RawStr<'a> {
     /// The decoded string.
+    #[inline]
     pub fn decode(&self) -> Cow<'a, str> {
         if self.escaped {
             Cow::Owned(unescape(self.inner))
@@ -57,19 +58,23 @@ impl<'a> Doc<'a> {
         })
     }
 
+    #[inline]
     fn b(&self) -> &'a [u8] {
         self.text.as_bytes()
     }
 
     /// The byte at `i`, if any.
+    #[inline]
     pub fn byte(&self, i: usize) -> Option<u8> {
         self.b().get(i).copied()
     }
 
+    #[inline]
     pub fn slice(&self, span: &Range<usize>) -> &'a str {
         &self.text[span.clone()]
     }
 
+    #[inline]
     fn ws(&self, mut i: usize) -> usize {
         let b = self.b();
         while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
@@ -281,6 +286,7 @@ impl<'a> Doc<'a> {
         })
     }
 
+    #[inline]
     pub fn is_null(&self, span: &Range<usize>) -> bool {
         self.slice(span) == "null"
     }
@@ -416,10 +422,51 @@ pub fn push_json_str(out: &mut Vec<u8>, raw: RawStr<'_>, decoded: &str) {
 }
 
 /// Where the run of plain string characters starting at `i` ends: at the
-/// first `"`, `\\` or control character (or the end). Eight bytes at a time
-/// (a word's bytes are tested at once with the usual bit tricks: the lowest
-/// flagged byte is exact), then byte by byte.
-pub fn plain_run_end(b: &[u8], mut i: usize) -> usize {
+/// first `"`, `\\` or control character (or the end). Sixteen bytes at a
+/// time with SSE2 on x86_64 (every x86_64 CPU has it), else eight bytes at a
+/// time (a word's bytes are tested at once with the usual bit tricks: the
+/// lowest flagged byte is exact), then byte by byte.
+#[inline]
+pub fn plain_run_end(b: &[u8], i: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    let i = plain_run_end_sse2(b, i);
+    #[cfg(target_arch = "x86_64")]
+    if b.len() - i >= 16 {
+        return i; // it stopped at a flagged byte
+    }
+    plain_run_end_swar(b, i)
+}
+
+/// [`plain_run_end`] sixteen bytes at a time; stops at the first flagged
+/// byte, or where fewer than sixteen bytes are left.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn plain_run_end_sse2(b: &[u8], mut i: usize) -> usize {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    while let Some(chunk) = b.get(i..i + 16) {
+        // SAFETY: SSE2 is part of the x86_64 baseline; `chunk` is sixteen
+        // readable bytes (an unaligned load is allowed).
+        let flags = unsafe {
+            let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            // v <= 0x1F unsigned: max(v, 0x1F) == 0x1F.
+            let limit = _mm_set1_epi8(0x1F);
+            let control = _mm_cmpeq_epi8(_mm_max_epu8(v, limit), limit);
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control))
+        };
+        if flags != 0 {
+            return i + flags.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
+    i
+}
+
+fn plain_run_end_swar(b: &[u8], mut i: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
@@ -589,6 +636,28 @@ mod tests {
                 .unwrap_or(b.len());
             for start in 0..=want {
                 assert_eq!(plain_run_end(b, start), want, "{text:?} from {start}");
+            }
+        }
+    }
+
+    #[test]
+    fn plain_runs_end_at_every_position_in_long_runs() {
+        // Runs past sixteen bytes, so the wide loop, the word loop and the
+        // byte loop each meet the stop; the filler includes bytes just
+        // outside the stop set (0x20, 0x7F, 0x80, 0xFF).
+        for filler in [b'a', 0x20, 0x7F, 0x80, 0xFF] {
+            for stop in [b'"', b'\\', 0x00, 0x1F] {
+                for len in 0..40 {
+                    for at in 0..=len {
+                        let mut b = vec![filler; len];
+                        if at < len {
+                            b[at] = stop;
+                        }
+                        for start in 0..=at {
+                            assert_eq!(plain_run_end(&b, start), at, "{filler} {stop} {len} {at}");
+                        }
+                    }
+                }
             }
         }
     }
