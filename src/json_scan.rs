@@ -185,9 +185,21 @@ impl<'a> Doc<'a> {
 
     /// The end of the string at `i` (after its closing quote) and whether it
     /// holds escapes. Control characters and lone surrogates are refused.
+    #[inline]
     fn string_end(&self, i: usize) -> Option<(usize, bool)> {
         let b = self.b();
-        let mut j = i + 1;
+        let j = plain_run_end(b, i + 1);
+        if b.get(j) == Some(&b'"') {
+            return Some((j + 1, false)); // most strings: one plain run
+        }
+        self.string_end_from(j)
+    }
+
+    /// [`Doc::string_end`] from `j`, inside a string, past its plain start
+    /// (kept out of line: the common case above stays small).
+    #[inline(never)]
+    fn string_end_from(&self, mut j: usize) -> Option<(usize, bool)> {
+        let b = self.b();
         let mut escaped = false;
         loop {
             j = plain_run_end(b, j);
