@@ -76,7 +76,7 @@ pub fn result_text(
 ) -> Option<(String, Option<Value>)> {
     let doc = Doc::new(body)?;
     let mut members: Vec<(RawStr<'_>, Cow<'_, str>, Range<usize>)> = Vec::with_capacity(8);
-    let mut handles: Vec<Handle<'_>> = Vec::new();
+    let mut handles: Vec<Handle<'_>> = Vec::with_capacity(4);
     // One pass: validates the whole body and reads `handle` on the way.
     doc.root_members(|key, start| {
         let name = key.decode();
@@ -100,7 +100,13 @@ pub fn result_text(
         }
     }
 
-    let mut out = String::with_capacity(body.len() + 512);
+    // Room for the body, the facts and their headers: no regrowth.
+    let headers: usize = facts
+        .headers
+        .iter()
+        .map(|(n, v)| n.len() + v.len() + 8)
+        .sum();
+    let mut out = String::with_capacity(body.len() + headers + 512);
     out.push('{');
     for (key, name, span) in &members {
         if out.len() > 1 {
@@ -188,7 +194,7 @@ fn read_payload(doc: &Doc<'_>, start: usize) -> Option<(Payload, usize)> {
         };
         return Some((payload, end));
     }
-    let mut items = Vec::new();
+    let mut items = Vec::with_capacity(4);
     let mut odd = false;
     let end = doc.items(start, 3, |item| {
         if doc.byte(item) != Some(b'{') {

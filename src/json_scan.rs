@@ -392,7 +392,7 @@ impl Doc<'_> {
 /// [`SeenKeys::INLINE`] on the stack (an allocation per object was a tenth
 /// of a call's allocations), any more in a Vec.
 #[derive(Default)]
-struct SeenKeys<'a> {
+pub struct SeenKeys<'a> {
     first: [Cow<'a, str>; SeenKeys::INLINE],
     len: usize,
     rest: Vec<Cow<'a, str>>,
@@ -401,18 +401,18 @@ struct SeenKeys<'a> {
 impl<'a> SeenKeys<'a> {
     const INLINE: usize = 8;
 
-    fn contains(&self, key: &str) -> bool {
+    pub fn contains(&self, key: &str) -> bool {
         self.first[..self.len.min(Self::INLINE)]
             .iter()
             .chain(&self.rest)
             .any(|k| k == key)
     }
 
-    fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
-    fn push(&mut self, key: Cow<'a, str>) {
+    pub fn push(&mut self, key: Cow<'a, str>) {
         match self.first.get_mut(self.len) {
             Some(slot) => *slot = key,
             None => self.rest.push(key),

@@ -5,6 +5,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids;
 use crate::json_fields::{type_name, Fields};
+use crate::json_scan::SeenKeys;
 use crate::visitor::CallOptions;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -419,7 +420,7 @@ fn copy_event(
         return None;
     }
     out.push(b'{');
-    let mut names: Vec<Cow<'_, str>> = Vec::new();
+    let mut names = SeenKeys::default();
     let mut own_identity = false;
     let end = doc.members(start, 1, |key, value| {
         let name = key.decode();
@@ -439,7 +440,7 @@ fn copy_event(
         names.push(name);
         Some(end)
     })?;
-    if !names.iter().any(|n| n == "xdm") {
+    if !names.contains("xdm") {
         if !names.is_empty() {
             out.push(b',');
         }
@@ -463,7 +464,7 @@ fn copy_xdm(
         return None;
     }
     out.push(b'{');
-    let mut names: Vec<Cow<'_, str>> = Vec::new();
+    let mut names = SeenKeys::default();
     let end = doc.members(start, 2, |key, value| {
         let name = key.decode();
         if names.contains(&name) {
@@ -474,24 +475,34 @@ fn copy_xdm(
         }
         push_json_str(out, key, &name);
         out.push(b':');
-        let end = doc.skip(value, 3)?;
-        let null = doc.is_null(&(value..end));
-        match name.as_ref() {
-            // A null id or timestamp is filled in its place.
-            "_id" if null => push_quoted(out, &ids::uuid_v4()),
-            "timestamp" if null => push_quoted(out, &ids::now_rfc3339()),
+        // A null id or timestamp is filled in its place; anything else is
+        // validated and copied in one pass.
+        let null = doc.text.as_bytes()[value..].starts_with(b"null");
+        let end = match name.as_ref() {
+            "_id" if null => {
+                push_quoted(out, &ids::uuid_v4());
+                value + 4
+            }
+            "timestamp" if null => {
+                push_quoted(out, &ids::now_rfc3339());
+                value + 4
+            }
             _ => {
                 if name == "identityMap" {
                     *own_identity = has_device_id(doc, value);
                 }
-                doc.copy_canonical(value, 3, out)?;
+                doc.copy_canonical(value, 3, out)?
             }
-        }
+        };
         names.push(name);
         Some(end)
     })?;
-    let has = |n: &str| names.iter().any(|m| m == n);
-    push_ids(out, !has("_id"), !has("timestamp"), !names.is_empty());
+    push_ids(
+        out,
+        !names.contains("_id"),
+        !names.contains("timestamp"),
+        !names.is_empty(),
+    );
     out.push(b'}');
     Some(end)
 }
