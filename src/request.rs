@@ -176,8 +176,11 @@ impl Draft {
         use crate::json_scan::{push_json_str, Doc};
         let doc = Doc::new(text.as_bytes())?;
         // One pass: each member but `options` is written to `parts` as it is
-        // read; `members` holds (decoded key, where it went in `parts`).
+        // read (after a `{` and commas, so that `parts` is the body itself
+        // when nothing must move); `members` holds (decoded key, where it
+        // went in `parts`, comma excluded).
         let mut parts = Vec::with_capacity(text.len() + 96);
+        parts.push(b'{');
         let mut members: Vec<(Cow<'_, str>, std::ops::Range<usize>)> = Vec::with_capacity(4);
         let mut options = None;
         let mut own_identity = false;
@@ -185,6 +188,9 @@ impl Draft {
             let name = key.decode();
             if members.iter().any(|(n, _)| *n == name) {
                 return None;
+            }
+            if name != "options" && parts.len() > 1 {
+                parts.push(b',');
             }
             let begin = parts.len();
             let end = match name.as_ref() {
@@ -223,19 +229,27 @@ impl Draft {
                 },
             },
         };
-        // `Map::remove` swaps the last member into the removed one's place.
-        if let Some(i) = members.iter().position(|(n, _)| n == "options") {
-            members.swap_remove(i);
-        }
-        let mut out = Vec::with_capacity(parts.len() + 2);
-        out.push(b'{');
-        for (i, (_, range)) in members.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
+        // `Map::remove` swaps the last member into the removed one's place:
+        // the members then move, unless `options` was missing or last.
+        let out = match members.iter().position(|(n, _)| n == "options") {
+            Some(i) if i + 1 < members.len() => {
+                members.swap_remove(i);
+                let mut out = Vec::with_capacity(parts.len() + 1);
+                out.push(b'{');
+                for (i, (_, range)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(&parts[range.clone()]);
+                }
+                out.push(b'}');
+                out
             }
-            out.extend_from_slice(&parts[range.clone()]);
-        }
-        out.push(b'}');
+            _ => {
+                parts.push(b'}');
+                parts
+            }
+        };
         Some(Ok(Draft {
             endpoint: Endpoint::Interact,
             request_id: options.request_id.unwrap_or_else(ids::uuid_v4),
