@@ -38,7 +38,7 @@ from typing import (
 from . import _config, _native
 from ._config import Words
 from ._errors import ConfigError, EdgeError, EdgeTimeoutError, RequestError, _from_native
-from ._logging import LevelFollower
+from ._logging import LEVEL_KEY, LevelFollower, level_cache
 from ._shapes import (
     DefaultConsent,
     HintRouting,
@@ -320,9 +320,25 @@ class EdgeClient:
           ``Accept-Language``, ``Referer``, ``X-Forwarded-For`` ...).
         - ``location_hint``: pins the region of this call.
         """
-        request = _request("event", _event(event, "interact()"), query, meta, request_id, state, datastream_id, timeout, total_timeout,
-                           headers, location_hint)
-        return _response(InteractResponse, self._invoke(self._native.interact, request))
+        if (query is None and meta is None and request_id is None and state is None and datastream_id is None
+                and timeout is None and total_timeout is None and headers is None and location_hint is None):
+            # The common call, no keywords: straight to the native call (the
+            # same steps as _request and _invoke, without their calls).
+            if type(event) is not dict or "event" in event:
+                _event(event, "interact()")
+            request: Dict[str, Any] = {"event": event}
+        else:
+            request = _request("event", _event(event, "interact()"), query, meta, request_id, state, datastream_id, timeout,
+                               total_timeout, headers, location_hint)
+        log = self._log
+        if level_cache.get(LEVEL_KEY) != log.installed:
+            log.sync()
+        try:
+            result = self._native.interact(request)
+        except (EdgeError, TypeError) as e:
+            self._words.apply(e, request)
+            raise
+        return _response(InteractResponse, result)
 
     def collect(
         self,
@@ -340,8 +356,12 @@ class EdgeClient:
     ) -> CollectResponse:
         """Posts a batch of events to ``/ee/v2/collect`` at once (the encoded
         body must stay under 64 KB). Keywords as :meth:`interact`."""
-        request = _request("events", _events(events), query, meta, request_id, state, datastream_id, timeout, total_timeout,
-                           headers=headers, location_hint=location_hint)
+        if (query is None and meta is None and request_id is None and state is None and datastream_id is None
+                and timeout is None and total_timeout is None and headers is None and location_hint is None):
+            request: Dict[str, Any] = {"events": _events(events)}
+        else:
+            request = _request("events", _events(events), query, meta, request_id, state, datastream_id, timeout,
+                               total_timeout, headers=headers, location_hint=location_hint)
         return _response(CollectResponse, self._invoke(self._native.collect, request))
 
     async def interact_async(
@@ -516,7 +536,9 @@ class EdgeClient:
         """Runs one native call on this thread: log level in step, messages in
         Python's words. (The native layer picks the request id when none is
         given and tags the call's log records with it.)"""
-        self._log.sync()
+        log = self._log
+        if level_cache.get(LEVEL_KEY) != log.installed:
+            log.sync()
         try:
             return call(request)
         except (EdgeError, TypeError) as e:
