@@ -53,6 +53,8 @@ from ._shapes import (
 from ._types import CloseReport, CollectResponse, InteractResponse, OAuth, Outcome, QueueStats, TokenAuth, _response
 from ._visitor import StateEntry, display_event
 
+_new_response = object.__new__
+
 # `-> _Self` from __enter__/__aenter__: typing.Self where Python has it (3.11+);
 # checkers know typing_extensions' from typeshed. At run time on 3.9 and 3.10 a
 # TypeVar stands in, so that typing.get_type_hints() resolves the annotation
@@ -338,7 +340,10 @@ class EdgeClient:
         except (EdgeError, TypeError) as e:
             self._words.apply(e, request)
             raise
-        return _response(InteractResponse, result)
+        response = _new_response(InteractResponse)  # as _response(), inline
+        response._raw = None
+        response._result = result
+        return response
 
     def collect(
         self,
