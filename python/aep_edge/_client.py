@@ -38,7 +38,7 @@ from typing import (
 from . import _config, _native
 from ._config import Words
 from ._errors import ConfigError, EdgeError, EdgeTimeoutError, RequestError, _from_native
-from ._logging import LevelFollower
+from ._logging import LEVEL_KEY, LevelFollower, level_cache
 from ._shapes import (
     DefaultConsent,
     HintRouting,
@@ -52,6 +52,8 @@ from ._shapes import (
 )
 from ._types import CloseReport, CollectResponse, InteractResponse, OAuth, Outcome, QueueStats, TokenAuth, _response
 from ._visitor import StateEntry, display_event
+
+_new_response = object.__new__
 
 # `-> _Self` from __enter__/__aenter__: typing.Self where Python has it (3.11+);
 # checkers know typing_extensions' from typeshed. At run time on 3.9 and 3.10 a
@@ -320,9 +322,28 @@ class EdgeClient:
           ``Accept-Language``, ``Referer``, ``X-Forwarded-For`` ...).
         - ``location_hint``: pins the region of this call.
         """
-        request = _request("event", _event(event, "interact()"), query, meta, request_id, state, datastream_id, timeout, total_timeout,
-                           headers, location_hint)
-        return _response(InteractResponse, self._invoke(self._native.interact, request))
+        if (query is None and meta is None and request_id is None and state is None and datastream_id is None
+                and timeout is None and total_timeout is None and headers is None and location_hint is None):
+            # The common call, no keywords: straight to the native call (the
+            # same steps as _request and _invoke, without their calls).
+            if type(event) is not dict or "event" in event:
+                _event(event, "interact()")
+            request: Dict[str, Any] = {"event": event}
+        else:
+            request = _request("event", _event(event, "interact()"), query, meta, request_id, state, datastream_id, timeout,
+                               total_timeout, headers, location_hint)
+        log = self._log
+        if level_cache.get(LEVEL_KEY) != log.installed:
+            log.sync()
+        try:
+            result = self._native.interact(request)
+        except (EdgeError, TypeError) as e:
+            self._words.apply(e, request)
+            raise
+        response = _new_response(InteractResponse)  # as _response(), inline
+        response._raw = None
+        response._result = result
+        return response
 
     def collect(
         self,
@@ -340,8 +361,12 @@ class EdgeClient:
     ) -> CollectResponse:
         """Posts a batch of events to ``/ee/v2/collect`` at once (the encoded
         body must stay under 64 KB). Keywords as :meth:`interact`."""
-        request = _request("events", _events(events), query, meta, request_id, state, datastream_id, timeout, total_timeout,
-                           headers=headers, location_hint=location_hint)
+        if (query is None and meta is None and request_id is None and state is None and datastream_id is None
+                and timeout is None and total_timeout is None and headers is None and location_hint is None):
+            request: Dict[str, Any] = {"events": _events(events)}
+        else:
+            request = _request("events", _events(events), query, meta, request_id, state, datastream_id, timeout,
+                               total_timeout, headers=headers, location_hint=location_hint)
         return _response(CollectResponse, self._invoke(self._native.collect, request))
 
     async def interact_async(
@@ -516,7 +541,9 @@ class EdgeClient:
         """Runs one native call on this thread: log level in step, messages in
         Python's words. (The native layer picks the request id when none is
         given and tags the call's log records with it.)"""
-        self._log.sync()
+        log = self._log
+        if level_cache.get(LEVEL_KEY) != log.installed:
+            log.sync()
         try:
             return call(request)
         except (EdgeError, TypeError) as e:

@@ -3,8 +3,11 @@
 - A ``NullHandler`` on the logger: an application that configures no logging
   sees nothing, even for a retry or a failure it catches (as httpx does).
 - The level the core sends follows the logger's *effective* level while a
-  client lives: every call compares it with the level installed (one
-  ``getEffectiveLevel()``), so a later ``setLevel`` takes effect.
+  client lives: every call compares it with the level installed, so a later
+  ``setLevel`` takes effect. The effective level is kept in the logger's own
+  ``_cache`` dict, which ``logging`` clears on every ``setLevel`` (any
+  logger's) and ``logging.disable``: a call costs one dict lookup, not a walk
+  up the logger tree.
 - Records carry ``request_id`` (the id sent, for lines logged during a call
   on that call's thread: the native layer passes it with the line) and
   ``attempt`` (for lines about one attempt) as extras; both are ``None`` where
@@ -28,6 +31,29 @@ _ATTEMPT = re.compile(r"\battempt (\d+)\b")
 # The core names a call as "<path> <request id>": how a line logged on one of
 # the core's worker threads (an async call) is tied to its call.
 _CALL = re.compile(r"\b(?:v2/interact|v2/collect|v1/privacy/set-consent) (\S+)")
+
+# Where the effective level is kept between level changes (a str key beside
+# the int keys ``isEnabledFor`` caches). Without ``Logger._cache`` (another
+# Python), an empty dict that never holds it: every call asks the logger.
+LEVEL_KEY = "aep_edge:effective-level"
+_logger_cache: Any = getattr(logger, "_cache", None)
+_CACHES_LEVEL = isinstance(_logger_cache, dict)
+level_cache: "dict[Any, Any]" = _logger_cache if _CACHES_LEVEL else {}
+
+
+def effective_level() -> int:
+    """The logger's effective level, from the cache when no level changed."""
+    effective = level_cache.get(LEVEL_KEY)
+    if effective is not None:
+        return int(effective)
+    effective = logger.getEffectiveLevel()
+    if _CACHES_LEVEL:
+        level_cache[LEVEL_KEY] = effective
+        # A setLevel on another thread between the two reads has cleared the
+        # cache before this store: drop the stale value.
+        if logger.getEffectiveLevel() != effective:
+            level_cache.pop(LEVEL_KEY, None)
+    return effective
 
 
 def core_level(effective: int) -> int:
@@ -57,11 +83,11 @@ def emit(level: int, message: str, request_id: Optional[str] = None) -> None:
 class LevelFollower:
     """Keeps one native client's log level equal to the logger's."""
 
-    __slots__ = ("_native", "_installed", "_lock")
+    __slots__ = ("_native", "installed", "_lock")
 
     def __init__(self, native: Any) -> None:
         self._native = native
-        self._installed = -1  # the logging level last applied; -1: none yet
+        self.installed = -1  # the logging level last applied; -1: none yet
         self._lock = threading.Lock()
         self.sync()
 
@@ -73,15 +99,18 @@ class LevelFollower:
         self._lock = threading.Lock()
 
     def sync(self) -> None:
-        effective = logger.getEffectiveLevel()
-        if effective == self._installed:
+        """Installs the logger's effective level when it differs (the hot
+        path checks ``level_cache.get(LEVEL_KEY) != follower.installed``
+        first and calls this only then)."""
+        effective = effective_level()
+        if effective == self.installed:
             return
         with self._lock:
-            if effective == self._installed:
+            if effective == self.installed:
                 return
             level = core_level(effective)
             if level:
                 self._native.set_logger(level, emit)
             else:
                 self._native.set_logger(0, None)
-            self._installed = effective
+            self.installed = effective

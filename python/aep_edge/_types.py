@@ -89,6 +89,10 @@ class CollectResponse:
     (``httpStatus``, ``attempts``, ``requestId`` sent, ``region``, ``elapsedMs``).
     """
 
+    # Slots: a call builds one per response, and reads them on every property;
+    # ``__dict__`` keeps other attributes settable as before.
+    __slots__ = ("_raw", "_result", "__dict__", "__weakref__")
+
     def __init__(self, raw: ResultBody) -> None:
         self._raw: Optional[ResultBody] = raw
         # A call's result stays in Rust until something needs its dicts:
@@ -223,6 +227,8 @@ class CollectResponse:
 
 class InteractResponse(CollectResponse):
     """The outcome of :meth:`EdgeClient.interact`."""
+
+    __slots__ = ()
 
     @property
     def state_entries(self) -> List[StoreEntry]:

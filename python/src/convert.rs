@@ -204,10 +204,7 @@ fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
     let mut rest = s;
     // Runs of plain text are copied whole; only the bytes to escape stop it.
-    while let Some(i) = rest
-        .bytes()
-        .position(|b| b < 0x20 || b == b'"' || b == b'\\')
-    {
+    while let Some(i) = first_to_escape(rest.as_bytes()) {
         out.push_str(&rest[..i]);
         match rest.as_bytes()[i] {
             b'"' => out.push_str("\\\""),
@@ -225,6 +222,34 @@ fn push_json_str(out: &mut String, s: &str) {
     }
     out.push_str(rest);
     out.push('"');
+}
+
+/// The index of the first byte JSON needs escaped (`"`, `\\`, a control
+/// character), if any. Eight bytes at a time while none is there: most
+/// strings (keys, ids, URLs, hashes) have none, and this runs for every one.
+fn first_to_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Non-zero when some byte of `w` is zero (exact as a yes/no answer).
+    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS;
+    let mut start = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        // A byte below 0x20 (bytes >= 0x80 have their high bit, masked by !w).
+        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
+        if control
+            | has_zero(w ^ (ONES * u64::from(b'"')))
+            | has_zero(w ^ (ONES * u64::from(b'\\')))
+            != 0
+        {
+            break;
+        }
+        start += 8;
+    }
+    bytes[start..]
+        .iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        .map(|i| start + i)
 }
 
 /// Why a conversion failed. The path of the value at fault is collected

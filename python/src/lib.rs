@@ -295,12 +295,12 @@ impl Drop for CallTag {
 /// Mapping, `options` without `requestId`) goes through a `Value`.
 fn request_text(request: &Bound<'_, PyAny>) -> PyResult<(String, Option<String>)> {
     if let Ok(dict) = request.cast::<PyDict>() {
-        let request_id = match dict.get_item("options")? {
+        let request_id = match dict.get_item(pyo3::intern!(request.py(), "options"))? {
             None => None,
             Some(options) => match options.cast::<PyDict>() {
                 // Not a dict: the core refuses the request; no id to log.
                 Err(_) => Some(None),
-                Ok(options) => match options.get_item("requestId")? {
+                Ok(options) => match options.get_item(pyo3::intern!(request.py(), "requestId"))? {
                     Some(id) => Some(id.cast::<PyString>().ok().map(|id| id.to_string())),
                     None => return through_value(request),
                 },
@@ -317,9 +317,10 @@ fn request_text(request: &Bound<'_, PyAny>) -> PyResult<(String, Option<String>)
         if text.len() > 1 {
             text.push(',');
         }
-        text.push_str("\"options\":{\"requestId\":");
-        text.push_str(&Value::String(id.clone()).to_string());
-        text.push_str("}}");
+        // A UUID is plain ASCII: no escaping, no temporary string.
+        text.push_str("\"options\":{\"requestId\":\"");
+        text.push_str(&id);
+        text.push_str("\"}}");
         return Ok((text, Some(id)));
     }
     through_value(request)

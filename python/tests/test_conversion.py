@@ -115,3 +115,13 @@ def test_the_request_text_keeps_every_value(client: EdgeClient, emulator: Emulat
     assert [type(x) for x in sent["ints"][:5]] == [int] * 5
     assert list(sent) == list(data)
 
+
+
+def test_every_escape_is_found_at_every_position(client: EdgeClient, emulator: Emulator) -> None:
+    # The writer scans strings eight bytes at a time: each byte JSON escapes
+    # (and its neighbours 0x1f/0x20, 0x21/0x23, 0x5b/0x5d), at every offset of
+    # a chunk and of the tail, beside multi-byte UTF-8.
+    specials = ['"', "\\", "\x00", "\x1f", "\x7f", " ", "!", "#", "[", "]", "\n", "é", "😀"]
+    data = {f"k{c}{i}": "a" * i + c + "b" * (16 - i) + "é" * (i % 3) for c in specials for i in range(17)}
+    assert client.interact({"xdm": {"eventType": "t"}, "data": data}).status == 200
+    assert sent_event(emulator)["data"] == data

@@ -55,6 +55,29 @@ def test_a_later_set_level_takes_effect(client: EdgeClient, caplog: pytest.LogCa
     assert aep_records(caplog) == []
 
 
+def test_the_root_level_counts_while_the_logger_has_none(client: EdgeClient, caplog: pytest.LogCaptureFixture) -> None:
+    """The effective level is cached between calls: a setLevel on the root
+    (another logger) must still reach the core."""
+    logger, root = logging.getLogger("aep_edge"), logging.getLogger()
+    caplog.set_level(logging.DEBUG, logger="aep_edge")
+    logger.setLevel(logging.NOTSET)  # follow the root
+    saved = root.level
+    try:
+        root.setLevel(logging.CRITICAL)
+        client.interact(EVENT)
+        client.interact(EVENT)
+        assert aep_records(caplog) == []
+        root.setLevel(logging.DEBUG)
+        client.interact(EVENT)
+        assert any("/interact" in r.getMessage() for r in aep_records(caplog))
+        caplog.clear()
+        root.setLevel(logging.CRITICAL)
+        client.interact(EVENT)
+        assert aep_records(caplog) == []
+    finally:
+        root.setLevel(saved)
+
+
 def test_records_carry_request_id_and_attempt(
     client: EdgeClient, emulator: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
