@@ -91,18 +91,21 @@ impl Client {
     /// the C ABI hands out): written from the response body without building
     /// a `Value` where the body allows it (`answer`).
     pub fn interact_json_text(&self, request: &str) -> Result<String> {
-        self.call_text(Endpoint::Interact, || {
-            Draft::from_json(Endpoint::Interact, request)
-        })
+        self.interact_json_text_facts(request, None)
+            .map(|(text, _)| text)
     }
 
     /// As [`Client::interact_json_text`], with the result's scalar `client`
     /// facts beside the text (for a binding that reads `httpStatus` without
-    /// parsing the text).
-    pub fn interact_json_text_facts(&self, request: &str) -> Result<(String, ResultFacts)> {
-        self.call_text_facts(Endpoint::Interact, || {
-            Draft::from_json(Endpoint::Interact, request)
-        })
+    /// parsing the text). `request_id`, when given, is the id sent unless
+    /// the request names one in `options.requestId` (a binding that tags
+    /// the call's log lines with it chooses it before the call).
+    pub fn interact_json_text_facts(
+        &self,
+        request: &str,
+        request_id: Option<String>,
+    ) -> Result<(String, ResultFacts)> {
+        self.call_text(Endpoint::Interact, request, request_id)
     }
 
     /// Posts a batch of events to `/ee/v2/collect` at once.
@@ -121,16 +124,18 @@ impl Client {
 
     /// As [`Client::collect_json`], returning the result JSON as text.
     pub fn collect_json_text(&self, request: &str) -> Result<String> {
-        self.call_text(Endpoint::Collect, || {
-            Draft::from_json(Endpoint::Collect, request)
-        })
+        self.collect_json_text_facts(request, None)
+            .map(|(text, _)| text)
     }
 
-    /// As [`Client::collect_json_text`], with the result's scalar `client` facts.
-    pub fn collect_json_text_facts(&self, request: &str) -> Result<(String, ResultFacts)> {
-        self.call_text_facts(Endpoint::Collect, || {
-            Draft::from_json(Endpoint::Collect, request)
-        })
+    /// As [`Client::collect_json_text`], with the result's scalar `client`
+    /// facts and the `request_id` of [`Client::interact_json_text_facts`].
+    pub fn collect_json_text_facts(
+        &self,
+        request: &str,
+        request_id: Option<String>,
+    ) -> Result<(String, ResultFacts)> {
+        self.call_text(Endpoint::Collect, request, request_id)
     }
 
     /// Posts a consent decision to `/ee/v1/privacy/set-consent`
@@ -152,16 +157,18 @@ impl Client {
 
     /// As [`Client::set_consent_json`], returning the result JSON as text.
     pub fn set_consent_json_text(&self, request: &str) -> Result<String> {
-        self.call_text(Endpoint::Consent, || {
-            Draft::from_json(Endpoint::Consent, request)
-        })
+        self.set_consent_json_text_facts(request, None)
+            .map(|(text, _)| text)
     }
 
-    /// As [`Client::set_consent_json_text`], with the result's scalar `client` facts.
-    pub fn set_consent_json_text_facts(&self, request: &str) -> Result<(String, ResultFacts)> {
-        self.call_text_facts(Endpoint::Consent, || {
-            Draft::from_json(Endpoint::Consent, request)
-        })
+    /// As [`Client::set_consent_json_text`], with the result's scalar `client`
+    /// facts and the `request_id` of [`Client::interact_json_text_facts`].
+    pub fn set_consent_json_text_facts(
+        &self,
+        request: &str,
+        request_id: Option<String>,
+    ) -> Result<(String, ResultFacts)> {
+        self.call_text(Endpoint::Consent, request, request_id)
     }
 
     /// The session as JSON: `ecid`, `locationHint`, `consent`, `entries`,
@@ -278,23 +285,17 @@ impl Client {
             .map(Output::into_value)
     }
 
+    /// A call from request text to result text with its scalar facts.
     fn call_text(
         &self,
         endpoint: Endpoint,
-        draft: impl FnOnce() -> Result<Draft>,
-    ) -> Result<String> {
-        self.call_from(endpoint, Instant::now(), Want::Text, draft)
-            .map(Output::into_text)
-    }
-
-    fn call_text_facts(
-        &self,
-        endpoint: Endpoint,
-        draft: impl FnOnce() -> Result<Draft>,
+        request: &str,
+        request_id: Option<String>,
     ) -> Result<(String, ResultFacts)> {
-        let output = self.call_from(endpoint, Instant::now(), Want::Text, draft)?;
-        let facts = output.facts.clone();
-        Ok((output.into_text(), facts))
+        self.call_from(endpoint, Instant::now(), Want::Text, || {
+            Draft::from_json_with_id(endpoint, request, request_id)
+        })
+        .map(Output::into_text_facts)
     }
 
     fn call_from(
@@ -744,11 +745,13 @@ impl Output {
         }
     }
 
-    fn into_text(self) -> String {
-        match self.form {
+    /// The text and the facts, moved out (no copy).
+    fn into_text_facts(self) -> (String, ResultFacts) {
+        let text = match self.form {
             Form::Value(v) => answer::value_text(&v),
             Form::Text(t, _) => t,
-        }
+        };
+        (text, self.facts)
     }
 }
 

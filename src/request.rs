@@ -123,6 +123,17 @@ pub struct Prepared {
 impl Draft {
     /// Parses and validates a request JSON string.
     pub fn from_json(endpoint: Endpoint, text: &str) -> Result<Draft> {
+        Draft::from_json_with_id(endpoint, text, None)
+    }
+
+    /// As [`Draft::from_json`]; `request_id`, when given, is the id sent if
+    /// the request names none in `options.requestId` (instead of a new one):
+    /// for a binding that must know the id before the call starts.
+    pub fn from_json_with_id(
+        endpoint: Endpoint,
+        text: &str,
+        mut request_id: Option<String>,
+    ) -> Result<Draft> {
         if text.len() > MAX_REQUEST_JSON_BYTES {
             return Err(Error::invalid_request(format!(
                 "the request is {} bytes; at most {MAX_REQUEST_JSON_BYTES} are accepted",
@@ -130,7 +141,7 @@ impl Draft {
             )));
         }
         if endpoint == Endpoint::Interact {
-            if let Some(draft) = Draft::from_json_fast(text) {
+            if let Some(draft) = Draft::from_json_fast(text, &mut request_id) {
                 return draft;
             }
         }
@@ -140,11 +151,21 @@ impl Draft {
                 format!("the request is not valid JSON: {e}"),
             )
         })?;
-        Draft::from_value(endpoint, value)
+        Draft::from_value_with_id(endpoint, value, request_id)
     }
 
     /// Validates a parsed request and fills in what the client adds.
     pub fn from_value(endpoint: Endpoint, value: Value) -> Result<Draft> {
+        Draft::from_value_with_id(endpoint, value, None)
+    }
+
+    /// As [`Draft::from_value`], with the fallback `request_id` of
+    /// [`Draft::from_json_with_id`].
+    fn from_value_with_id(
+        endpoint: Endpoint,
+        value: Value,
+        request_id: Option<String>,
+    ) -> Result<Draft> {
         let Value::Object(mut body) = value else {
             return Err(Error::invalid_request(format!(
                 "the request must be a JSON object, not {}",
@@ -158,7 +179,10 @@ impl Draft {
         check_top_level(endpoint, &mut body).map_err(Error::invalid_request)?;
         Ok(Draft {
             endpoint,
-            request_id: options.request_id.unwrap_or_else(ids::uuid_v4),
+            request_id: options
+                .request_id
+                .or(request_id)
+                .unwrap_or_else(ids::uuid_v4),
             datastream_override: options.datastream_id,
             explicit_state: options.visitor.entries_to_send(),
             visitor: options.visitor,
@@ -172,7 +196,7 @@ impl Draft {
     /// changed and written again: the same bytes, a fraction of the work.
     /// `None` whenever the request is anything but plainly valid (the map
     /// path then gives the same result, or its precise error).
-    fn from_json_fast(text: &str) -> Option<Result<Draft>> {
+    fn from_json_fast(text: &str, request_id: &mut Option<String>) -> Option<Result<Draft>> {
         use crate::json_scan::{push_json_str, Doc};
         let doc = Doc::new(text.as_bytes())?;
         // One pass: each member but `options` is written to `parts` as it is
@@ -252,7 +276,9 @@ impl Draft {
         };
         Some(Ok(Draft {
             endpoint: Endpoint::Interact,
-            request_id: options.request_id.unwrap_or_else(ids::uuid_v4),
+            request_id: (options.request_id)
+                .or_else(|| request_id.take())
+                .unwrap_or_else(ids::uuid_v4),
             datastream_override: options.datastream_id,
             explicit_state: options.visitor.entries_to_send(),
             visitor: options.visitor,
@@ -852,7 +878,7 @@ mod tests {
     }
 
     fn same_with_state(text: &str, stored: &[StateEntry]) -> bool {
-        let Some(fast) = Draft::from_json_fast(text) else {
+        let Some(fast) = Draft::from_json_fast(text, &mut None) else {
             return false;
         };
         let slow = serde_json::from_str::<Value>(text)

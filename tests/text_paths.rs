@@ -204,7 +204,7 @@ fn the_facts_beside_the_text_are_the_ones_it_states() {
                 ..Fault::default()
             });
         }
-        let (result, facts) = client.interact_json_text_facts(&text).unwrap();
+        let (result, facts) = client.interact_json_text_facts(&text, None).unwrap();
         let result: Value = serde_json::from_str(&result).unwrap();
         let stated = &result["client"];
         assert_eq!(stated["httpStatus"], json!(facts.http_status), "{result}");
@@ -214,9 +214,59 @@ fn the_facts_beside_the_text_are_the_ones_it_states() {
         assert_eq!(stated["elapsedMs"], json!(facts.elapsed_ms), "{result}");
     }
     let by_map = client.interact_json("{").unwrap_err();
-    let by_facts = client.interact_json_text_facts("{").unwrap_err();
+    let by_facts = client.interact_json_text_facts("{", None).unwrap_err();
     assert_eq!(
         (by_map.kind, by_map.message),
         (by_facts.kind, by_facts.message)
     );
+}
+
+/// The id a binding chose (`interact_json_text_facts(text, Some(id))`) is
+/// the one sent and stated, unless the request names its own in
+/// `options.requestId`; the body sent is the same either way.
+#[test]
+fn a_chosen_request_id_is_sent_unless_the_request_names_one() {
+    let edge = emulator();
+    let client = client(&edge.base_url(), json!({"session": "none"}));
+    let sent_id = |edge: &aep_edge_emulator::Emulator| {
+        let sent = edge.requests().pop().unwrap();
+        let id = sent.query.iter().find(|(k, _)| k == "requestId").unwrap();
+        (id.1.clone(), sent.body)
+    };
+    let plain = source_request().to_string();
+    let mut named = source_request();
+    named["options"] = json!({"requestId": "rid-named"});
+    let mut timed = source_request();
+    timed["options"] = json!({"timeouts": {"totalMs": 5000}});
+    let mut odd = source_request(); // meta: the map path
+    odd["meta"] = json!({"state": {"domain": "example.com"}});
+    for (text, chosen, expected) in [
+        (plain.clone(), Some("rid-chosen"), "rid-chosen"),
+        (named.to_string(), Some("rid-chosen"), "rid-named"),
+        (timed.to_string(), Some("rid-chosen"), "rid-chosen"),
+        (odd.to_string(), Some("rid-chosen"), "rid-chosen"),
+        (named.to_string(), None, "rid-named"),
+    ] {
+        let (_, facts) = client
+            .interact_json_text_facts(&text, chosen.map(str::to_string))
+            .unwrap();
+        let (id, body) = sent_id(&edge);
+        assert_eq!(
+            (id.as_str(), facts.request_id.as_str()),
+            (expected, expected),
+            "{text}"
+        );
+        client.interact_json_text(&text).unwrap();
+        let (other, same_body) = sent_id(&edge);
+        assert_ne!(other, "rid-chosen");
+        let mut body: Value = serde_json::from_slice(&body).unwrap();
+        let mut same_body: Value = serde_json::from_slice(&same_body).unwrap();
+        blank_identities(&mut body);
+        blank_identities(&mut same_body);
+        for b in [&mut body, &mut same_body] {
+            // A new event id and timestamp per call.
+            b["event"]["xdm"]["_id"] = json!("id");
+        }
+        assert_eq!(body, same_body, "{text}");
+    }
 }

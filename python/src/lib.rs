@@ -21,7 +21,7 @@ use errors::CoreError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use result::NativeResult;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -221,6 +221,10 @@ impl From<Client> for NativeClient {
     }
 }
 
+/// A core call from request text (and the id chosen for it, if any) to the
+/// result text and its scalar facts: `Client::interact_json_text_facts` ...
+type TextCall = fn(&Client, &str, Option<String>) -> aep_edge::Result<(String, ResultFacts)>;
+
 impl NativeClient {
     /// Writes the request as JSON text, waits for the core's text path with
     /// the GIL released, and returns the result text with its scalar facts,
@@ -230,12 +234,12 @@ impl NativeClient {
         py: Python<'_>,
         request: &Bound<'_, PyAny>,
         name: &'static str,
-        call: fn(&Client, &str) -> aep_edge::Result<(String, ResultFacts)>,
+        call: TextCall,
     ) -> PyResult<NativeResult> {
-        let (text, request_id) = request_text(request)?;
-        let _tag = CallTag::new(request_id);
+        let RequestText { text, tag, new_id } = RequestText::new(request)?;
+        let _tag = CallTag::new(tag);
         let client = self.client.clone();
-        let (result, facts) = self.run(py, name, move || call(&client, &text))?;
+        let (result, facts) = self.run(py, name, move || call(&client, &text, new_id))?;
         Ok(NativeResult::from_text(result, facts))
     }
 
@@ -288,71 +292,86 @@ impl Drop for CallTag {
     }
 }
 
-/// A blocking call's request as JSON text, and the request id it will send
-/// (as [`chosen_request_id`] picks it: a new one is appended as
-/// `options.requestId` when the request has no `options`). A request dict
-/// is written straight from the Python objects; the rare rest (a `Json`, a
-/// Mapping, `options` without `requestId`) goes through a `Value`.
-fn request_text(request: &Bound<'_, PyAny>) -> PyResult<(String, Option<String>)> {
-    if let Ok(dict) = request.cast::<PyDict>() {
-        let request_id = match dict.get_item(pyo3::intern!(request.py(), "options"))? {
-            None => None,
+/// A blocking call's request as JSON text, with the request id it will
+/// send: `tag` (its log lines carry it; `None` for a request the core will
+/// refuse anyway: `options` or `options.requestId` of the wrong type) and
+/// `new_id`, the id chosen here for a request that names none, which the
+/// core sends (so it neither picks another nor parses it back out of the
+/// text). A request dict is written straight from the Python objects; the
+/// rare rest (a `Json`, a Mapping) goes through a `Value`.
+struct RequestText {
+    text: String,
+    tag: Option<String>,
+    new_id: Option<String>,
+}
+
+impl RequestText {
+    fn new(request: &Bound<'_, PyAny>) -> PyResult<RequestText> {
+        let Ok(dict) = request.cast::<PyDict>() else {
+            let value = request_value(request)?;
+            let (tag, new_id) = ids_of(named_request_id(&value));
+            return Ok(RequestText {
+                text: value.to_string(),
+                tag,
+                new_id,
+            });
+        };
+        let py = request.py();
+        let named = match dict.get_item(pyo3::intern!(py, "options"))? {
+            None => Named::Nothing,
+            Some(options) if options.is_none() => Named::Nothing,
             Some(options) => match options.cast::<PyDict>() {
-                // Not a dict: the core refuses the request; no id to log.
-                Err(_) => Some(None),
-                Ok(options) => match options.get_item(pyo3::intern!(request.py(), "requestId"))? {
-                    Some(id) => Some(id.cast::<PyString>().ok().map(|id| id.to_string())),
-                    None => return through_value(request),
+                Err(_) => Named::Invalid,
+                Ok(options) => match options.get_item(pyo3::intern!(py, "requestId"))? {
+                    None => Named::Nothing,
+                    Some(id) => match id.cast::<PyString>() {
+                        Ok(id) => Named::Id(id.to_string()),
+                        Err(_) => Named::Invalid,
+                    },
                 },
             },
         };
         let mut text = String::with_capacity(512);
         convert::to_text(request, "", &mut text)?;
-        if let Some(request_id) = request_id {
-            return Ok((text, request_id));
-        }
-        let id = aep_edge::uuid_v4();
-        // `{...}` becomes `{..., "options": {"requestId": id}}`.
-        text.pop();
-        if text.len() > 1 {
-            text.push(',');
-        }
-        // A UUID is plain ASCII: no escaping, no temporary string.
-        text.push_str("\"options\":{\"requestId\":\"");
-        text.push_str(&id);
-        text.push_str("\"}}");
-        return Ok((text, Some(id)));
+        let (tag, new_id) = ids_of(named);
+        Ok(RequestText { text, tag, new_id })
     }
-    through_value(request)
 }
 
-fn through_value(request: &Bound<'_, PyAny>) -> PyResult<(String, Option<String>)> {
-    let mut value = request_value(request)?;
-    let id = chosen_request_id(&mut value);
-    Ok((value.to_string(), id))
+/// What a request says of its id (`options.requestId`).
+enum Named {
+    Id(String),
+    /// None: the call sends a new one.
+    Nothing,
+    /// Not a string, or `options` not an object: the core refuses the call.
+    Invalid,
 }
 
-/// The request id a call will send: `options.requestId` when given, else a
-/// new one put there (so that its log lines can carry it). `None` for a
-/// request the core will refuse anyway (not an object, bad `options`).
-fn chosen_request_id(request: &mut Value) -> Option<String> {
-    let Value::Object(request) = request else {
-        return None;
-    };
-    let options = request
-        .entry("options")
-        .or_insert_with(|| Value::Object(Map::new()));
-    let Value::Object(options) = options else {
-        return None;
-    };
-    match options.get("requestId") {
-        Some(Value::String(id)) => Some(id.clone()),
-        Some(_) => None,
-        None => {
+/// The log tag and the new id to hand to the core, for what a request names.
+fn ids_of(named: Named) -> (Option<String>, Option<String>) {
+    match named {
+        Named::Id(id) => (Some(id), None),
+        Named::Invalid => (None, None),
+        Named::Nothing => {
             let id = aep_edge::uuid_v4();
-            options.insert("requestId".into(), Value::String(id.clone()));
-            Some(id)
+            (Some(id.clone()), Some(id))
         }
+    }
+}
+
+/// [`Named`] for a request given as a `Value`.
+fn named_request_id(request: &Value) -> Named {
+    let Value::Object(request) = request else {
+        return Named::Invalid;
+    };
+    match request.get("options") {
+        None | Some(Value::Null) => Named::Nothing,
+        Some(Value::Object(options)) => match options.get("requestId") {
+            None => Named::Nothing,
+            Some(Value::String(id)) => Named::Id(id.clone()),
+            Some(_) => Named::Invalid,
+        },
+        Some(_) => Named::Invalid,
     }
 }
 
