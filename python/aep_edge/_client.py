@@ -53,8 +53,6 @@ from ._shapes import (
 from ._types import CloseReport, CollectResponse, InteractResponse, OAuth, Outcome, QueueStats, TokenAuth, _response
 from ._visitor import StateEntry, display_event
 
-_new_response = object.__new__
-
 # `-> _Self` from __enter__/__aenter__: typing.Self where Python has it (3.11+);
 # checkers know typing_extensions' from typeshed. At run time on 3.9 and 3.10 a
 # TypeVar stands in, so that typing.get_type_hints() resolves the annotation
@@ -324,26 +322,12 @@ class EdgeClient:
         """
         if (query is None and meta is None and request_id is None and state is None and datastream_id is None
                 and timeout is None and total_timeout is None and headers is None and location_hint is None):
-            # The common call, no keywords: straight to the native call (the
-            # same steps as _request and _invoke, without their calls).
-            if type(event) is not dict or "event" in event:
-                _event(event, "interact()")
-            request: Dict[str, Any] = {"event": event}
-        else:
-            request = _request("event", _event(event, "interact()"), query, meta, request_id, state, datastream_id, timeout,
-                               total_timeout, headers, location_hint)
-        log = self._log
-        if level_cache.get(LEVEL_KEY) != log.installed:
-            log.sync()
-        try:
-            result = self._native.interact(request)
-        except (EdgeError, TypeError) as e:
-            self._words.apply(e, request)
-            raise
-        response = _new_response(InteractResponse)  # as _response(), inline
-        response._raw = None
-        response._result = result
-        return response
+            # The common call, no keywords: the native layer does it end to
+            # end, with the steps of the lines below (python/src/plain_call.rs).
+            return _native.plain_interact(self, self._native, self._log, event)
+        request = _request("event", _event(event, "interact()"), query, meta, request_id, state, datastream_id, timeout,
+                           total_timeout, headers, location_hint)
+        return _response(InteractResponse, self._invoke(self._native.interact, request))
 
     def collect(
         self,

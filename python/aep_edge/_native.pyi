@@ -12,6 +12,7 @@ __all__ = [
     "NativeResult",
     "Inbox",
     "to_json",
+    "plain_interact",
     "start_call",
     "proposition_event",
     "core_version",
@@ -27,6 +28,11 @@ def proposition_event(request: Any) -> Dict[str, Any]:
 
 def to_json(obj: Any, root: str = "") -> Json:
     """Converts obj strictly to JSON; TypeError names the path of a bad value."""
+
+def plain_interact(client: Any, native: NativeClient, log: Any, event: Any) -> Any:
+    """EdgeClient.interact(event) with no keyword given, end to end: client
+    is the EdgeClient, native its _native, log its _log; returns the
+    InteractResponse."""
 
 def start_call(
     client: NativeClient,

@@ -11,6 +11,7 @@
 mod async_calls;
 mod convert;
 mod errors;
+mod plain_call;
 mod queue;
 mod result;
 mod testing;
@@ -236,10 +237,21 @@ impl NativeClient {
         name: &'static str,
         call: TextCall,
     ) -> PyResult<NativeResult> {
-        let RequestText { text, tag, new_id } = RequestText::new(request)?;
+        self.send_text(py, RequestText::new(request)?, name, call)
+    }
+
+    /// The rest of [`NativeClient::send`], from the request text.
+    fn send_text(
+        &self,
+        py: Python<'_>,
+        request: RequestText,
+        name: &'static str,
+        call: TextCall,
+    ) -> PyResult<NativeResult> {
+        let RequestText { text, tag, new_id } = request;
         let _tag = CallTag::new(tag);
-        let client = self.client.clone();
-        let (result, facts) = self.run(py, name, move || call(&client, &text, new_id))?;
+        let client = &self.client;
+        let (result, facts) = self.run(py, name, move || call(client, &text, new_id))?;
         Ok(NativeResult::from_text(result, facts))
     }
 
@@ -306,6 +318,17 @@ struct RequestText {
 }
 
 impl RequestText {
+    /// The request `{"event": event}` (no options: a new id).
+    fn of_event(event: &Bound<'_, PyAny>) -> PyResult<RequestText> {
+        let mut text = String::with_capacity(512);
+        text.push_str("{\"event\":");
+        // Paths in errors start at "event", as for the whole request.
+        convert::to_text(event, "event", &mut text)?;
+        text.push('}');
+        let (tag, new_id) = ids_of(Named::Nothing);
+        Ok(RequestText { text, tag, new_id })
+    }
+
     fn new(request: &Bound<'_, PyAny>) -> PyResult<RequestText> {
         let Ok(dict) = request.cast::<PyDict>() else {
             let value = request_value(request)?;
@@ -440,6 +463,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<queue::NativeQueue>()?;
     m.add_class::<async_calls::Inbox>()?;
     m.add_function(wrap_pyfunction!(to_json, m)?)?;
+    m.add_function(wrap_pyfunction!(plain_call::plain_interact, m)?)?;
     m.add_function(wrap_pyfunction!(async_calls::start_call, m)?)?;
     m.add_function(wrap_pyfunction!(core_version, m)?)?;
     m.add_function(wrap_pyfunction!(proposition_event, m)?)?;
