@@ -11,7 +11,7 @@
 //! text writer (`to_text`, what the blocking calls send to the core's text
 //! path), so both accept and refuse exactly the same values.
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -198,58 +198,101 @@ impl Sink for TextSink<'_> {
     }
 }
 
-/// `s` as a JSON string: `"` and `\` escaped, control characters as `\u00XX`
+/// `s` as a JSON string: `"` and `\\` escaped, control characters as `\\u00XX`
 /// (short forms where JSON has them).
+///
+/// Eight bytes at a time: each word is checked for bytes to escape and, when
+/// it has none (most strings: keys, ids, URLs, hashes), stored whole; the
+/// tail too, padded with spaces that are cut off again.
 fn push_json_str(out: &mut String, s: &str) {
-    out.push('"');
-    let mut rest = s;
-    // Runs of plain text are copied whole; only the bytes to escape stop it.
-    while let Some(i) = first_to_escape(rest.as_bytes()) {
-        out.push_str(&rest[..i]);
-        match rest.as_bytes()[i] {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x08 => out.push_str("\\b"),
-            0x0c => out.push_str("\\f"),
-            b => {
-                let _ = write!(out, "\\u{b:04x}");
-            }
+    // SAFETY: what is appended is UTF-8: `s` copied in runs cut only before
+    // or after an ASCII byte (one to escape), ASCII escapes and quotes; the
+    // padding is ASCII too, and cut off.
+    let buf = unsafe { out.as_mut_vec() };
+    buf.reserve(s.len() + 10);
+    buf.push(b'"');
+    let mut rest = s.as_bytes();
+    loop {
+        let (word, taken) = match rest.first_chunk::<8>() {
+            Some(chunk) => (u64::from_le_bytes(*chunk), 8),
+            None if rest.is_empty() => break,
+            None => (short_word(rest), rest.len()),
+        };
+        let mask = escape_mask(word);
+        if mask == 0 {
+            buf.extend_from_slice(&word.to_le_bytes());
+            buf.truncate(buf.len() - (8 - taken));
+            rest = &rest[taken..];
+            continue;
         }
+        let i = first_marked(mask);
+        buf.extend_from_slice(&rest[..i]);
+        push_escaped(buf, rest[i]);
         rest = &rest[i + 1..];
     }
-    out.push_str(rest);
-    out.push('"');
+    buf.push(b'"');
 }
 
-/// The index of the first byte JSON needs escaped (`"`, `\\`, a control
-/// character), if any. Eight bytes at a time while none is there: most
-/// strings (keys, ids, URLs, hashes) have none, and this runs for every one.
-fn first_to_escape(bytes: &[u8]) -> Option<usize> {
+/// The JSON escape of a byte [`escape_mask`] marks.
+fn push_escaped(buf: &mut Vec<u8>, byte: u8) {
+    match byte {
+        b'"' => buf.extend_from_slice(b"\\\""),
+        b'\\' => buf.extend_from_slice(b"\\\\"),
+        b'\n' => buf.extend_from_slice(b"\\n"),
+        b'\r' => buf.extend_from_slice(b"\\r"),
+        b'\t' => buf.extend_from_slice(b"\\t"),
+        0x08 => buf.extend_from_slice(b"\\b"),
+        0x0c => buf.extend_from_slice(b"\\f"),
+        b => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            buf.extend_from_slice(b"\\u00");
+            buf.push(HEX[usize::from(b >> 4)]);
+            buf.push(HEX[usize::from(b & 0x0f)]);
+        }
+    }
+}
+
+/// Up to 7 bytes as a little-endian word, padded with spaces (which JSON
+/// never escapes); read in two overlapping pieces, as small copies are.
+fn short_word(bytes: &[u8]) -> u64 {
+    const SPACES: u64 = 0x2020_2020_2020_2020;
+    let n = bytes.len();
+    debug_assert!(n < 8);
+    let two = |at: usize| u64::from(u16::from_le_bytes([bytes[at], bytes[at + 1]]));
+    let four = |at: usize| {
+        u64::from(u32::from_le_bytes([
+            bytes[at],
+            bytes[at + 1],
+            bytes[at + 2],
+            bytes[at + 3],
+        ]))
+    };
+    // The pieces overlap on equal bytes: OR keeps them.
+    let word = match n {
+        0 => 0,
+        1 => u64::from(bytes[0]),
+        2 | 3 => two(0) | (two(n - 2) << (8 * (n - 2))),
+        _ => four(0) | (four(n - 4) << (8 * (n - 4))),
+    };
+    word | (SPACES << (8 * n))
+}
+
+/// The high bit of the bytes of `w` (read little-endian: its first byte is
+/// the lowest) that JSON escapes. Borrows between bytes can mark a byte
+/// after one that is escaped, never before: the lowest mark is exact.
+fn escape_mask(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
-    // Non-zero when some byte of `w` is zero (exact as a yes/no answer).
-    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS;
-    let mut start = 0;
-    for chunk in bytes.chunks_exact(8) {
-        let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        // A byte below 0x20 (bytes >= 0x80 have their high bit, masked by !w).
-        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
-        if control
-            | has_zero(w ^ (ONES * u64::from(b'"')))
-            | has_zero(w ^ (ONES * u64::from(b'\\')))
-            != 0
-        {
-            break;
-        }
-        start += 8;
-    }
-    bytes[start..]
-        .iter()
-        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
-        .map(|i| start + i)
+    // The bytes that are zero.
+    let zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS;
+    // A byte below 0x20 (bytes >= 0x80 have their high bit, masked by !w).
+    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
+    control | zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\')))
+}
+
+/// The index of the byte of the lowest mark of [`escape_mask`].
+fn first_marked(mask: u64) -> usize {
+    (mask.trailing_zeros() / 8) as usize
 }
 
 /// Why a conversion failed. The path of the value at fault is collected
@@ -322,24 +365,15 @@ fn convert(obj: &Bound<'_, PyAny>, depth: usize, sink: &mut impl Sink) -> Conver
             "nested deeper than {MAX_DEPTH} levels (is there a cycle?)"
         )));
     }
-    // The most common first: str, dict.
-    if let Ok(s) = obj.cast::<PyString>() {
-        return match text(s) {
-            Some(text) => {
-                sink.str(&text);
-                Ok(())
-            }
-            None => Err(Failure::refused(
-                "a str that is not valid Unicode (a lone surrogate?) cannot be sent as JSON".into(),
-            )),
-        };
+    if let Some(done) = exact_scalar(obj, sink) {
+        return done;
     }
     if let Ok(dict) = obj.cast::<PyDict>() {
-        return object(dict.iter(), dict.len(), depth, sink);
+        return dict_object(dict, depth, sink);
     }
-    if obj.is_none() {
-        sink.null();
-        return Ok(());
+    // Subclasses of str, bool, int and float.
+    if let Ok(s) = obj.cast::<PyString>() {
+        return string(s, sink);
     }
     // bool before int: bool is a subclass of int in Python.
     if let Ok(b) = obj.cast::<PyBool>() {
@@ -347,29 +381,10 @@ fn convert(obj: &Bound<'_, PyAny>, depth: usize, sink: &mut impl Sink) -> Conver
         return Ok(());
     }
     if obj.is_instance_of::<PyInt>() {
-        if let Ok(i) = obj.extract::<i64>() {
-            sink.i64(i);
-            return Ok(());
-        }
-        if let Ok(u) = obj.extract::<u64>() {
-            sink.u64(u);
-            return Ok(());
-        }
-        return Err(Failure::refused(
-            "an int outside the 64-bit range cannot be sent as a JSON number (send it as a str)"
-                .into(),
-        ));
+        return int(obj, sink);
     }
     if let Ok(f) = obj.cast::<PyFloat>() {
-        let x = f.value();
-        if !x.is_finite() {
-            return Err(Failure::refused(format!(
-                "{} is not allowed in JSON",
-                float_name(x)
-            )));
-        }
-        sink.f64(x);
-        return Ok(());
+        return float(f, sink);
     }
     if let Ok(list) = obj.cast::<PyList>() {
         return sequence(list.iter(), list.len(), depth, sink);
@@ -413,6 +428,197 @@ fn convert(obj: &Bound<'_, PyAny>, depth: usize, sink: &mut impl Sink) -> Conver
     )))
 }
 
+/// A value whose type is exactly `str`, `int`, `float`, `bool` or `None`
+/// (nearly every leaf), told by its type pointer alone; `None` for the rest.
+/// Runs no Python code (see [`dict_object`]).
+fn exact_scalar(obj: &Bound<'_, PyAny>, sink: &mut impl Sink) -> Option<Converted> {
+    let ty = obj.get_type_ptr();
+    // Only the addresses of the built-in type objects are taken (no read).
+    let is = |t: *mut ffi::PyTypeObject| std::ptr::eq(ty, t);
+    Some(if is(&raw mut ffi::PyUnicode_Type) {
+        // SAFETY: its type is str.
+        string(unsafe { obj.cast_unchecked::<PyString>() }, sink)
+    } else if is(&raw mut ffi::PyLong_Type) {
+        int(obj, sink)
+    } else if obj.is_none() {
+        sink.null();
+        Ok(())
+    } else if is(&raw mut ffi::PyBool_Type) {
+        // SAFETY: Py_True is the address of the `True` singleton.
+        sink.bool(std::ptr::eq(obj.as_ptr(), unsafe { ffi::Py_True() }));
+        Ok(())
+    } else if is(&raw mut ffi::PyFloat_Type) {
+        // SAFETY: its type is float.
+        float(unsafe { obj.cast_unchecked::<PyFloat>() }, sink)
+    } else {
+        return None;
+    })
+}
+
+fn string(s: &Bound<'_, PyString>, sink: &mut impl Sink) -> Converted {
+    match text(s) {
+        Some(text) => {
+            sink.str(&text);
+            Ok(())
+        }
+        None => Err(Failure::refused(
+            "a str that is not valid Unicode (a lone surrogate?) cannot be sent as JSON".into(),
+        )),
+    }
+}
+
+/// An `int` (or a subclass: its value, never `__index__`).
+fn int(obj: &Bound<'_, PyAny>, sink: &mut impl Sink) -> Converted {
+    if let Ok(i) = obj.extract::<i64>() {
+        sink.i64(i);
+        return Ok(());
+    }
+    if let Ok(u) = obj.extract::<u64>() {
+        sink.u64(u);
+        return Ok(());
+    }
+    Err(Failure::refused(
+        "an int outside the 64-bit range cannot be sent as a JSON number (send it as a str)".into(),
+    ))
+}
+
+fn float(f: &Bound<'_, PyFloat>, sink: &mut impl Sink) -> Converted {
+    let x = f.value();
+    if !x.is_finite() {
+        return Err(Failure::refused(format!(
+            "{} is not allowed in JSON",
+            float_name(x)
+        )));
+    }
+    sink.f64(x);
+    Ok(())
+}
+
+/// A `dict` (or a subclass, read as a dict as before), entry by entry with
+/// `PyDict_Next`: no reference counting per entry for the common entries,
+/// a `str` key with a scalar value.
+///
+/// Soundness: `PyDict_Next` lends its references; they stay valid while the
+/// dict holds the entry, that is until Python code runs (it could change
+/// the dict). A key and a scalar value ([`exact_scalar`]) are written
+/// without running any; every other value, and its key, are owned before
+/// their conversion runs (a `Mapping`'s `items`, an ABC check...). The dict
+/// itself is owned by the caller. A dict whose size changes meanwhile
+/// raises `RuntimeError`, as Python's own iteration does.
+fn dict_object(dict: &Bound<'_, PyDict>, depth: usize, sink: &mut impl Sink) -> Converted {
+    let py = dict.py();
+    // SAFETY: `dict` is a live dict and the GIL is held.
+    let size = || unsafe { ffi::PyDict_Size(dict.as_ptr()) };
+    let len = size();
+    sink.begin_object(usize::try_from(len).unwrap_or(0));
+    let mut position: ffi::Py_ssize_t = 0;
+    let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+    let mut value: *mut ffi::PyObject = std::ptr::null_mut();
+    // SAFETY: as above; the out-pointers are valid.
+    while unsafe { ffi::PyDict_Next(dict.as_ptr(), &mut position, &mut key, &mut value) } != 0 {
+        {
+            // SAFETY: entries lent by PyDict_Next (non-NULL when it returns
+            // 1), used in this block only, where no Python code runs.
+            let (lent_key, lent_value) =
+                unsafe { (Borrowed::from_ptr(py, key), Borrowed::from_ptr(py, value)) };
+            if let Ok(lent_key) = lent_key.cast::<PyString>() {
+                if let Some(name) = text(&lent_key) {
+                    if depth < MAX_DEPTH {
+                        sink.key(&name);
+                        if let Some(done) = exact_scalar(&lent_value, sink) {
+                            done.map_err(|failure| failure.at(Step::Key(name.into_owned())))?;
+                            continue;
+                        }
+                        // The key is written; owned, key and value live
+                        // through whatever Python code the value's conversion runs.
+                        let (key, value) = (lent_key.to_owned(), lent_value.to_owned());
+                        member_value(&key, &value, depth, sink)?;
+                        if size() != len {
+                            return Err(changed_size());
+                        }
+                        continue;
+                    }
+                }
+            }
+        }
+        // A key that is not a str, or not valid Unicode, or a value nested
+        // too deep: the general path tells which (owned references).
+        // SAFETY: entries lent by PyDict_Next, owned at once.
+        let (key, value) = unsafe {
+            (
+                Bound::from_borrowed_ptr(py, key),
+                Bound::from_borrowed_ptr(py, value),
+            )
+        };
+        member(&key, &value, depth, sink)?;
+        if size() != len {
+            return Err(changed_size());
+        }
+    }
+    sink.end_object();
+    Ok(())
+}
+
+fn changed_size() -> Failure {
+    Failure::Raised(PyRuntimeError::new_err(
+        "dictionary changed size during iteration",
+    ))
+}
+
+/// A JSON object from `(key, value)` pairs whose keys must be `str`.
+fn object<'py>(
+    items: impl Iterator<Item = (Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+    len: usize,
+    depth: usize,
+    sink: &mut impl Sink,
+) -> Converted {
+    sink.begin_object(len);
+    for (key, value) in items {
+        member(&key, &value, depth, sink)?;
+    }
+    sink.end_object();
+    Ok(())
+}
+
+/// One member of an object: its key (which must be a `str`) and its value.
+fn member(
+    key: &Bound<'_, PyAny>,
+    value: &Bound<'_, PyAny>,
+    depth: usize,
+    sink: &mut impl Sink,
+) -> Converted {
+    let Ok(key) = key.cast::<PyString>() else {
+        let repr = key
+            .repr()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|_| "?".into());
+        return Err(Failure::refused(format!(
+            "the key {repr} is a {}; JSON object keys must be str",
+            type_name(key)
+        )));
+    };
+    let Some(name) = text(key) else {
+        return Err(Failure::refused(
+            "a key that is not valid Unicode cannot be sent as JSON".into(),
+        ));
+    };
+    sink.key(&name);
+    member_value(key, value, depth, sink)
+}
+
+/// The value of a member whose key `key` is written.
+fn member_value(
+    key: &Bound<'_, PyString>,
+    value: &Bound<'_, PyAny>,
+    depth: usize,
+    sink: &mut impl Sink,
+) -> Converted {
+    convert(value, depth + 1, sink).map_err(|failure| {
+        let name = text(key).map(Cow::into_owned).unwrap_or_default();
+        failure.at(Step::Key(name))
+    })
+}
+
 static MAPPING: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static SEQUENCE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
@@ -446,39 +652,6 @@ fn to_dict_hint(obj: &Bound<'_, PyAny>) -> PyResult<Option<&'static str>> {
         return Ok(Some("value.dict()"));
     }
     Ok(None)
-}
-
-/// A JSON object from `(key, value)` pairs whose keys must be `str`.
-fn object<'py>(
-    items: impl Iterator<Item = (Bound<'py, PyAny>, Bound<'py, PyAny>)>,
-    len: usize,
-    depth: usize,
-    sink: &mut impl Sink,
-) -> Converted {
-    sink.begin_object(len);
-    for (key, value) in items {
-        let Ok(key) = key.cast::<PyString>() else {
-            let repr = key
-                .repr()
-                .map(|r| r.to_string())
-                .unwrap_or_else(|_| "?".into());
-            return Err(Failure::refused(format!(
-                "the key {repr} is a {}; JSON object keys must be str",
-                type_name(&key)
-            )));
-        };
-        let Some(key) = text(key) else {
-            return Err(Failure::refused(
-                "a key that is not valid Unicode cannot be sent as JSON".into(),
-            ));
-        };
-        sink.key(&key);
-        if let Err(failure) = convert(&value, depth + 1, sink) {
-            return Err(failure.at(Step::Key(key.into_owned())));
-        }
-    }
-    sink.end_object();
-    Ok(())
 }
 
 fn sequence<'py>(

@@ -57,7 +57,9 @@ def sent_bodies(emulator: Emulator) -> List[Dict[str, Any]]:
     bodies = []
     for request in emulator.requests():
         body = request["body"]
-        body["event"]["xdm"].pop("_id", None)  # a new one per call
+        # Filled in per call: a new id, and the time when the event has none.
+        body["event"]["xdm"].pop("_id", None)
+        body["event"]["xdm"].pop("timestamp", None)
         bodies.append(body)
     return bodies
 
