@@ -202,16 +202,22 @@ impl Sink for TextSink<'_> {
 /// (short forms where JSON has them).
 ///
 /// Eight bytes at a time: each word is checked for bytes to escape and, when
-/// it has none (most strings: keys, ids, URLs, hashes), stored whole; the
-/// tail too, padded with spaces that are cut off again.
+/// it has none (most strings: keys, ids, URLs, hashes), stored whole where
+/// the text ends (the tail too, padded with spaces, which the length then
+/// leaves out): one store per word, no capacity check per byte or word.
 fn push_json_str(out: &mut String, s: &str) {
-    // SAFETY: what is appended is UTF-8: `s` copied in runs cut only before
-    // or after an ASCII byte (one to escape), ASCII escapes and quotes; the
-    // padding is ASCII too, and cut off.
+    // SAFETY: what ends up within the length is UTF-8: `s` copied whole or
+    // cut just before an ASCII byte (one to escape), escapes and quotes.
     let buf = unsafe { out.as_mut_vec() };
-    buf.reserve(s.len() + 10);
-    buf.push(b'"');
     let mut rest = s.as_bytes();
+    // Invariant at the top of the loop: `len` bytes are written (the old
+    // text, the opening quote and whole words), and the capacity is at least
+    // `len + rest.len() + 9`: room for a whole word at `len`, and the quote.
+    buf.reserve(rest.len() + 10);
+    let mut len = buf.len();
+    // SAFETY: within the capacity reserved above.
+    unsafe { buf.as_mut_ptr().add(len).write(b'"') };
+    len += 1;
     loop {
         let (word, taken) = match rest.first_chunk::<8>() {
             Some(chunk) => (u64::from_le_bytes(*chunk), 8),
@@ -220,17 +226,33 @@ fn push_json_str(out: &mut String, s: &str) {
         };
         let mask = escape_mask(word);
         if mask == 0 {
-            buf.extend_from_slice(&word.to_le_bytes());
-            buf.truncate(buf.len() - (8 - taken));
+            // SAFETY: `len + 8 <= capacity` by the invariant (`taken` is
+            // 8, or all of `rest`); `len + rest.len()` stays the same.
+            unsafe {
+                let at = buf.as_mut_ptr().add(len);
+                std::ptr::copy_nonoverlapping(word.to_le_bytes().as_ptr(), at, 8);
+            }
+            len += taken;
             rest = &rest[taken..];
             continue;
         }
+        // A byte to escape (rare): the plain bytes before it, then its
+        // escape, with checked pushes; then the invariant again.
         let i = first_marked(mask);
+        // SAFETY: the first `len` bytes are written.
+        unsafe { buf.set_len(len) };
         buf.extend_from_slice(&rest[..i]);
         push_escaped(buf, rest[i]);
         rest = &rest[i + 1..];
+        buf.reserve(rest.len() + 9);
+        len = buf.len();
     }
-    buf.push(b'"');
+    // SAFETY: `len < capacity` by the invariant; the first `len` bytes are
+    // written, and the closing quote now.
+    unsafe {
+        buf.as_mut_ptr().add(len).write(b'"');
+        buf.set_len(len + 1);
+    }
 }
 
 /// The JSON escape of a byte [`escape_mask`] marks.

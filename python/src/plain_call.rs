@@ -83,7 +83,8 @@ pub fn plain_interact<'py>(
         .bind(py)
         .get_item(helpers.level_key.bind(py))?
     {
-        Some(level) => level.ne(&installed)?,
+        // Levels are small ints, one object each: `is` answers at once.
+        Some(level) => !level.is(&installed) && level.ne(&installed)?,
         None => !installed.is_none(), // `None != installed`
     };
     if out_of_step {
