@@ -324,7 +324,7 @@ class EdgeClient:
                 and timeout is None and total_timeout is None and headers is None and location_hint is None):
             # The common call, no keywords: the native layer does it end to
             # end, with the steps of the lines below (python/src/plain_call.rs).
-            return _native.plain_interact(self, self._native, self._log, event)
+            return _native.plain_interact(self, self._native, self._log.installed, event)
         request = _request("event", _event(event, "interact()"), query, meta, request_id, state, datastream_id, timeout,
                            total_timeout, headers, location_hint)
         return _response(InteractResponse, self._invoke(self._native.interact, request))

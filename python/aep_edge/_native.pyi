@@ -29,10 +29,10 @@ def proposition_event(request: Any) -> Dict[str, Any]:
 def to_json(obj: Any, root: str = "") -> Json:
     """Converts obj strictly to JSON; TypeError names the path of a bad value."""
 
-def plain_interact(client: Any, native: NativeClient, log: Any, event: Any) -> Any:
+def plain_interact(client: Any, native: NativeClient, installed: int, event: Any) -> Any:
     """EdgeClient.interact(event) with no keyword given, end to end: client
-    is the EdgeClient, native its _native, log its _log; returns the
-    InteractResponse."""
+    is the EdgeClient, native its _native, installed its _log.installed;
+    returns the InteractResponse."""
 
 def start_call(
     client: NativeClient,

@@ -187,7 +187,9 @@ impl NativeClient {
             let sink: aep_edge::LogFn = Arc::new(move |level: Level, message: &str| {
                 // Not during interpreter shutdown, and never raising into the core.
                 Python::try_attach(|py| {
-                    let request_id = CALL_REQUEST_ID.with(|id| id.borrow().clone());
+                    // Copied out: the callback may itself make a call (and tag it).
+                    let request_id = CALL_REQUEST_ID
+                        .with(|id| id.borrow().as_ref().map(|id| id.as_str().to_owned()));
                     if let Err(e) = callback.call1(py, (level as u32, message, request_id)) {
                         e.write_unraisable(py, None);
                     }
@@ -281,17 +283,41 @@ impl NativeClient {
 thread_local! {
     /// The request id of the blocking call running on this thread: the log
     /// callback hands it to Python with each line (records carry it).
-    static CALL_REQUEST_ID: RefCell<Option<String>> = const { RefCell::new(None) };
+    static CALL_REQUEST_ID: RefCell<Option<TagId>> = const { RefCell::new(None) };
+}
+
+/// A call's request id as its log tag keeps it: a new UUID inline (the core
+/// gets the `String`: no copy on the heap per call), a given id as it is.
+enum TagId {
+    Uuid([u8; 36]),
+    Given(String),
+}
+
+impl TagId {
+    fn new(id: &str) -> TagId {
+        match <[u8; 36]>::try_from(id.as_bytes()) {
+            Ok(bytes) if id.is_ascii() => TagId::Uuid(bytes),
+            _ => TagId::Given(id.to_owned()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // ASCII, from a str (checked in `new`).
+            TagId::Uuid(bytes) => std::str::from_utf8(bytes).unwrap_or_default(),
+            TagId::Given(id) => id,
+        }
+    }
 }
 
 /// Sets this thread's call request id for its lifetime, then restores the
 /// previous one (a log handler may itself make a call).
 struct CallTag {
-    previous: Option<String>,
+    previous: Option<TagId>,
 }
 
 impl CallTag {
-    fn new(request_id: Option<String>) -> CallTag {
+    fn new(request_id: Option<TagId>) -> CallTag {
         let previous = CALL_REQUEST_ID.with(|id| id.replace(request_id));
         CallTag { previous }
     }
@@ -313,7 +339,7 @@ impl Drop for CallTag {
 /// rare rest (a `Json`, a Mapping) goes through a `Value`.
 struct RequestText {
     text: String,
-    tag: Option<String>,
+    tag: Option<TagId>,
     new_id: Option<String>,
 }
 
@@ -371,13 +397,13 @@ enum Named {
 }
 
 /// The log tag and the new id to hand to the core, for what a request names.
-fn ids_of(named: Named) -> (Option<String>, Option<String>) {
+fn ids_of(named: Named) -> (Option<TagId>, Option<String>) {
     match named {
-        Named::Id(id) => (Some(id), None),
+        Named::Id(id) => (Some(TagId::Given(id)), None),
         Named::Invalid => (None, None),
         Named::Nothing => {
             let id = aep_edge::uuid_v4();
-            (Some(id.clone()), Some(id))
+            (Some(TagId::new(&id)), Some(id))
         }
     }
 }

@@ -59,13 +59,14 @@ fn helpers(py: Python<'_>) -> PyResult<&Helpers> {
 }
 
 /// `EdgeClient.interact(event)` with no keyword given: `client` is the
-/// `EdgeClient`, `native` its `_native`, `log` its `_log`.
+/// `EdgeClient`, `native` its `_native`, `installed` its `_log.installed`
+/// (read by the caller: an attribute read costs less in Python).
 #[pyfunction]
 pub fn plain_interact<'py>(
     py: Python<'py>,
     client: &Bound<'py, PyAny>,
     native: &Bound<'py, NativeClient>,
-    log: &Bound<'py, PyAny>,
+    installed: &Bound<'py, PyAny>,
     event: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let helpers = helpers(py)?;
@@ -77,18 +78,19 @@ pub fn plain_interact<'py>(
             .check_event
             .call1(py, (event, pyo3::intern!(py, "interact()")))?;
     }
-    let installed = log.getattr(pyo3::intern!(py, "installed"))?;
     let out_of_step = match helpers
         .level_cache
         .bind(py)
         .get_item(helpers.level_key.bind(py))?
     {
         // Levels are small ints, one object each: `is` answers at once.
-        Some(level) => !level.is(&installed) && level.ne(&installed)?,
+        Some(level) => !level.is(installed) && level.ne(installed)?,
         None => !installed.is_none(), // `None != installed`
     };
     if out_of_step {
-        log.call_method0(pyo3::intern!(py, "sync"))?;
+        client
+            .getattr(pyo3::intern!(py, "_log"))?
+            .call_method0(pyo3::intern!(py, "sync"))?;
     }
     let sent = RequestText::of_event(event).and_then(|request| {
         native
