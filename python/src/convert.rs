@@ -11,6 +11,7 @@
 //! text writer (`to_text`, what the blocking calls send to the core's text
 //! path), so both accept and refuse exactly the same values.
 
+use crate::key_cache::{self, KeyCache};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -22,6 +23,7 @@ use serde_json::{Map, Number, Value};
 use std::borrow::Cow;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::MutexGuard;
 
 /// Deeper nesting than this is refused (it is almost always a cycle).
 const MAX_DEPTH: usize = 128;
@@ -39,6 +41,7 @@ pub fn to_text(obj: &Bound<'_, PyAny>, root: &str, out: &mut String) -> PyResult
     let mut sink = TextSink {
         out,
         need_comma: false,
+        keys: key_cache::take(),
     };
     convert(obj, 0, &mut sink).map_err(|failure| failure.into_error(root))
 }
@@ -55,6 +58,11 @@ trait Sink {
     fn begin_object(&mut self, len: usize);
     /// The key of the object member whose value follows.
     fn key(&mut self, key: &str);
+    /// As [`Sink::key`] for an exact `str`, from what the sink keeps of the
+    /// keys met before; `false` when it keeps nothing for it (then `key`).
+    fn known_key(&mut self, _key: &Bound<'_, PyString>) -> bool {
+        false
+    }
     fn end_object(&mut self);
     fn begin_array(&mut self, len: usize);
     fn end_array(&mut self);
@@ -132,6 +140,8 @@ struct TextSink<'a> {
     out: &'a mut String,
     /// A value was written in the open container: the next one needs a comma.
     need_comma: bool,
+    /// The keys met before, unless another conversion holds them.
+    keys: Option<MutexGuard<'static, Option<KeyCache>>>,
 }
 
 impl TextSink<'_> {
@@ -183,6 +193,23 @@ impl Sink for TextSink<'_> {
         self.out.push(':');
         self.need_comma = false;
     }
+    fn known_key(&mut self, key: &Bound<'_, PyString>) -> bool {
+        let Some(keys) = &mut self.keys else {
+            return false;
+        };
+        let Some(json) = keys.get_or_insert_with(KeyCache::new).json_of(key) else {
+            return false;
+        };
+        // SAFETY: `json` is a JSON string (UTF-8), as `key` writes it.
+        let out = unsafe { self.out.as_mut_vec() };
+        if self.need_comma {
+            out.push(b',');
+        }
+        out.extend_from_slice(json);
+        out.push(b':');
+        self.need_comma = false;
+        true
+    }
     fn end_object(&mut self) {
         self.out.push('}');
         self.need_comma = true;
@@ -205,7 +232,7 @@ impl Sink for TextSink<'_> {
 /// it has none (most strings: keys, ids, URLs, hashes), stored whole where
 /// the text ends (the tail too, padded with spaces, which the length then
 /// leaves out): one store per word, no capacity check per byte or word.
-fn push_json_str(out: &mut String, s: &str) {
+pub(crate) fn push_json_str(out: &mut String, s: &str) {
     // SAFETY: what ends up within the length is UTF-8: `s` copied whole or
     // cut just before an ASCII byte (one to escape), escapes and quotes.
     let buf = unsafe { out.as_mut_vec() };
@@ -543,6 +570,20 @@ fn dict_object(dict: &Bound<'_, PyDict>, depth: usize, sink: &mut impl Sink) -> 
             // 1), used in this block only, where no Python code runs.
             let (lent_key, lent_value) =
                 unsafe { (Borrowed::from_ptr(py, key), Borrowed::from_ptr(py, value)) };
+            if let Ok(lent_key) = lent_key.cast_exact::<PyString>() {
+                if depth < MAX_DEPTH && sink.known_key(&lent_key) {
+                    if let Some(done) = exact_scalar(&lent_value, sink) {
+                        done.map_err(|failure| failure.at(Step::Key(name_of(&lent_key))))?;
+                        continue;
+                    }
+                    let (key, value) = (lent_key.to_owned(), lent_value.to_owned());
+                    member_value(&key, &value, depth, sink)?;
+                    if size() != len {
+                        return Err(changed_size());
+                    }
+                    continue;
+                }
+            }
             if let Ok(lent_key) = lent_key.cast::<PyString>() {
                 if let Some(name) = text(&lent_key) {
                     if depth < MAX_DEPTH {
@@ -635,10 +676,12 @@ fn member_value(
     depth: usize,
     sink: &mut impl Sink,
 ) -> Converted {
-    convert(value, depth + 1, sink).map_err(|failure| {
-        let name = text(key).map(Cow::into_owned).unwrap_or_default();
-        failure.at(Step::Key(name))
-    })
+    convert(value, depth + 1, sink).map_err(|failure| failure.at(Step::Key(name_of(key))))
+}
+
+/// A key's text for the path of a failure.
+fn name_of(key: &Bound<'_, PyString>) -> String {
+    text(key).map(Cow::into_owned).unwrap_or_default()
 }
 
 static MAPPING: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -696,7 +739,7 @@ fn sequence<'py>(
 /// On 3.10+ it borrows the str's own UTF-8 (`PyUnicode_AsUTF8AndSize`, in the
 /// stable ABI since 3.10; pyo3 built for abi3-py39 does not use it). On 3.9,
 /// pyo3's `to_cow` encodes a bytes object and copies it.
-fn text<'a>(s: &'a Bound<'_, PyString>) -> Option<Cow<'a, str>> {
+pub(crate) fn text<'a>(s: &'a Bound<'_, PyString>) -> Option<Cow<'a, str>> {
     if !borrows_utf8(s.py()) {
         return s.to_cow().ok();
     }

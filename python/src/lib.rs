@@ -11,6 +11,7 @@
 mod async_calls;
 mod convert;
 mod errors;
+mod key_cache;
 mod plain_call;
 mod queue;
 mod result;

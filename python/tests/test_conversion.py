@@ -125,3 +125,35 @@ def test_every_escape_is_found_at_every_position(client: EdgeClient, emulator: E
     data = {f"k{c}{i}": "a" * i + c + "b" * (16 - i) + "é" * (i % 3) for c in specials for i in range(17)}
     assert client.interact({"xdm": {"eventType": "t"}, "data": data}).status == 200
     assert sent_event(emulator)["data"] == data
+
+
+def test_keys_are_written_the_same_call_after_call(client: EdgeClient, emulator: Emulator) -> None:
+    # The writer keeps the JSON text of keys it met (python/src/key_cache.rs):
+    # the same objects, equal text in new objects (json.loads), escapes, long
+    # keys, more keys than it keeps, and a conversion nested in another
+    # (a Mapping whose methods convert too) all give the same bytes each time.
+    import json
+
+    class Converting(Attributes):
+        def __getitem__(self, key: str) -> Any:
+            aep_edge_native.to_json({"inner \"key\"": [key]})
+            return super().__getitem__(key)
+
+    from aep_edge import _native as aep_edge_native
+
+    data: Dict[str, Any] = {
+        "plain": 1,
+        "quote\"back\\slash\nline\x01": "v",
+        "é 😀": True,
+        "long " * 40: None,
+        "nested": {f"k{i}\t": i for i in range(700)},
+        "mapping": Converting({"inner \"key\"": "x", "plain": 2}),
+    }
+    expected = {**data, "mapping": {"inner \"key\"": "x", "plain": 2}}
+    for copy in (False, False, True, True):
+        emulator.reset()
+        sent = json.loads(json.dumps(data, default=dict)) if copy else data
+        if copy:
+            sent["mapping"] = Converting(sent["mapping"])
+        assert client.interact({"xdm": {"eventType": "t"}, "data": sent}).status == 200
+        assert sent_event(emulator)["data"] == expected
