@@ -174,7 +174,8 @@ impl Draft {
     /// path then gives the same result, or its precise error).
     fn from_json_fast(text: &str) -> Option<Result<Draft>> {
         use crate::json_scan::{push_json_str, Doc};
-        let doc = Doc::new(text.as_bytes())?;
+        // Already a str: no second UTF-8 check.
+        let doc = Doc { text };
         // One pass: each member but `options` is written to `parts` as it is
         // read (after a `{` and commas, so that `parts` is the body itself
         // when nothing must move); `members` holds (decoded key, where it
