@@ -288,7 +288,20 @@ impl<'a> Doc<'a> {
         Some(j)
     }
 
+    /// The string value starting at `i` and where it ends, if the value
+    /// there is a string (its escapes found as it is scanned, not again).
+    #[inline]
+    pub fn string_at(&self, i: usize) -> Option<(RawStr<'a>, usize)> {
+        if self.byte(i) != Some(b'"') {
+            return None;
+        }
+        let (end, escaped) = self.string_end(i)?;
+        let inner = &self.text[i + 1..end - 1];
+        Some((RawStr { inner, escaped }, end))
+    }
+
     /// The string at `span`, if the value there is one.
+    #[cfg(test)]
     pub fn string(&self, span: &Range<usize>) -> Option<RawStr<'a>> {
         let s = self.slice(span);
         let inner = s.strip_prefix('"')?.strip_suffix('"')?;
