@@ -366,8 +366,7 @@ fn parse_head(input: &[u8]) -> Result<Option<Head>, Failure> {
     let mut facts: [Option<String>; FACTS] = Default::default();
     for h in response.headers.iter() {
         let name = h.name;
-        // Most names differ in length: no case-folding compare for those.
-        let maybe = |known: &str| name.len() == known.len() && name.eq_ignore_ascii_case(known);
+        let maybe = |known: &str| same_name(name, known);
         if maybe("content-length") {
             let value = std::str::from_utf8(h.value).ok().map(str::trim);
             let n = value
@@ -425,6 +424,13 @@ fn parse_head(input: &[u8]) -> Result<Option<Head>, Failure> {
     };
     head.keep_alive = keep_alive && head.framing != Framing::Close;
     Ok(Some(head))
+}
+
+/// Whether a header name is `known` (lower case), ignoring case. Most
+/// names differ in length: no case-folding compare for those.
+#[inline(always)]
+fn same_name(name: &str, known: &str) -> bool {
+    name.len() == known.len() && name.eq_ignore_ascii_case(known)
 }
 
 /// A header value as text: visible ASCII, spaces and tabs only (as

@@ -74,8 +74,18 @@ impl<'a> Doc<'a> {
         &self.text[span.clone()]
     }
 
-    #[inline]
-    fn ws(&self, mut i: usize) -> usize {
+    /// Past any whitespace at `i`. Compact JSON has none: one compare
+    /// (every whitespace byte is below `!`), the loop out of line.
+    #[inline(always)]
+    fn ws(&self, i: usize) -> usize {
+        match self.b().get(i) {
+            Some(&c) if c > b' ' => i,
+            _ => self.ws_from(i),
+        }
+    }
+
+    #[inline(never)]
+    fn ws_from(&self, mut i: usize) -> usize {
         let b = self.b();
         while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
             i += 1;
