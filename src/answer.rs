@@ -20,8 +20,12 @@
 use crate::json_scan::{Doc, RawStr};
 use crate::visitor::PassedEntry;
 use serde_json::Value;
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::ops::Range;
+
+type Handles<'a> = SmallVec<[Handle<'a>; 4]>;
+type Items<'a> = SmallVec<[Item<'a>; 8]>;
 
 /// The `client` facts of a result, in the order design.md §3.3 lists them.
 pub struct Facts<'a> {
@@ -107,9 +111,10 @@ pub fn result_text(
     want_handle: bool,
 ) -> Option<(String, Option<Value>)> {
     let doc = Doc::new(body)?;
-    let mut members: Vec<(RawStr<'_>, Cow<'_, str>, Range<usize>)> = Vec::with_capacity(8);
-    let mut handles: Vec<Handle<'_>> = Vec::with_capacity(4);
-    let mut items: Vec<Item<'_>> = Vec::with_capacity(8);
+    // On the stack for the usual body (no allocation per list).
+    let mut members: SmallVec<[(RawStr<'_>, Cow<'_, str>, Range<usize>); 8]> = SmallVec::new();
+    let mut handles: Handles<'_> = SmallVec::new();
+    let mut items: Items<'_> = SmallVec::new();
     // One pass: validates the whole body and reads `handle` on the way.
     doc.root_members(|key, start| {
         let name = key.decode();
@@ -192,8 +197,8 @@ pub fn result_text(
 fn read_handles<'a>(
     doc: &Doc<'a>,
     start: usize,
-    out: &mut Vec<Handle<'a>>,
-    items: &mut Vec<Item<'a>>,
+    out: &mut Handles<'a>,
+    items: &mut Items<'a>,
 ) -> Option<usize> {
     doc.items(start, 1, |item| {
         let mut handle = Handle {
@@ -225,7 +230,7 @@ fn read_handles<'a>(
 fn read_payload<'a>(
     doc: &Doc<'a>,
     start: usize,
-    items: &mut Vec<Item<'a>>,
+    items: &mut Items<'a>,
 ) -> Option<(Payload, usize)> {
     if doc.byte(start) != Some(b'[') {
         let end = doc.skip(start, 3)?;
@@ -414,8 +419,8 @@ fn next_state<'a>(
     handles: &[Handle<'a>],
     items: &[Item<'a>],
     now_ms: u64,
-) -> Option<Vec<NextEntry<'a>>> {
-    let mut entries: Vec<NextEntry<'a>> = Vec::with_capacity(passed.len() + 4);
+) -> Option<SmallVec<[NextEntry<'a>; 4]>> {
+    let mut entries: SmallVec<[NextEntry<'a>; 4]> = SmallVec::with_capacity(passed.len());
     entries.extend(passed.iter().map(|e| NextEntry {
         key: Text {
             text: Cow::Borrowed(&e.key),

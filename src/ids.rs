@@ -59,6 +59,13 @@ pub fn random_u64() -> u64 {
 
 /// A random UUID version 4, lower-case hyphenated.
 pub fn uuid_v4() -> String {
+    let text = uuid_v4_text();
+    // SAFETY: hex digits and hyphens only, all ASCII.
+    unsafe { std::str::from_utf8_unchecked(&text) }.to_string()
+}
+
+/// [`uuid_v4`] as ASCII on the stack, for a writer that copies it anyway.
+pub fn uuid_v4_text() -> [u8; 36] {
     let mut b = random_bytes::<16>();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
@@ -72,8 +79,7 @@ pub fn uuid_v4() -> String {
         text[at] = HEX[usize::from(byte >> 4)];
         text[at + 1] = HEX[usize::from(byte & 0x0f)];
     }
-    // SAFETY: hex digits and hyphens only, all ASCII.
-    unsafe { std::str::from_utf8_unchecked(&text) }.to_string()
+    text
 }
 
 /// The current time as RFC 3339 UTC with milliseconds, e.g. `2021-08-09T14:09:20.859Z`.
