@@ -342,13 +342,101 @@ impl<'a> Doc<'a> {
 }
 
 impl Doc<'_> {
+    /// Where the value at `i` ends if [`Doc::copy_canonical`] would write
+    /// it exactly as it is: no whitespace, no escapes, numbers that are
+    /// integers it copies as written, no key twice (and valid, as strictly
+    /// as [`Doc::skip`]). `Err`: where it found otherwise.
+    fn verbatim_end(&self, i: usize, depth: u32) -> Result<usize, usize> {
+        let b = self.b();
+        match b.get(i).copied() {
+            Some(open @ (b'{' | b'[')) => {
+                if depth >= MAX_DEPTH {
+                    return Err(i);
+                }
+                let close = if open == b'{' { b'}' } else { b']' };
+                let mut j = i + 1;
+                if b.get(j) == Some(&close) {
+                    return Ok(j + 1);
+                }
+                let mut keys = SeenKeys::default();
+                loop {
+                    if open == b'{' {
+                        if b.get(j) != Some(&b'"') {
+                            return Err(j);
+                        }
+                        let key_end = match self.string_end(j) {
+                            Some((end, false)) => end,
+                            _ => return Err(j),
+                        };
+                        let key = &self.text[j + 1..key_end - 1];
+                        if keys.contains(key) || b.get(key_end) != Some(&b':') {
+                            return Err(j);
+                        }
+                        keys.push(Cow::Borrowed(key));
+                        j = key_end + 1;
+                    }
+                    j = self.verbatim_end(j, depth + 1)?;
+                    match b.get(j) {
+                        Some(b',') => j += 1,
+                        Some(&c) if c == close => return Ok(j + 1),
+                        _ => return Err(j),
+                    }
+                }
+            }
+            Some(b'"') => match self.string_end(i) {
+                Some((end, false)) => Ok(end),
+                _ => Err(i),
+            },
+            Some(b'-' | b'0'..=b'9') => {
+                let end = self.number_end(i).ok_or(i)?;
+                let text = &self.text[i..end];
+                let plain = !text.bytes().any(|c| matches!(c, b'.' | b'e' | b'E'));
+                if plain && (text.parse::<u64>().is_ok() || text.parse::<i64>().is_ok()) {
+                    Ok(end)
+                } else {
+                    Err(i)
+                }
+            }
+            Some(b't' | b'f' | b'n') => self.skip(i, depth).ok_or(i),
+            _ => Err(i),
+        }
+    }
+
     /// Appends the value at `i` to `out` exactly as serde_json would write
     /// it back after parsing it into a `Value` (compact, keys in order,
     /// strings re-escaped its way, numbers as it prints them); `None` for an
     /// object with a key twice (a `Value` keeps one: leave that to serde).
     /// Returns where the value ends.
+    ///
+    /// A container already written the way serde_json would write it
+    /// (compact, no escapes, integers only, no key twice: what a JSON
+    /// serialiser produces) is copied whole after one scan
+    /// ([`Doc::verbatim_end`]); others member by member.
     pub fn copy_canonical(&self, i: usize, depth: u32, out: &mut Vec<u8>) -> Option<usize> {
-        match *self.b().get(i)? {
+        self.copy_canonical_from(i, depth, out, &mut 0)
+    }
+
+    /// [`Doc::copy_canonical`]; `tried`: how far a failed whole-copy scan
+    /// got. Containers that start before it are copied member by member, so
+    /// no byte is scanned for a whole copy twice (deep nesting stays linear).
+    fn copy_canonical_from(
+        &self,
+        i: usize,
+        depth: u32,
+        out: &mut Vec<u8>,
+        tried: &mut usize,
+    ) -> Option<usize> {
+        let first = *self.b().get(i)?;
+        if matches!(first, b'{' | b'[') && i >= *tried {
+            match self.verbatim_end(i, depth) {
+                Ok(end) => {
+                    out.extend_from_slice(&self.b()[i..end]);
+                    return Some(end);
+                }
+                Err(at) => *tried = at.max(i + 1),
+            }
+        }
+        match first {
             b'{' => {
                 out.push(b'{');
                 let mut keys = SeenKeys::default();
@@ -363,7 +451,7 @@ impl Doc<'_> {
                     push_json_str(out, key, &name);
                     out.push(b':');
                     keys.push(name);
-                    self.copy_canonical(start, depth + 1, out)
+                    self.copy_canonical_from(start, depth + 1, out, tried)
                 })?;
                 out.push(b'}');
                 Some(end)
@@ -376,7 +464,7 @@ impl Doc<'_> {
                         out.push(b',');
                     }
                     first = false;
-                    self.copy_canonical(start, depth + 1, out)
+                    self.copy_canonical_from(start, depth + 1, out, tried)
                 })?;
                 out.push(b']');
                 Some(end)
@@ -617,6 +705,12 @@ mod tests {
     #[test]
     fn canonical_copies_are_what_serde_json_writes() {
         for text in [
+            // Compact: copied whole where nothing differs, else member by member.
+            r#"{"a":[1,-2,{"b":true,"c":null},[]],"d":{},"e":"x","f":18446744073709551615}"#,
+            r#"{"a":{"b":[1,2.5]},"c":{"d":"e"}}"#,
+            r#"{"a":{"b":"\n"},"c":{"d":"e"},"f":[{"g":1},{"h":1e2}]}"#,
+            r#"[{"a":1},{"\u0061":2},{"a":18446744073709551616}]"#,
+            r#"{"a":{"b":1} ,"c":[1 ,2]}"#,
             r#" { "a" : [ 1 , -2 , 3.50 , 1e2, -1.5E-3, 18446744073709551615, -9223372036854775808, 18446744073709551616, true , null ] , "b" : { } , "c":[ ] } "#,
             r#"{"s": "x\"\\\/\b\f\n\r\t\u00e9\u0001\ud83d\ude00 é", "\u0041": 0}"#,
             r#"{"deep": {"er": [[{"x": "y"}]]}}"#,
@@ -631,8 +725,24 @@ mod tests {
                 String::from_utf8(want).unwrap()
             );
         }
-        let doc = Doc::new(br#"{"a": 1, "a": 2}"#).unwrap();
-        assert!(doc.copy_canonical(0, 0, &mut Vec::new()).is_none());
+        for dup in [
+            &br#"{"a": 1, "a": 2}"#[..],
+            br#"{"a":1,"a":2}"#,
+            br#"[{"x":{"a":1,"a":2}}]"#,
+        ] {
+            let doc = Doc::new(dup).unwrap();
+            assert!(doc.copy_canonical(0, 0, &mut Vec::new()).is_none());
+        }
+        // Compact and canonical: the whole-copy scan takes it as it is.
+        let text = r#"{"a":[1,-2,{"b":true,"c":null},[]],"d":{},"e":"x"}"#;
+        assert_eq!(Doc::new(text.as_bytes()).unwrap().verbatim_end(0, 0), Ok(text.len()));
+        // Compact with an escape at the bottom of deep nesting: still copied
+        // right, each level once (the failed scan is not repeated per level).
+        let deep = format!("{}\"\\n\"{}", "[".repeat(90), "]".repeat(90));
+        let doc = Doc::new(deep.as_bytes()).unwrap();
+        let mut out = Vec::new();
+        doc.copy_canonical(0, 0, &mut out).unwrap();
+        assert_eq!(out, deep.as_bytes());
         // Past the eight keys kept on the stack: a repeat of a key on the
         // stack, of one in the Vec, of an escaped one; twelve distinct keys.
         let keys: Vec<String> = (0..12).map(|k| format!("\"k{k}\": {k}")).collect();
