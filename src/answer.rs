@@ -277,13 +277,18 @@ fn read_payload<'a>(
 /// The index in [`Item::fields`] of a payload item's key, compared as found when it
 /// has no escapes (most keys: no decoding, no `Cow` per key).
 fn field_index(key: RawStr<'_>) -> Option<usize> {
-    let index = |name: &str| match name {
-        "scope" => Some(SCOPE),
-        "hint" => Some(HINT),
-        "key" => Some(KEY),
-        "value" => Some(VALUE),
-        "maxAge" => Some(MAX_AGE),
-        _ => None,
+    // By length and first byte, then one compare of a known length (no
+    // memcmp call per candidate).
+    let index = |name: &str| {
+        let b = name.as_bytes();
+        match (b.len(), b.first()) {
+            (5, Some(b's')) if b == b"scope" => Some(SCOPE),
+            (4, Some(b'h')) if b == b"hint" => Some(HINT),
+            (3, Some(b'k')) if b == b"key" => Some(KEY),
+            (5, Some(b'v')) if b == b"value" => Some(VALUE),
+            (6, Some(b'm')) if b == b"maxAge" => Some(MAX_AGE),
+            _ => None,
+        }
     };
     if key.escaped {
         index(&key.decode())

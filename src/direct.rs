@@ -436,7 +436,11 @@ fn same_name(name: &str, known: &str) -> bool {
 /// A header value as text: visible ASCII, spaces and tabs only (as
 /// `http::HeaderValue::to_str`, which the ureq path used).
 fn header_text(value: &[u8]) -> Option<&str> {
-    if !value.iter().all(|&b| b == b'\t' || (b' '..=b'~').contains(&b)) {
+    // A fold, not `all`: no early exit, so the compiler checks many bytes at once.
+    let visible = value
+        .iter()
+        .fold(true, |ok, &b| ok & ((b == b'\t') | (b.wrapping_sub(b' ') < 0x5F)));
+    if !visible {
         return None;
     }
     // SAFETY: ASCII only, checked above.
@@ -475,7 +479,8 @@ impl Direct {
         body: &[u8],
         timeout: Duration,
     ) -> Result<RawResponse, Failure> {
-        let deadline = crate::lifecycle::later(Instant::now(), timeout);
+        let now = Instant::now();
+        let deadline = crate::lifecycle::later(now, timeout);
         let target = parse_url(url).ok_or_else(|| Failure::Other(format!("bad URL {url}")))?;
         for (name, value) in headers {
             if !is_token(name) || value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
@@ -484,7 +489,7 @@ impl Direct {
                 )));
             }
         }
-        let (mut conn, reused) = match self.pooled(&target) {
+        let (mut conn, reused) = match self.pooled(&target, now) {
             Some(conn) => (conn, true),
             None => (self.connect(&target, deadline)?, false),
         };
@@ -514,7 +519,7 @@ impl Direct {
 
     /// The most recent idle connection to `target`, probed when it has been
     /// idle long enough that the server may have closed it.
-    fn pooled(&self, target: &Target<'_>) -> Option<Conn> {
+    fn pooled(&self, target: &Target<'_>, now: Instant) -> Option<Conn> {
         loop {
             let mut conn = {
                 let mut pool = self.lock_pool();
@@ -523,7 +528,7 @@ impl Direct {
                     .rposition(|c| c.https == target.https && c.authority == target.authority)?;
                 pool.remove(i)
             };
-            let fresh_enough = conn.idle_since.elapsed() <= PROBE_AFTER_IDLE;
+            let fresh_enough = now.saturating_duration_since(conn.idle_since) <= PROBE_AFTER_IDLE;
             if fresh_enough || conn.is_open() {
                 return Some(conn);
             }

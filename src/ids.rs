@@ -71,13 +71,22 @@ pub fn uuid_v4_text() -> [u8; 36] {
     b[8] = (b[8] & 0x3f) | 0x80;
     // Written into an array, then one copy: this runs twice per call (a
     // `String::push` per character cost five times as much).
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    // A byte's two digits at once.
+    static DIGITS: [[u8; 2]; 256] = {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut table = [[0u8; 2]; 256];
+        let mut i = 0;
+        while i < 256 {
+            table[i] = [HEX[i >> 4], HEX[i & 0x0f]];
+            i += 1;
+        }
+        table
+    };
     // Where each byte's two digits go; the '-' are in place already.
     const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
     let mut text = [b'-'; 36];
-    for (byte, at) in b.iter().zip(AT) {
-        text[at] = HEX[usize::from(byte >> 4)];
-        text[at + 1] = HEX[usize::from(byte & 0x0f)];
+    for (&byte, at) in b.iter().zip(AT) {
+        text[at..at + 2].copy_from_slice(&DIGITS[usize::from(byte)]);
     }
     text
 }

@@ -327,13 +327,31 @@ impl<'a> Doc<'a> {
         self.slice(span) == "null"
     }
 
-    /// `serde_json::Value::as_i64` of the number at `span`.
+    /// `serde_json::Value::as_i64` of the number at `span` (one the scan
+    /// found: digits after an optional `-`, maybe a fraction or exponent).
     pub fn as_i64(&self, span: &Range<usize>) -> Option<i64> {
-        let s = self.slice(span);
-        if s.bytes().any(|c| matches!(c, b'.' | b'e' | b'E')) {
+        let s = self.slice(span).as_bytes();
+        let (negative, digits) = match s.split_first() {
+            Some((b'-', rest)) => (true, rest),
+            _ => (false, s),
+        };
+        if digits.is_empty() {
             return None;
         }
-        s.parse().ok()
+        // Summed below zero, so that i64::MIN fits; a fraction, an exponent
+        // or an overflow gives None (serde_json: a float, or a u64 past i64).
+        let mut sum: i64 = 0;
+        for &d in digits {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            sum = sum.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
+        }
+        if negative {
+            Some(sum)
+        } else {
+            sum.checked_neg()
+        }
     }
 
     pub fn is_number(&self, span: &Range<usize>) -> bool {
@@ -504,9 +522,10 @@ impl Doc<'_> {
 /// [`SeenKeys::INLINE`] keys found without escapes on the stack as plain
 /// borrows (nothing to drop: an allocation per object was a tenth of a
 /// call's allocations), any others in a Vec.
+/// (`Option`s: a row of zeros to start from, where `""`s cost a store each.)
 #[derive(Default)]
 pub struct SeenKeys<'a> {
-    first: [&'a str; SeenKeys::INLINE],
+    first: [Option<&'a str>; SeenKeys::INLINE],
     inline: usize,
     rest: Vec<Cow<'a, str>>,
 }
@@ -515,7 +534,7 @@ impl<'a> SeenKeys<'a> {
     const INLINE: usize = 8;
 
     pub fn contains(&self, key: &str) -> bool {
-        self.first[..self.inline].contains(&key) || self.rest.iter().any(|k| k == key)
+        self.first[..self.inline].contains(&Some(key)) || self.rest.iter().any(|k| k == key)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -525,7 +544,7 @@ impl<'a> SeenKeys<'a> {
     pub fn push(&mut self, key: Cow<'a, str>) {
         match key {
             Cow::Borrowed(name) if self.inline < Self::INLINE => {
-                self.first[self.inline] = name;
+                self.first[self.inline] = Some(name);
                 self.inline += 1;
             }
             key => self.rest.push(key),
@@ -805,6 +824,30 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn integers_read_as_serde_json_reads_them() {
+        for text in [
+            "0",
+            "-1",
+            "123",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "18446744073709551615",
+            "99999999999999999999",
+            "1.5",
+            "-2.0",
+            "1e2",
+            "3E-1",
+        ] {
+            let doc = Doc::new(text.as_bytes()).unwrap();
+            let span = 0..doc.number_end(0).unwrap();
+            let want = serde_json::from_str::<Value>(text).unwrap().as_i64();
+            assert_eq!(doc.as_i64(&span), want, "{text}");
         }
     }
 
