@@ -276,6 +276,7 @@ fn read_payload<'a>(
 
 /// The index in [`Item::fields`] of a payload item's key, compared as found when it
 /// has no escapes (most keys: no decoding, no `Cow` per key).
+#[inline(always)]
 fn field_index(key: RawStr<'_>) -> Option<usize> {
     // By length and first byte, then one compare of a known length (no
     // memcmp call per candidate).

@@ -437,9 +437,9 @@ fn same_name(name: &str, known: &str) -> bool {
 /// `http::HeaderValue::to_str`, which the ureq path used).
 fn header_text(value: &[u8]) -> Option<&str> {
     // A fold, not `all`: no early exit, so the compiler checks many bytes at once.
-    let visible = value
-        .iter()
-        .fold(true, |ok, &b| ok & ((b == b'\t') | (b.wrapping_sub(b' ') < 0x5F)));
+    let visible = value.iter().fold(true, |ok, &b| {
+        ok & ((b == b'\t') | (b.wrapping_sub(b' ') < 0x5F))
+    });
     if !visible {
         return None;
     }

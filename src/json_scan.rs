@@ -754,7 +754,10 @@ mod tests {
         }
         // Compact and canonical: the whole-copy scan takes it as it is.
         let text = r#"{"a":[1,-2,{"b":true,"c":null},[]],"d":{},"e":"x"}"#;
-        assert_eq!(Doc::new(text.as_bytes()).unwrap().verbatim_end(0, 0), Ok(text.len()));
+        assert_eq!(
+            Doc::new(text.as_bytes()).unwrap().verbatim_end(0, 0),
+            Ok(text.len())
+        );
         // Compact with an escape at the bottom of deep nesting: still copied
         // right, each level once (the failed scan is not repeated per level).
         let deep = format!("{}\"\\n\"{}", "[".repeat(90), "]".repeat(90));
