@@ -24,6 +24,8 @@ use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::ops::Range;
 
+/// The body's top-level members: key as found, key decoded, value's span.
+type Members<'a> = SmallVec<[(RawStr<'a>, Cow<'a, str>, Range<usize>); 8]>;
 type Handles<'a> = SmallVec<[Handle<'a>; 4]>;
 type Items<'a> = SmallVec<[Item<'a>; 8]>;
 
@@ -112,7 +114,7 @@ pub fn result_text(
 ) -> Option<(String, Option<Value>)> {
     let doc = Doc::new(body)?;
     // On the stack for the usual body (no allocation per list).
-    let mut members: SmallVec<[(RawStr<'_>, Cow<'_, str>, Range<usize>); 8]> = SmallVec::new();
+    let mut members: Members<'_> = SmallVec::new();
     let mut handles: Handles<'_> = SmallVec::new();
     let mut items: Items<'_> = SmallVec::new();
     // One pass: validates the whole body and reads `handle` on the way.
