@@ -222,16 +222,7 @@ fn every_error_object_has_the_documented_keys() {
         let err = &e["error"];
         assert_eq!(err["kind"], kind, "{e}");
         assert_eq!(err["status"], status as u32, "{e}");
-        for key in [
-            "message",
-            "httpStatus",
-            "code",
-            "problem",
-            "retryable",
-            "retryAfterMs",
-            "attempts",
-            "requestId",
-        ] {
+        for key in common::ERROR_KEYS {
             assert!(err.get(key).is_some(), "{kind}: no {key:?} in {e}");
         }
         assert_eq!(err["attempts"], 0, "{e}");

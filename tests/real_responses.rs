@@ -258,18 +258,7 @@ struct Expected {
 fn assert_error(edge: &Emulator, body: &str, status: u32, result: &Value, want: &Expected) {
     assert_eq!(status, want.status, "{result}");
     let e = result["error"].as_object().expect("an error object");
-    for key in [
-        "kind",
-        "status",
-        "message",
-        "httpStatus",
-        "code",
-        "problem",
-        "retryable",
-        "retryAfterMs",
-        "attempts",
-        "requestId",
-    ] {
+    for key in common::ERROR_KEYS {
         assert!(
             e.contains_key(key),
             "the error object names {key}: {result}"

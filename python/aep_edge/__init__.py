@@ -63,6 +63,9 @@ from ._types import (
 )
 from ._visitor import Proposition, StateEntry, display_event, interact_event
 
+# Written out, _shapes.__all__ included: mypy reads only a literal list here
+# (`__all__ += _shapes.__all__` fails stubtest); test_typing.py's stubtest and
+# pyright --verifytypes catch a name missing from it.
 __all__ = [
     "__version__",
     "core_version",

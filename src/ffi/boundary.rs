@@ -6,6 +6,7 @@
 //! released by `aep_edge_string_free`) and come in only through [`read_str`].
 
 use super::aep_edge_status;
+use crate::request::MAX_REQUEST_JSON_BYTES;
 use crate::workers::Workers;
 use crate::{Client, Error, ErrorKind, Queue};
 use std::ffi::{c_char, CStr, CString};
@@ -222,6 +223,24 @@ pub(super) fn to_c_string(s: String) -> CString {
             .collect();
         CString::new(bytes).expect("NULs were replaced")
     })
+}
+
+/// Reads a call's `request_json` argument: required, at most
+/// `AEP_EDGE_MAX_REQUEST_JSON_BYTES`, UTF-8 (the rules every function taking
+/// a request shares: design.md §3.2).
+///
+/// # Safety
+/// `ptr` is NULL or a NUL-terminated string that outlives the returned `&str`.
+pub(super) unsafe fn read_request<'a>(ptr: *const c_char) -> Result<&'a str, Error> {
+    // SAFETY: passed on from the caller.
+    unsafe {
+        read_str(
+            ptr,
+            "request_json",
+            MAX_REQUEST_JSON_BYTES,
+            ErrorKind::InvalidRequest,
+        )
+    }
 }
 
 /// Borrows a NUL-terminated UTF-8 input, refusing NULL, more than `max_bytes`

@@ -4,11 +4,11 @@
 
 use super::aep_edge_status;
 use super::boundary::{
-    aep_edge_client, guard, read_str, status_of, to_c_string, workers_ref, Reply,
+    aep_edge_client, guard, read_request, status_of, to_c_string, workers_ref, Reply,
 };
-use crate::request::{Endpoint, MAX_REQUEST_JSON_BYTES};
+use crate::request::Endpoint;
 use crate::workers::Completion;
-use crate::{ErrorKind, Result};
+use crate::Result;
 use serde_json::{json, Value};
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
@@ -200,14 +200,7 @@ unsafe fn submit(
         // SAFETY: the caller promises a live handle or NULL.
         let workers = unsafe { workers_ref(client) }?;
         // SAFETY: the caller promises a NUL-terminated string or NULL.
-        let text = unsafe {
-            read_str(
-                request_json,
-                "request_json",
-                MAX_REQUEST_JSON_BYTES,
-                ErrorKind::InvalidRequest,
-            )
-        }?;
+        let text = unsafe { read_request(request_json) }?;
         let completion = match callback {
             None => Completion::Poll,
             Some(f) => {

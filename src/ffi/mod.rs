@@ -23,11 +23,10 @@ pub use propositions::aep_edge_proposition_event;
 pub use queue::*;
 
 use crate::config::MAX_CONFIG_BYTES;
-use crate::request::MAX_REQUEST_JSON_BYTES;
 use crate::{Client, Config, ErrorKind, Level};
 use boundary::{
-    client_ref, free_host_string, guard, guard_with, handle_ref, null_argument, read_str,
-    to_c_string, Poison, Reply,
+    client_ref, free_host_string, guard, guard_with, handle_ref, null_argument, read_request,
+    read_str, to_c_string, Poison, Reply,
 };
 use serde_json::json;
 use std::ffi::{c_char, c_void};
@@ -542,14 +541,7 @@ unsafe fn call(
         // SAFETY: the caller promises a live handle or NULL.
         let client = unsafe { client_ref(client) }?;
         // SAFETY: the caller promises a NUL-terminated string or NULL.
-        let text = unsafe {
-            read_str(
-                request_json,
-                "request_json",
-                MAX_REQUEST_JSON_BYTES,
-                ErrorKind::InvalidRequest,
-            )
-        }?;
+        let text = unsafe { read_request(request_json) }?;
         send(client, text).map(|text| Reply::ok(Some(text)))
     })
 }
@@ -577,6 +569,7 @@ impl HostLogger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::MAX_REQUEST_JSON_BYTES;
 
     #[test]
     fn header_limits_are_the_cores() {

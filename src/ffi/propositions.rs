@@ -1,9 +1,7 @@
 //! The C export of design.md §3.9: proposition display and interaction events.
 
 use super::aep_edge_status;
-use super::boundary::{guard, read_str, Reply};
-use crate::request::MAX_REQUEST_JSON_BYTES;
-use crate::ErrorKind;
+use super::boundary::{guard, read_request, Reply};
 use std::ffi::c_char;
 
 /// Builds the event that reports propositions as shown or clicked, so Target
@@ -42,14 +40,7 @@ pub unsafe extern "C" fn aep_edge_proposition_event(
         event_json_out,
         || {
             // SAFETY: the caller promises a NUL-terminated string or NULL.
-            let text = unsafe {
-                read_str(
-                    request_json,
-                    "request_json",
-                    MAX_REQUEST_JSON_BYTES,
-                    ErrorKind::InvalidRequest,
-                )
-            }?;
+            let text = unsafe { read_request(request_json) }?;
             let event = crate::propositions::proposition_event_json(text)?;
             Ok(Reply::ok(Some(event.to_string())))
         },

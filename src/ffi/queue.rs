@@ -1,9 +1,8 @@
 //! The C ABI of the durable event queue (design.md §3.7): send, flush,
 //! stats and the outcome callback.
 
-use super::boundary::{guard, handle_ref, read_str, to_c_string, Reply};
+use super::boundary::{guard, handle_ref, read_request, to_c_string, Reply};
 use super::{aep_edge_client, aep_edge_status};
-use crate::request::MAX_REQUEST_JSON_BYTES;
 use crate::ErrorKind;
 use serde_json::Value;
 use std::ffi::{c_char, c_void};
@@ -66,14 +65,7 @@ pub unsafe extern "C" fn aep_edge_send_event(
         // SAFETY: the caller promises a live handle or NULL.
         let handle = unsafe { handle_ref(client) }?;
         // SAFETY: the caller promises a NUL-terminated string or NULL.
-        let text = unsafe {
-            read_str(
-                request_json,
-                "request_json",
-                MAX_REQUEST_JSON_BYTES,
-                ErrorKind::InvalidRequest,
-            )
-        }?;
+        let text = unsafe { read_request(request_json) }?;
         let result = handle.queue.send_event_json(text)?;
         Ok(Reply::ok(Some(result.to_string())))
     })

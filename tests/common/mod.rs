@@ -26,6 +26,20 @@ pub fn source_request() -> Value {
     json!({ "event": source_event() })
 }
 
+/// The members every error object carries (design.md §3.3), in its order.
+pub const ERROR_KEYS: [&str; 10] = [
+    "kind",
+    "status",
+    "message",
+    "httpStatus",
+    "code",
+    "problem",
+    "retryable",
+    "retryAfterMs",
+    "attempts",
+    "requestId",
+];
+
 pub fn emulator() -> Emulator {
     Emulator::start(Options::default()).expect("emulator starts")
 }
