@@ -358,3 +358,26 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_strings_are_whole_copies_with_nuls_as_spaces() {
+        let long = "x".repeat(5000);
+        for (given, want) in [
+            ("", ""),
+            ("{\"a\":1}", "{\"a\":1}"),
+            ("\0a\0\0b\0", " a  b "),
+            (long.as_str(), long.as_str()),
+        ] {
+            let ptr = host_string(given);
+            // SAFETY: a NUL-terminated string host_string just made.
+            let got = unsafe { CStr::from_ptr(ptr) }.to_str().unwrap().to_string();
+            // SAFETY: made by host_string, freed once.
+            unsafe { free_host_string(ptr) };
+            assert_eq!(got, want);
+        }
+    }
+}
