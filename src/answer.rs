@@ -250,7 +250,9 @@ fn read_payload<'a>(
             odd = true;
             return doc.skip(item, 4);
         }
-        let mut found = Item::default();
+        // Filled in place (an item is some 200 bytes: no copy into the list).
+        items.push(Item::default());
+        let found = items.last_mut().expect("just pushed");
         let end = doc.members(item, 4, |key, value| {
             let (text, end) = match doc.string_at(value) {
                 Some((raw, end)) => (Some(raw), end),
@@ -265,7 +267,6 @@ fn read_payload<'a>(
             }
             Some(end)
         })?;
-        items.push(found);
         Some(end)
     })?;
     let payload = if odd {

@@ -526,7 +526,12 @@ impl Direct {
                 let i = pool
                     .iter()
                     .rposition(|c| c.https == target.https && c.authority == target.authority)?;
-                pool.remove(i)
+                // Usually the last: taken without a shift of the others.
+                if i + 1 == pool.len() {
+                    pool.pop()?
+                } else {
+                    pool.remove(i)
+                }
             };
             let fresh_enough = now.saturating_duration_since(conn.idle_since) <= PROBE_AFTER_IDLE;
             if fresh_enough || conn.is_open() {
