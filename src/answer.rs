@@ -20,8 +20,14 @@
 use crate::json_scan::{Doc, RawStr};
 use crate::visitor::PassedEntry;
 use serde_json::Value;
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::ops::Range;
+
+/// The body's top-level members: key as found, key decoded, value's span.
+type Members<'a> = SmallVec<[(RawStr<'a>, Cow<'a, str>, Range<usize>); 8]>;
+type Handles<'a> = SmallVec<[Handle<'a>; 4]>;
+type Items<'a> = SmallVec<[Item<'a>; 8]>;
 
 /// The `client` facts of a result, in the order design.md §3.3 lists them.
 pub struct Facts<'a> {
@@ -39,8 +45,39 @@ pub struct Facts<'a> {
 /// The fields of a payload item the facts use, by index (`scope`, `hint`,
 /// `key`, `value`, `maxAge`: [`field_index`]).
 #[derive(Default)]
-struct Item {
-    fields: [Option<Range<usize>>; 5],
+struct Item<'a> {
+    fields: [Option<Field<'a>>; 5],
+}
+
+/// Where a field's value is, and the string it is if it is one (found as
+/// it was scanned: no second look for escapes).
+struct Field<'a> {
+    span: Range<usize>,
+    text: Option<RawStr<'a>>,
+}
+
+/// A string of the result and whether it is known to need no escaping (one
+/// found in the body without escapes: written as found).
+struct Text<'a> {
+    text: Cow<'a, str>,
+    plain: bool,
+}
+
+impl<'a> Text<'a> {
+    fn of(raw: RawStr<'a>) -> Text<'a> {
+        Text {
+            text: raw.decode(),
+            plain: !raw.escaped,
+        }
+    }
+}
+
+/// A `client.state` entry as [`next_state`] finds it, borrowed from the
+/// passed entries or the body (nothing copied until it is written).
+struct NextEntry<'a> {
+    key: Text<'a>,
+    value: Option<Text<'a>>,
+    expires_at_ms: Option<u64>,
 }
 
 const SCOPE: usize = 0;
@@ -52,7 +89,8 @@ const MAX_AGE: usize = 4;
 enum Payload {
     /// Missing or null.
     Absent,
-    Items(Vec<Item>),
+    /// Where its items are in the one list of every payload's items.
+    Items(Range<usize>),
     /// Not an array of objects, or an item with a field twice.
     Odd,
 }
@@ -75,8 +113,10 @@ pub fn result_text(
     want_handle: bool,
 ) -> Option<(String, Option<Value>)> {
     let doc = Doc::new(body)?;
-    let mut members: Vec<(RawStr<'_>, Cow<'_, str>, Range<usize>)> = Vec::with_capacity(8);
-    let mut handles: Vec<Handle<'_>> = Vec::with_capacity(4);
+    // On the stack for the usual body (no allocation per list).
+    let mut members: Members<'_> = SmallVec::new();
+    let mut handles: Handles<'_> = SmallVec::new();
+    let mut items: Items<'_> = SmallVec::new();
     // One pass: validates the whole body and reads `handle` on the way.
     doc.root_members(|key, start| {
         let name = key.decode();
@@ -86,7 +126,7 @@ pub fn result_text(
             return None;
         }
         let end = if name == "handle" && doc.byte(start) == Some(b'[') {
-            read_handles(&doc, start, &mut handles)?
+            read_handles(&doc, start, &mut handles, &mut items)?
         } else {
             doc.skip(start, 1)?
         };
@@ -137,7 +177,7 @@ pub fn result_text(
         }
     }
     out.push_str(",\"client\":");
-    push_facts(&mut out, &doc, facts, &handles)?;
+    push_facts(&mut out, &doc, facts, &handles, &items)?;
     out.push('}');
     let handle = if want_handle {
         let list = match members.iter().find(|(_, n, _)| n == "handle") {
@@ -156,7 +196,12 @@ pub fn result_text(
 }
 
 /// Reads the `handle` array at `start` into `out`; returns where it ends.
-fn read_handles<'a>(doc: &Doc<'a>, start: usize, out: &mut Vec<Handle<'a>>) -> Option<usize> {
+fn read_handles<'a>(
+    doc: &Doc<'a>,
+    start: usize,
+    out: &mut Handles<'a>,
+    items: &mut Items<'a>,
+) -> Option<usize> {
     doc.items(start, 1, |item| {
         let mut handle = Handle {
             kind: None,
@@ -166,13 +211,13 @@ fn read_handles<'a>(doc: &Doc<'a>, start: usize, out: &mut Vec<Handle<'a>>) -> O
         let end = doc.members(item, 2, |key, value| match key.decode().as_ref() {
             "type" if !saw_type => {
                 saw_type = true;
-                let end = doc.skip(value, 3)?;
-                handle.kind = optional_str(doc, &(value..end))?;
+                let (kind, end) = optional_str_at(doc, value, 3)?;
+                handle.kind = kind.map(|raw| raw.decode());
                 Some(end)
             }
             "payload" if !saw_payload => {
                 saw_payload = true;
-                let (payload, end) = read_payload(doc, value)?;
+                let (payload, end) = read_payload(doc, value, items)?;
                 handle.payload = payload;
                 Some(end)
             }
@@ -184,7 +229,11 @@ fn read_handles<'a>(doc: &Doc<'a>, start: usize, out: &mut Vec<Handle<'a>>) -> O
     })
 }
 
-fn read_payload(doc: &Doc<'_>, start: usize) -> Option<(Payload, usize)> {
+fn read_payload<'a>(
+    doc: &Doc<'a>,
+    start: usize,
+    items: &mut Items<'a>,
+) -> Option<(Payload, usize)> {
     if doc.byte(start) != Some(b'[') {
         let end = doc.skip(start, 3)?;
         let payload = if doc.is_null(&(start..end)) {
@@ -194,43 +243,56 @@ fn read_payload(doc: &Doc<'_>, start: usize) -> Option<(Payload, usize)> {
         };
         return Some((payload, end));
     }
-    let mut items = Vec::with_capacity(4);
+    let first = items.len();
     let mut odd = false;
     let end = doc.items(start, 3, |item| {
         if doc.byte(item) != Some(b'{') {
             odd = true;
             return doc.skip(item, 4);
         }
-        let mut found = Item::default();
+        // Filled in place (an item is some 200 bytes: no copy into the list).
+        items.push(Item::default());
+        let found = items.last_mut().expect("just pushed");
         let end = doc.members(item, 4, |key, value| {
-            let end = doc.skip(value, 5)?;
+            let (text, end) = match doc.string_at(value) {
+                Some((raw, end)) => (Some(raw), end),
+                None => (None, doc.skip(value, 5)?),
+            };
             if let Some(i) = field_index(key) {
                 odd |= found.fields[i].is_some();
-                found.fields[i] = Some(value..end);
+                found.fields[i] = Some(Field {
+                    span: value..end,
+                    text,
+                });
             }
             Some(end)
         })?;
-        items.push(found);
         Some(end)
     })?;
     let payload = if odd {
         Payload::Odd
     } else {
-        Payload::Items(items)
+        Payload::Items(first..items.len())
     };
     Some((payload, end))
 }
 
 /// The index in [`Item::fields`] of a payload item's key, compared as found when it
 /// has no escapes (most keys: no decoding, no `Cow` per key).
+#[inline(always)]
 fn field_index(key: RawStr<'_>) -> Option<usize> {
-    let index = |name: &str| match name {
-        "scope" => Some(SCOPE),
-        "hint" => Some(HINT),
-        "key" => Some(KEY),
-        "value" => Some(VALUE),
-        "maxAge" => Some(MAX_AGE),
-        _ => None,
+    // By length and first byte, then one compare of a known length (no
+    // memcmp call per candidate).
+    let index = |name: &str| {
+        let b = name.as_bytes();
+        match (b.len(), b.first()) {
+            (5, Some(b's')) if b == b"scope" => Some(SCOPE),
+            (4, Some(b'h')) if b == b"hint" => Some(HINT),
+            (3, Some(b'k')) if b == b"key" => Some(KEY),
+            (5, Some(b'v')) if b == b"value" => Some(VALUE),
+            (6, Some(b'm')) if b == b"maxAge" => Some(MAX_AGE),
+            _ => None,
+        }
     };
     if key.escaped {
         index(&key.decode())
@@ -239,36 +301,46 @@ fn field_index(key: RawStr<'_>) -> Option<usize> {
     }
 }
 
-/// A string or null (`None`); anything else makes the fast path give up.
-fn optional_str<'a>(doc: &Doc<'a>, span: &Range<usize>) -> Option<Option<Cow<'a, str>>> {
-    if doc.is_null(span) {
-        return Some(None);
+/// The string or null (`None`) at `start`, and where it ends; anything else
+/// makes the fast path give up.
+fn optional_str_at<'a>(
+    doc: &Doc<'a>,
+    start: usize,
+    depth: u32,
+) -> Option<(Option<RawStr<'a>>, usize)> {
+    if let Some((raw, end)) = doc.string_at(start) {
+        return Some((Some(raw), end));
     }
-    Some(Some(doc.string(span)?.decode()))
+    let end = doc.skip(start, depth)?;
+    doc.is_null(&(start..end)).then_some((None, end))
 }
 
 /// The string field `i` of an item: `Some(None)` when missing or null.
-fn field_str<'a>(doc: &Doc<'a>, item: &Item, i: usize) -> Option<Option<Cow<'a, str>>> {
+fn field_str<'a>(doc: &Doc<'a>, item: &Item<'a>, i: usize) -> Option<Option<RawStr<'a>>> {
     match &item.fields[i] {
-        Some(span) => optional_str(doc, span),
         None => Some(None),
+        Some(Field {
+            text: Some(raw), ..
+        }) => Some(Some(*raw)),
+        Some(Field { span, .. }) => doc.is_null(span).then_some(None),
     }
 }
 
 /// The items of a payload the facts look into; `None` gives up.
-fn items_of<'h>(handle: &'h Handle<'_>) -> Option<&'h [Item]> {
+fn items_of<'h, 'a>(handle: &Handle<'_>, items: &'h [Item<'a>]) -> Option<&'h [Item<'a>]> {
     match &handle.payload {
         Payload::Absent => Some(&[]),
-        Payload::Items(items) => Some(items),
+        Payload::Items(range) => Some(&items[range.clone()]),
         Payload::Odd => None,
     }
 }
 
-fn push_facts(
+fn push_facts<'a>(
     out: &mut String,
-    doc: &Doc<'_>,
-    facts: &Facts<'_>,
-    handles: &[Handle<'_>],
+    doc: &Doc<'a>,
+    facts: &'a Facts<'a>,
+    handles: &[Handle<'a>],
+    items: &[Item<'a>],
 ) -> Option<()> {
     let mut digits = itoa::Buffer::new();
     out.push_str("{\"httpStatus\":");
@@ -282,20 +354,25 @@ fn push_facts(
     out.push_str(",\"elapsedMs\":");
     out.push_str(digits.format(facts.elapsed_ms));
     out.push_str(",\"locationHint\":");
-    push_opt_str(out, edge_hint(doc, handles)?.as_deref());
+    match edge_hint(doc, handles, items)? {
+        Some(hint) => push_text(out, &hint),
+        None => out.push_str("null"),
+    }
     out.push_str(",\"headers\":{");
     for (i, (name, value)) in facts.headers.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        push_str(out, name);
-        out.push(':');
+        // Names are FACT_HEADERS: nothing to escape.
+        out.push('"');
+        out.push_str(name);
+        out.push_str("\":");
         push_str(out, value);
     }
     out.push('}');
     if let Some(passed) = facts.passed_state {
         out.push_str(",\"state\":[");
-        for (i, entry) in next_state(doc, passed, handles, facts.now_ms)?
+        for (i, entry) in next_state(doc, passed, handles, items, facts.now_ms)?
             .iter()
             .enumerate()
         {
@@ -303,10 +380,10 @@ fn push_facts(
                 out.push(',');
             }
             out.push_str("{\"key\":");
-            push_str(out, &entry.key);
+            push_text(out, &entry.key);
             if let Some(value) = &entry.value {
                 out.push_str(",\"value\":");
-                push_str(out, value);
+                push_text(out, value);
             }
             if let Some(at) = entry.expires_at_ms {
                 out.push_str(",\"expiresAt\":");
@@ -321,17 +398,23 @@ fn push_facts(
 }
 
 /// As `visitor::edge_hint_of`: the `EdgeNetwork` hint of `locationHint:result`.
-fn edge_hint(doc: &Doc<'_>, handles: &[Handle<'_>]) -> Option<Option<String>> {
-    let mut hint: Option<Option<String>> = None;
+fn edge_hint<'a>(
+    doc: &Doc<'a>,
+    handles: &[Handle<'a>],
+    items: &[Item<'a>],
+) -> Option<Option<Text<'a>>> {
+    let mut hint: Option<Option<Text<'a>>> = None;
     for handle in handles {
         if handle.kind.as_deref() != Some("locationHint:result") {
             continue;
         }
-        for item in items_of(handle)? {
+        for item in items_of(handle, items)? {
             let scope = field_str(doc, item, SCOPE)?;
             let value = field_str(doc, item, HINT)?;
-            if hint.is_none() && scope.is_some_and(|s| s.eq_ignore_ascii_case("EdgeNetwork")) {
-                hint = Some(value.map(Cow::into_owned));
+            if hint.is_none()
+                && scope.is_some_and(|s| s.decode().eq_ignore_ascii_case("EdgeNetwork"))
+            {
+                hint = Some(value.map(Text::of));
             }
         }
     }
@@ -339,38 +422,50 @@ fn edge_hint(doc: &Doc<'_>, handles: &[Handle<'_>]) -> Option<Option<String>> {
 }
 
 /// As `visitor::next_state`: the passed entries updated by `state:store`.
-fn next_state(
-    doc: &Doc<'_>,
-    passed: &[PassedEntry],
-    handles: &[Handle<'_>],
+fn next_state<'a>(
+    doc: &Doc<'a>,
+    passed: &'a [PassedEntry],
+    handles: &[Handle<'a>],
+    items: &[Item<'a>],
     now_ms: u64,
-) -> Option<Vec<PassedEntry>> {
-    let mut entries: Vec<PassedEntry> = passed.to_vec();
+) -> Option<SmallVec<[NextEntry<'a>; 4]>> {
+    let mut entries: SmallVec<[NextEntry<'a>; 4]> = SmallVec::with_capacity(passed.len());
+    entries.extend(passed.iter().map(|e| NextEntry {
+        key: Text {
+            text: Cow::Borrowed(&e.key),
+            plain: false,
+        },
+        value: e.value.as_deref().map(|v| Text {
+            text: Cow::Borrowed(v),
+            plain: false,
+        }),
+        expires_at_ms: e.expires_at_ms,
+    }));
     for handle in handles {
         if handle.kind.as_deref() != Some("state:store") {
             continue;
         }
-        for item in items_of(handle)? {
+        for item in items_of(handle, items)? {
             let key = field_str(doc, item, KEY)?;
             let value = field_str(doc, item, VALUE)?;
             let age = match &item.fields[MAX_AGE] {
-                Some(span) if doc.is_null(span) => None,
-                Some(span) if doc.is_number(span) => Some(doc.as_i64(span)),
+                Some(Field { span, .. }) if doc.is_null(span) => None,
+                Some(Field { span, .. }) if doc.is_number(span) => Some(doc.as_i64(span)),
                 Some(_) => return None,
                 None => None,
             };
-            let Some(key) = key.filter(|k| !k.is_empty()) else {
+            let Some(key) = key.filter(|k| !k.inner.is_empty()).map(Text::of) else {
                 continue;
             };
-            entries.retain(|e| e.key != key);
+            entries.retain(|e| e.key.text != key.text);
             let expires_at_ms = match age {
                 Some(Some(age)) if age <= 0 => continue,
                 Some(Some(age)) => Some(now_ms.saturating_add((age as u64).saturating_mul(1000))),
                 _ => None,
             };
-            entries.push(PassedEntry {
-                key: key.into_owned(),
-                value: value.map(Cow::into_owned),
+            entries.push(NextEntry {
+                key,
+                value: value.map(Text::of),
                 expires_at_ms,
             });
         }
@@ -395,6 +490,17 @@ fn push_str(out: &mut String, s: &str) {
         out.push('"');
         out.push_str(s);
         out.push('"');
+    }
+}
+
+/// A string of the result: as found when it is known plain, else as [`push_str`].
+fn push_text(out: &mut String, t: &Text<'_>) {
+    if t.plain {
+        out.push('"');
+        out.push_str(&t.text);
+        out.push('"');
+    } else {
+        push_str(out, &t.text);
     }
 }
 

@@ -44,10 +44,13 @@
 use crate::resolver::{CachingResolver, TIMED_OUT};
 use crate::response::RawResponse;
 use crate::transport::{classify_io, Failure, USER_AGENT};
+use crate::visitor::FACT_HEADERS;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
+
+const FACTS: usize = FACT_HEADERS.len();
 
 /// The most a response head may take.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -359,9 +362,12 @@ fn parse_head(input: &[u8]) -> Result<Option<Head>, Failure> {
         region: None,
         facts: Vec::new(),
     };
+    // The client.headers facts by their place in FACT_HEADERS (that order).
+    let mut facts: [Option<String>; FACTS] = Default::default();
     for h in response.headers.iter() {
         let name = h.name;
-        if name.eq_ignore_ascii_case("content-length") {
+        let maybe = |known: &str| same_name(name, known);
+        if maybe("content-length") {
             let value = std::str::from_utf8(h.value).ok().map(str::trim);
             let n = value
                 .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
@@ -371,43 +377,42 @@ fn parse_head(input: &[u8]) -> Result<Option<Head>, Failure> {
                 return Err(malformed("conflicting Content-Length headers"));
             }
             length = Some(n);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+        } else if maybe("transfer-encoding") {
             let value = String::from_utf8_lossy(h.value);
             let last = value.rsplit(',').next().unwrap_or_default().trim();
             if !last.eq_ignore_ascii_case("chunked") {
                 return Err(malformed("a Transfer-Encoding other than chunked"));
             }
             chunked = true;
-        } else if name.eq_ignore_ascii_case("connection") {
+        } else if maybe("connection") {
             let value = String::from_utf8_lossy(h.value);
             for token in value.split(',').map(str::trim) {
                 if token.eq_ignore_ascii_case("close") {
                     keep_alive = false;
                 }
             }
-        } else if let Some(text) = header_text(h.value) {
-            if name.eq_ignore_ascii_case("retry-after") {
+        } else if let Some(fact) = FACT_HEADERS.iter().position(|f| maybe(f)) {
+            let Some(text) = header_text(h.value) else {
+                continue;
+            };
+            if FACT_HEADERS[fact] == "retry-after" {
                 head.retry_after = Some(text.to_string());
-            } else if name.eq_ignore_ascii_case("x-adobe-edge") {
+            } else if FACT_HEADERS[fact] == "x-adobe-edge" {
                 head.region = Some(text.to_string());
             }
-            if let Some(fact) = crate::visitor::FACT_HEADERS
-                .iter()
-                .find(|f| name.eq_ignore_ascii_case(f))
-            {
-                if !head.facts.iter().any(|(n, _)| n == fact) {
-                    head.facts.push((fact, text.to_string()));
-                }
+            // The first of repeated headers.
+            facts[fact].get_or_insert_with(|| text.to_string());
+        }
+    }
+    let found = facts.iter().flatten().count();
+    if found > 0 {
+        head.facts.reserve_exact(found);
+        for (name, value) in FACT_HEADERS.iter().zip(facts) {
+            if let Some(value) = value {
+                head.facts.push((name, value));
             }
         }
     }
-    // The order of client.headers is FACT_HEADERS' order.
-    head.facts.sort_by_key(|(name, _)| {
-        crate::visitor::FACT_HEADERS
-            .iter()
-            .position(|f| f == name)
-            .unwrap_or(usize::MAX)
-    });
     head.framing = if matches!(status, 100..=199 | 204 | 304) {
         Framing::Length(0)
     } else if chunked {
@@ -421,14 +426,25 @@ fn parse_head(input: &[u8]) -> Result<Option<Head>, Failure> {
     Ok(Some(head))
 }
 
+/// Whether a header name is `known` (lower case), ignoring case. Most
+/// names differ in length: no case-folding compare for those.
+#[inline(always)]
+fn same_name(name: &str, known: &str) -> bool {
+    name.len() == known.len() && name.eq_ignore_ascii_case(known)
+}
+
 /// A header value as text: visible ASCII, spaces and tabs only (as
 /// `http::HeaderValue::to_str`, which the ureq path used).
 fn header_text(value: &[u8]) -> Option<&str> {
-    value
-        .iter()
-        .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b))
-        .then(|| std::str::from_utf8(value).ok())
-        .flatten()
+    // A fold, not `all`: no early exit, so the compiler checks many bytes at once.
+    let visible = value.iter().fold(true, |ok, &b| {
+        ok & ((b == b'\t') | (b.wrapping_sub(b' ') < 0x5F))
+    });
+    if !visible {
+        return None;
+    }
+    // SAFETY: ASCII only, checked above.
+    Some(unsafe { std::str::from_utf8_unchecked(value) })
 }
 
 fn malformed(what: &str) -> Failure {
@@ -463,7 +479,8 @@ impl Direct {
         body: &[u8],
         timeout: Duration,
     ) -> Result<RawResponse, Failure> {
-        let deadline = crate::lifecycle::later(Instant::now(), timeout);
+        let now = Instant::now();
+        let deadline = crate::lifecycle::later(now, timeout);
         let target = parse_url(url).ok_or_else(|| Failure::Other(format!("bad URL {url}")))?;
         for (name, value) in headers {
             if !is_token(name) || value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
@@ -472,7 +489,7 @@ impl Direct {
                 )));
             }
         }
-        let (mut conn, reused) = match self.pooled(&target) {
+        let (mut conn, reused) = match self.pooled(&target, now) {
             Some(conn) => (conn, true),
             None => (self.connect(&target, deadline)?, false),
         };
@@ -502,16 +519,21 @@ impl Direct {
 
     /// The most recent idle connection to `target`, probed when it has been
     /// idle long enough that the server may have closed it.
-    fn pooled(&self, target: &Target<'_>) -> Option<Conn> {
+    fn pooled(&self, target: &Target<'_>, now: Instant) -> Option<Conn> {
         loop {
             let mut conn = {
                 let mut pool = self.lock_pool();
                 let i = pool
                     .iter()
                     .rposition(|c| c.https == target.https && c.authority == target.authority)?;
-                pool.remove(i)
+                // Usually the last: taken without a shift of the others.
+                if i + 1 == pool.len() {
+                    pool.pop()?
+                } else {
+                    pool.remove(i)
+                }
             };
-            let fresh_enough = conn.idle_since.elapsed() <= PROBE_AFTER_IDLE;
+            let fresh_enough = now.saturating_duration_since(conn.idle_since) <= PROBE_AFTER_IDLE;
             if fresh_enough || conn.is_open() {
                 return Some(conn);
             }
@@ -630,7 +652,12 @@ impl Direct {
         }
         conn.input.clear();
         let head = loop {
-            if let Some(head) = parse_head(&conn.input)? {
+            // Nothing to parse before the first read.
+            let parsed = match conn.input.is_empty() {
+                true => None,
+                false => parse_head(&conn.input)?,
+            };
+            if let Some(head) = parsed {
                 if (100..200).contains(&head.status) {
                     // An interim response: the real one follows.
                     conn.input.drain(..head.len);
@@ -670,11 +697,17 @@ impl Direct {
                 detail,
             },
         };
-        conn.input.drain(..head.len);
         let body = match head.framing {
-            Framing::Length(n) => self.read_length(conn, n, deadline),
-            Framing::Chunked => self.read_chunked(conn, deadline),
-            Framing::Close => self.read_to_close(conn, deadline),
+            // The head stays in front: the body is copied once, from behind it.
+            Framing::Length(n) => self.read_length(conn, head.len, n, deadline),
+            Framing::Chunked => {
+                conn.input.drain(..head.len);
+                self.read_chunked(conn, deadline)
+            }
+            Framing::Close => {
+                conn.input.drain(..head.len);
+                self.read_to_close(conn, deadline)
+            }
         }
         .map_err(cut)?;
         // Bytes past the response: the connection is out of step.
@@ -691,21 +724,27 @@ impl Direct {
         ))
     }
 
+    /// The `n` bytes of body after the `from` bytes of head in `input`.
     fn read_length(
         &self,
         conn: &mut Conn,
+        from: usize,
         n: u64,
         deadline: Instant,
     ) -> Result<Vec<u8>, BodyError> {
         if n > self.max_response_bytes {
             return Err(BodyError::TooLarge);
         }
-        let n = n as usize;
-        while conn.input.len() < n {
+        let end = from + n as usize;
+        while conn.input.len() < end {
             more(conn, deadline)?;
         }
-        let body = conn.input[..n].to_vec();
-        conn.input.drain(..n);
+        let body = conn.input[from..end].to_vec();
+        if conn.input.len() == end {
+            conn.input.clear(); // the usual case: nothing read past it
+        } else {
+            conn.input.drain(..end);
+        }
         Ok(body)
     }
 

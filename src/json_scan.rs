@@ -74,8 +74,18 @@ impl<'a> Doc<'a> {
         &self.text[span.clone()]
     }
 
-    #[inline]
-    fn ws(&self, mut i: usize) -> usize {
+    /// Past any whitespace at `i`. Compact JSON has none: one compare
+    /// (every whitespace byte is below `!`), the loop out of line.
+    #[inline(always)]
+    fn ws(&self, i: usize) -> usize {
+        match self.b().get(i) {
+            Some(&c) if c > b' ' => i,
+            _ => self.ws_from(i),
+        }
+    }
+
+    #[inline(never)]
+    fn ws_from(&self, mut i: usize) -> usize {
         let b = self.b();
         while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
             i += 1;
@@ -288,7 +298,20 @@ impl<'a> Doc<'a> {
         Some(j)
     }
 
+    /// The string value starting at `i` and where it ends, if the value
+    /// there is a string (its escapes found as it is scanned, not again).
+    #[inline]
+    pub fn string_at(&self, i: usize) -> Option<(RawStr<'a>, usize)> {
+        if self.byte(i) != Some(b'"') {
+            return None;
+        }
+        let (end, escaped) = self.string_end(i)?;
+        let inner = &self.text[i + 1..end - 1];
+        Some((RawStr { inner, escaped }, end))
+    }
+
     /// The string at `span`, if the value there is one.
+    #[cfg(test)]
     pub fn string(&self, span: &Range<usize>) -> Option<RawStr<'a>> {
         let s = self.slice(span);
         let inner = s.strip_prefix('"')?.strip_suffix('"')?;
@@ -304,13 +327,31 @@ impl<'a> Doc<'a> {
         self.slice(span) == "null"
     }
 
-    /// `serde_json::Value::as_i64` of the number at `span`.
+    /// `serde_json::Value::as_i64` of the number at `span` (one the scan
+    /// found: digits after an optional `-`, maybe a fraction or exponent).
     pub fn as_i64(&self, span: &Range<usize>) -> Option<i64> {
-        let s = self.slice(span);
-        if s.bytes().any(|c| matches!(c, b'.' | b'e' | b'E')) {
+        let s = self.slice(span).as_bytes();
+        let (negative, digits) = match s.split_first() {
+            Some((b'-', rest)) => (true, rest),
+            _ => (false, s),
+        };
+        if digits.is_empty() {
             return None;
         }
-        s.parse().ok()
+        // Summed below zero, so that i64::MIN fits; a fraction, an exponent
+        // or an overflow gives None (serde_json: a float, or a u64 past i64).
+        let mut sum: i64 = 0;
+        for &d in digits {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            sum = sum.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
+        }
+        if negative {
+            Some(sum)
+        } else {
+            sum.checked_neg()
+        }
     }
 
     pub fn is_number(&self, span: &Range<usize>) -> bool {
@@ -319,13 +360,101 @@ impl<'a> Doc<'a> {
 }
 
 impl Doc<'_> {
+    /// Where the value at `i` ends if [`Doc::copy_canonical`] would write
+    /// it exactly as it is: no whitespace, no escapes, numbers that are
+    /// integers it copies as written, no key twice (and valid, as strictly
+    /// as [`Doc::skip`]). `Err`: where it found otherwise.
+    fn verbatim_end(&self, i: usize, depth: u32) -> Result<usize, usize> {
+        let b = self.b();
+        match b.get(i).copied() {
+            Some(open @ (b'{' | b'[')) => {
+                if depth >= MAX_DEPTH {
+                    return Err(i);
+                }
+                let close = if open == b'{' { b'}' } else { b']' };
+                let mut j = i + 1;
+                if b.get(j) == Some(&close) {
+                    return Ok(j + 1);
+                }
+                let mut keys = SeenKeys::default();
+                loop {
+                    if open == b'{' {
+                        if b.get(j) != Some(&b'"') {
+                            return Err(j);
+                        }
+                        let key_end = match self.string_end(j) {
+                            Some((end, false)) => end,
+                            _ => return Err(j),
+                        };
+                        let key = &self.text[j + 1..key_end - 1];
+                        if keys.contains(key) || b.get(key_end) != Some(&b':') {
+                            return Err(j);
+                        }
+                        keys.push(Cow::Borrowed(key));
+                        j = key_end + 1;
+                    }
+                    j = self.verbatim_end(j, depth + 1)?;
+                    match b.get(j) {
+                        Some(b',') => j += 1,
+                        Some(&c) if c == close => return Ok(j + 1),
+                        _ => return Err(j),
+                    }
+                }
+            }
+            Some(b'"') => match self.string_end(i) {
+                Some((end, false)) => Ok(end),
+                _ => Err(i),
+            },
+            Some(b'-' | b'0'..=b'9') => {
+                let end = self.number_end(i).ok_or(i)?;
+                let text = &self.text[i..end];
+                let plain = !text.bytes().any(|c| matches!(c, b'.' | b'e' | b'E'));
+                if plain && (text.parse::<u64>().is_ok() || text.parse::<i64>().is_ok()) {
+                    Ok(end)
+                } else {
+                    Err(i)
+                }
+            }
+            Some(b't' | b'f' | b'n') => self.skip(i, depth).ok_or(i),
+            _ => Err(i),
+        }
+    }
+
     /// Appends the value at `i` to `out` exactly as serde_json would write
     /// it back after parsing it into a `Value` (compact, keys in order,
     /// strings re-escaped its way, numbers as it prints them); `None` for an
     /// object with a key twice (a `Value` keeps one: leave that to serde).
     /// Returns where the value ends.
+    ///
+    /// A container already written the way serde_json would write it
+    /// (compact, no escapes, integers only, no key twice: what a JSON
+    /// serialiser produces) is copied whole after one scan
+    /// ([`Doc::verbatim_end`]); others member by member.
     pub fn copy_canonical(&self, i: usize, depth: u32, out: &mut Vec<u8>) -> Option<usize> {
-        match *self.b().get(i)? {
+        self.copy_canonical_from(i, depth, out, &mut 0)
+    }
+
+    /// [`Doc::copy_canonical`]; `tried`: how far a failed whole-copy scan
+    /// got. Containers that start before it are copied member by member, so
+    /// no byte is scanned for a whole copy twice (deep nesting stays linear).
+    fn copy_canonical_from(
+        &self,
+        i: usize,
+        depth: u32,
+        out: &mut Vec<u8>,
+        tried: &mut usize,
+    ) -> Option<usize> {
+        let first = *self.b().get(i)?;
+        if matches!(first, b'{' | b'[') && i >= *tried {
+            match self.verbatim_end(i, depth) {
+                Ok(end) => {
+                    out.extend_from_slice(&self.b()[i..end]);
+                    return Some(end);
+                }
+                Err(at) => *tried = at.max(i + 1),
+            }
+        }
+        match first {
             b'{' => {
                 out.push(b'{');
                 let mut keys = SeenKeys::default();
@@ -340,7 +469,7 @@ impl Doc<'_> {
                     push_json_str(out, key, &name);
                     out.push(b':');
                     keys.push(name);
-                    self.copy_canonical(start, depth + 1, out)
+                    self.copy_canonical_from(start, depth + 1, out, tried)
                 })?;
                 out.push(b'}');
                 Some(end)
@@ -353,7 +482,7 @@ impl Doc<'_> {
                         out.push(b',');
                     }
                     first = false;
-                    self.copy_canonical(start, depth + 1, out)
+                    self.copy_canonical_from(start, depth + 1, out, tried)
                 })?;
                 out.push(b']');
                 Some(end)
@@ -393,9 +522,10 @@ impl Doc<'_> {
 /// [`SeenKeys::INLINE`] keys found without escapes on the stack as plain
 /// borrows (nothing to drop: an allocation per object was a tenth of a
 /// call's allocations), any others in a Vec.
+/// (`Option`s: a row of zeros to start from, where `""`s cost a store each.)
 #[derive(Default)]
 pub struct SeenKeys<'a> {
-    first: [&'a str; SeenKeys::INLINE],
+    first: [Option<&'a str>; SeenKeys::INLINE],
     inline: usize,
     rest: Vec<Cow<'a, str>>,
 }
@@ -404,7 +534,7 @@ impl<'a> SeenKeys<'a> {
     const INLINE: usize = 8;
 
     pub fn contains(&self, key: &str) -> bool {
-        self.first[..self.inline].contains(&key) || self.rest.iter().any(|k| k == key)
+        self.first[..self.inline].contains(&Some(key)) || self.rest.iter().any(|k| k == key)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -414,7 +544,7 @@ impl<'a> SeenKeys<'a> {
     pub fn push(&mut self, key: Cow<'a, str>) {
         match key {
             Cow::Borrowed(name) if self.inline < Self::INLINE => {
-                self.first[self.inline] = name;
+                self.first[self.inline] = Some(name);
                 self.inline += 1;
             }
             key => self.rest.push(key),
@@ -594,6 +724,12 @@ mod tests {
     #[test]
     fn canonical_copies_are_what_serde_json_writes() {
         for text in [
+            // Compact: copied whole where nothing differs, else member by member.
+            r#"{"a":[1,-2,{"b":true,"c":null},[]],"d":{},"e":"x","f":18446744073709551615}"#,
+            r#"{"a":{"b":[1,2.5]},"c":{"d":"e"}}"#,
+            r#"{"a":{"b":"\n"},"c":{"d":"e"},"f":[{"g":1},{"h":1e2}]}"#,
+            r#"[{"a":1},{"\u0061":2},{"a":18446744073709551616}]"#,
+            r#"{"a":{"b":1} ,"c":[1 ,2]}"#,
             r#" { "a" : [ 1 , -2 , 3.50 , 1e2, -1.5E-3, 18446744073709551615, -9223372036854775808, 18446744073709551616, true , null ] , "b" : { } , "c":[ ] } "#,
             r#"{"s": "x\"\\\/\b\f\n\r\t\u00e9\u0001\ud83d\ude00 é", "\u0041": 0}"#,
             r#"{"deep": {"er": [[{"x": "y"}]]}}"#,
@@ -608,8 +744,27 @@ mod tests {
                 String::from_utf8(want).unwrap()
             );
         }
-        let doc = Doc::new(br#"{"a": 1, "a": 2}"#).unwrap();
-        assert!(doc.copy_canonical(0, 0, &mut Vec::new()).is_none());
+        for dup in [
+            &br#"{"a": 1, "a": 2}"#[..],
+            br#"{"a":1,"a":2}"#,
+            br#"[{"x":{"a":1,"a":2}}]"#,
+        ] {
+            let doc = Doc::new(dup).unwrap();
+            assert!(doc.copy_canonical(0, 0, &mut Vec::new()).is_none());
+        }
+        // Compact and canonical: the whole-copy scan takes it as it is.
+        let text = r#"{"a":[1,-2,{"b":true,"c":null},[]],"d":{},"e":"x"}"#;
+        assert_eq!(
+            Doc::new(text.as_bytes()).unwrap().verbatim_end(0, 0),
+            Ok(text.len())
+        );
+        // Compact with an escape at the bottom of deep nesting: still copied
+        // right, each level once (the failed scan is not repeated per level).
+        let deep = format!("{}\"\\n\"{}", "[".repeat(90), "]".repeat(90));
+        let doc = Doc::new(deep.as_bytes()).unwrap();
+        let mut out = Vec::new();
+        doc.copy_canonical(0, 0, &mut out).unwrap();
+        assert_eq!(out, deep.as_bytes());
         // Past the eight keys kept on the stack: a repeat of a key on the
         // stack, of one in the Vec, of an escaped one; twelve distinct keys.
         let keys: Vec<String> = (0..12).map(|k| format!("\"k{k}\": {k}")).collect();
@@ -672,6 +827,30 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn integers_read_as_serde_json_reads_them() {
+        for text in [
+            "0",
+            "-1",
+            "123",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "18446744073709551615",
+            "99999999999999999999",
+            "1.5",
+            "-2.0",
+            "1e2",
+            "3E-1",
+        ] {
+            let doc = Doc::new(text.as_bytes()).unwrap();
+            let span = 0..doc.number_end(0).unwrap();
+            let want = serde_json::from_str::<Value>(text).unwrap().as_i64();
+            assert_eq!(doc.as_i64(&span), want, "{text}");
         }
     }
 

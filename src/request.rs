@@ -198,14 +198,16 @@ impl Draft {
     /// path then gives the same result, or its precise error).
     fn from_json_fast(text: &str, request_id: &mut Option<String>) -> Option<Result<Draft>> {
         use crate::json_scan::{push_json_str, Doc};
-        let doc = Doc::new(text.as_bytes())?;
+        // Already a str: no second UTF-8 check.
+        let doc = Doc { text };
         // One pass: each member but `options` is written to `parts` as it is
         // read (after a `{` and commas, so that `parts` is the body itself
         // when nothing must move); `members` holds (decoded key, where it
         // went in `parts`, comma excluded).
         let mut parts = Vec::with_capacity(text.len() + 96);
         parts.push(b'{');
-        let mut members: Vec<(Cow<'_, str>, std::ops::Range<usize>)> = Vec::with_capacity(4);
+        let mut members: smallvec::SmallVec<[(Cow<'_, str>, std::ops::Range<usize>); 4]> =
+            smallvec::SmallVec::new();
         let mut options = None;
         let mut own_identity = false;
         doc.root_members(|key, start| {
@@ -520,11 +522,11 @@ fn copy_xdm(
         let null = doc.text.as_bytes()[value..].starts_with(b"null");
         let end = match name.as_ref() {
             "_id" if null => {
-                push_quoted(out, &ids::uuid_v4());
+                push_quoted(out, &ids::uuid_v4_text());
                 value + 4
             }
             "timestamp" if null => {
-                push_quoted(out, &ids::now_rfc3339());
+                push_quoted(out, ids::now_rfc3339().as_bytes());
                 value + 4
             }
             _ => {
@@ -554,7 +556,7 @@ fn push_ids(out: &mut Vec<u8>, id: bool, timestamp: bool, mut comma: bool) {
             out.push(b',');
         }
         out.extend_from_slice(b"\"_id\":");
-        push_quoted(out, &ids::uuid_v4());
+        push_quoted(out, &ids::uuid_v4_text());
         comma = true;
     }
     if timestamp {
@@ -562,14 +564,14 @@ fn push_ids(out: &mut Vec<u8>, id: bool, timestamp: bool, mut comma: bool) {
             out.push(b',');
         }
         out.extend_from_slice(b"\"timestamp\":");
-        push_quoted(out, &ids::now_rfc3339());
+        push_quoted(out, ids::now_rfc3339().as_bytes());
     }
 }
 
 /// A string of ours (ids, timestamps: nothing to escape).
-fn push_quoted(out: &mut Vec<u8>, s: &str) {
+fn push_quoted(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
-    out.extend_from_slice(s.as_bytes());
+    out.extend_from_slice(s);
     out.push(b'"');
 }
 

@@ -267,7 +267,18 @@ pub fn percent_encode(value: &str) -> String {
 
 /// [`percent_encode`] appended to `out` (the URL of every call: no String of its own).
 pub fn push_percent_encoded(out: &mut String, value: &str) {
-    let unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+    // A table: this runs over the request id on every call.
+    static UNRESERVED: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~');
+            b += 1;
+        }
+        table
+    };
+    let unreserved = |b: u8| UNRESERVED[usize::from(b)];
     if value.bytes().all(unreserved) {
         out.push_str(value);
         return;
