@@ -93,6 +93,10 @@ for f in sorted(fixtures.glob("request-*.json")):
 put("text_paths_request", "options-first", b'{"options": {"requestId": "r-1", "state": [{"key": "k", "value": "v", "maxAge": 60}]}, "event": {"xdm": {"_id": null, "eventType": "a"}}, "query": {"identity": {"fetch": ["ECID"]}}}')
 put("text_paths_request", "odd-values", b'{"event": {"data": {"n": 1.50, "e": 1E2, "i": -0, "s": "caf\\u00e9 \\"q\\" \\ud83d\\ude00 \\/"}, "xdm": {"timestamp": null, "identityMap": {"FPID": [{"id": "f"}]}}}}')
 put("text_paths_request", "no-xdm", b'{ "event" : { } }')
+put("text_paths_request", "duplicate-keys", b'{"event": {"xdm": {"_id": "a", "_id": "b"}}, "event": {}}')
+put("text_paths_request", "big-numbers", b'{"event": {"data": {"a": 1e400, "b": 18446744073709551616, "c": -9223372036854775809, "d": 0.1e-400}}}')
+put("text_paths_request", "deep", b'{"event": {"data": {"a": ' + b'[' * 130 + b']' * 130 + b'}}}')
+put("text_paths_request", "not-an-object", b'[{"event": {}}]')
 
 # text_paths_response: a selector byte (bits 0-2 status 200 200 200 207 400 429 500 202,
 # bits 3-4 content type, bit 7 session "device") then the response body
