@@ -77,3 +77,36 @@ put("state_file", "session", json.dumps(state, indent=2).encode())
 state["entries"][0]["expiresAtMs"] = 18446744073709551615
 state["locationHint"]["expiresAtMs"] = 18446744073709551615
 put("state_file", "far-future", json.dumps(state).encode())
+
+# text_paths_request: the request text itself (no selector): the interact
+# fixtures, the README's source-document event, and shapes the fast path
+# treats specially (options placed first/middle, null ids, odd numbers)
+source = {"event": {"xdm": {
+    "identityMap": {"Email_LC_SHA256": [{"id": "0c7e6a405862e402eb76a70f8a26fc732d07c32931e9fae9ab1582911d2e8a3b", "primary": True}]},
+    "eventType": "web.webpagedetails.pageViews",
+    "web": {"webPageDetails": {"URL": "https://alloystore.dev/", "name": "home-demo-Home Page"}},
+    "timestamp": "2021-08-09T14:09:20.859Z"}, "data": {"prop1": "custom value"}}}
+put("text_paths_request", "source-event", json.dumps(source).encode())
+put("text_paths_request", "source-event-compact", json.dumps(source, separators=(",", ":")).encode())
+for f in sorted(fixtures.glob("request-*.json")):
+    put("text_paths_request", f.stem, f.read_bytes())
+put("text_paths_request", "options-first", b'{"options": {"requestId": "r-1", "state": [{"key": "k", "value": "v", "maxAge": 60}]}, "event": {"xdm": {"_id": null, "eventType": "a"}}, "query": {"identity": {"fetch": ["ECID"]}}}')
+put("text_paths_request", "odd-values", b'{"event": {"data": {"n": 1.50, "e": 1E2, "i": -0, "s": "caf\\u00e9 \\"q\\" \\ud83d\\ude00 \\/"}, "xdm": {"timestamp": null, "identityMap": {"FPID": [{"id": "f"}]}}}}')
+put("text_paths_request", "no-xdm", b'{ "event" : { } }')
+put("text_paths_request", "duplicate-keys", b'{"event": {"xdm": {"_id": "a", "_id": "b"}}, "event": {}}')
+put("text_paths_request", "big-numbers", b'{"event": {"data": {"a": 1e400, "b": 18446744073709551616, "c": -9223372036854775809, "d": 0.1e-400}}}')
+put("text_paths_request", "deep", b'{"event": {"data": {"a": ' + b'[' * 130 + b']' * 130 + b'}}}')
+put("text_paths_request", "not-an-object", b'[{"event": {}}]')
+
+# text_paths_response: a selector byte (bits 0-2 status 200 200 200 207 400 429 500 202,
+# bits 3-4 content type, bit 7 session "device") then the response body
+statuses = [200, 200, 200, 207, 400, 429, 500, 202]
+for f in sorted(fixtures.glob("*.json")) + sorted((fixtures / "real").glob("*")):
+    if f.name == "SOURCES.md" or f.name.startswith("request-"):
+        continue
+    digits = [int(p) for p in f.stem.split("-") if p.isdigit() and len(p) == 3]
+    status = digits[0] if digits and digits[0] in statuses else 200
+    sel = statuses.index(status) | (2 << 3 if status >= 400 else 0)
+    body = f.read_bytes()
+    put("text_paths_response", f.stem, bytes([sel]) + body)
+    put("text_paths_response", f.stem + "-device", bytes([sel | 0x80]) + body)

@@ -16,7 +16,7 @@ cd "$(dirname "$0")"
 seconds=${1:-30}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(config request response token state_file)
+((${#targets[@]})) || targets=(config request response token state_file text_paths_request text_paths_response)
 
 rustup toolchain list | grep -q '^nightly' || {
     echo "fuzz/run.sh: the nightly toolchain is missing (rustup toolchain install nightly)" >&2

@@ -18,6 +18,9 @@ use std::ptr;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+mod text_paths;
+pub use text_paths::{text_paths_request, text_paths_response};
+
 /// `Config::from_json` and `aep_edge_client_new` on the bytes (configs that
 /// name files are parsed but not opened: a fuzzer must not write anywhere).
 pub fn config(data: &[u8]) {
@@ -276,11 +279,19 @@ type Answer = Box<dyn Fn(&str) -> Vec<u8> + Send>;
 struct Server {
     port: u16,
     answer: Mutex<Answer>,
+    /// The last request read (head and body), for targets that compare what
+    /// was sent.
+    last_request: Mutex<Vec<u8>>,
 }
 
 impl Server {
     fn answer_with(&self, answer: impl Fn(&str) -> Vec<u8> + Send + 'static) {
         *self.answer.lock().unwrap_or_else(|p| p.into_inner()) = Box::new(answer);
+    }
+
+    /// Takes the last request read (empty when none came since).
+    fn take_request(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.last_request.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
@@ -288,6 +299,8 @@ impl Server {
 type ServerSlot = OnceLock<&'static Server>;
 static RESPONSE_SERVER: ServerSlot = OnceLock::new();
 static TOKEN_SERVER: ServerSlot = OnceLock::new();
+static TEXT_REQUEST_SERVER: ServerSlot = OnceLock::new();
+static TEXT_RESPONSE_SERVER: ServerSlot = OnceLock::new();
 
 fn server(slot: &'static ServerSlot) -> &'static Server {
     slot.get_or_init(|| {
@@ -295,6 +308,7 @@ fn server(slot: &'static ServerSlot) -> &'static Server {
         let server: &'static Server = Box::leak(Box::new(Server {
             port: listener.local_addr().expect("addr").port(),
             answer: Mutex::new(Box::new(|_| Vec::new())),
+            last_request: Mutex::new(Vec::new()),
         }));
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
@@ -333,6 +347,10 @@ fn serve(server: &Server, mut stream: TcpStream) {
         }
     }
     let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+    *server
+        .last_request
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = buf;
     let answer = (server.answer.lock().unwrap_or_else(|p| p.into_inner()))(&path);
     let _ = stream.write_all(&answer);
     let _ = stream.shutdown(std::net::Shutdown::Write);

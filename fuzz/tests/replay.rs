@@ -45,3 +45,13 @@ fn token() {
 fn state_file() {
     replay("state_file", aep_edge_fuzz::state_file);
 }
+
+#[test]
+fn text_paths_request() {
+    replay("text_paths_request", aep_edge_fuzz::text_paths_request);
+}
+
+#[test]
+fn text_paths_response() {
+    replay("text_paths_response", aep_edge_fuzz::text_paths_response);
+}
