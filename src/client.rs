@@ -333,9 +333,14 @@ impl Client {
             Endpoint::Consent => draft.requested_consent(),
             _ => None,
         };
-        let prepared = draft.finish(&snapshot.entries)?;
+        let mut prepared = draft.finish(&snapshot.entries)?;
         let hint = self.hint_for(&prepared, snapshot.hint);
-        let result = self.send(&prepared, hint, started, &deadline, want);
+        let mut result = self.send(&prepared, hint, started, &deadline, want);
+        if let Ok(output) = &mut result {
+            // The id sent is the result's: moved, not copied (nothing after
+            // this reads it from `prepared`).
+            output.facts.request_id = std::mem::take(&mut prepared.request_id);
+        }
         match &result {
             Ok(output) => {
                 // What the session applies: the result, or its `handle` alone
@@ -365,7 +370,7 @@ impl Client {
                     format!(
                         "{} {} succeeded in {} ms",
                         endpoint.path(),
-                        prepared.request_id,
+                        output.facts.request_id,
                         started.elapsed().as_millis()
                     )
                 });
@@ -519,7 +524,7 @@ impl Client {
 
             let (mut error, server_wait) = match outcome {
                 Ok(raw) if raw.is_success() => {
-                    return self.success(prepared, &raw, attempts, started, want);
+                    return self.success(prepared, raw, attempts, started, want);
                 }
                 Ok(raw) if raw.status == 404 && raw.body.is_empty() && hint.is_some() => {
                     // An unknown location hint: send again at once without
@@ -629,7 +634,7 @@ impl Client {
     fn success(
         &self,
         prepared: &Prepared,
-        raw: &RawResponse,
+        mut raw: RawResponse,
         attempts: u32,
         started: Instant,
         want: Want,
@@ -637,11 +642,13 @@ impl Client {
         let passed = prepared.visitor.state.as_deref();
         let state_fact = passed.is_some() || self.inner.config.session == SessionMode::None;
         let elapsed_ms = retry::millis(started.elapsed());
-        let scalars = ResultFacts {
+        // `request_id` is filled by `call_from`, which owns the id; the region
+        // is moved out once the result is written.
+        let scalars = |raw: &mut RawResponse| ResultFacts {
             http_status: raw.status,
             attempts,
-            request_id: prepared.request_id.clone(),
-            region: raw.region.clone(),
+            request_id: String::new(),
+            region: raw.region.take(),
             elapsed_ms,
         };
         if want == Want::Text {
@@ -659,11 +666,11 @@ impl Client {
             if let Some((text, handle)) = answer::result_text(&raw.body, &facts, keeps_state) {
                 return Ok(Output {
                     form: Form::Text(text, handle),
-                    facts: scalars,
+                    facts: scalars(&mut raw),
                 });
             }
         }
-        let body = response::interpret(prepared.endpoint, raw)
+        let body = response::interpret(prepared.endpoint, &raw)
             .map_err(|e| stamped(e, prepared, attempts))?;
         let mut body = Value::Object(body);
         let mut facts = json!({
@@ -682,7 +689,7 @@ impl Client {
         body["client"] = facts;
         Ok(Output {
             form: Form::Value(body),
-            facts: scalars,
+            facts: scalars(&mut raw),
         })
     }
 
