@@ -311,11 +311,8 @@ impl Client {
         }
         let mut draft = draft()?;
         let total = self.total_timeout_of(&draft.timeouts);
-        let deadline = self
-            .inner
-            .lifecycle
-            .deadline(total)
-            .no_later_than(later(started, total));
+        // From `started` (no later than from now: one clock read fewer).
+        let deadline = self.inner.lifecycle.deadline_at(later(started, total));
         draft.note_datastream_override(&self.inner.config.datastream_id);
         if endpoint != Endpoint::Consent {
             self.wait_for_consent(&deadline, &draft)?;
@@ -477,8 +474,8 @@ impl Client {
         let context_headers = visitor::merge_headers(&config.headers, &prepared.visitor.headers);
 
         loop {
-            let before_attempt = |attempts: u32, last: &Option<Error>| match deadline.check() {
-                Ok(()) => Ok(()),
+            let before_attempt = |attempts: u32, last: &Option<Error>| match deadline.check_left() {
+                Ok(left) => Ok(left),
                 Err(Stop::Closed) => {
                     Err(stamp(skipped_by_close(attempts, last.as_ref()), attempts))
                 }
@@ -503,14 +500,14 @@ impl Client {
             });
             // The token, or a log callback, may have taken a while (and may
             // have closed the client): look again right before sending.
-            before_attempt(attempts, &last_failure)?;
+            let left = before_attempt(attempts, &last_failure)?;
             let headers: Vec<(&str, &str)> = auth_headers
                 .iter()
                 .map(|(k, v)| (*k, v.as_str()))
                 .chain(context_headers.iter().copied())
                 .collect();
             let request_timeout = prepared.timeouts.request.unwrap_or(config.timeouts.request);
-            let attempt_timeout = request_timeout.min(deadline.remaining());
+            let attempt_timeout = request_timeout.min(left);
             attempts = attempts.saturating_add(1);
             counted = counted.saturating_add(1);
             let url = self.url(prepared, hint.as_deref());

@@ -109,12 +109,18 @@ impl<'a> Deadline<'a> {
 
     /// `Closed` once the client is closed, else `Deadline` once it passed.
     pub fn check(&self) -> std::result::Result<(), Stop> {
+        self.check_left().map(drop)
+    }
+
+    /// [`Deadline::check`] with the time left when it passes (one clock read
+    /// for both).
+    pub fn check_left(&self) -> std::result::Result<Duration, Stop> {
         if self.life.is_closed() {
-            Err(Stop::Closed)
-        } else if self.remaining().is_zero() {
-            Err(Stop::Deadline)
-        } else {
-            Ok(())
+            return Err(Stop::Closed);
+        }
+        match self.remaining() {
+            left if left.is_zero() => Err(Stop::Deadline),
+            left => Ok(left),
         }
     }
 
@@ -185,11 +191,14 @@ impl Lifecycle {
     }
 
     /// The deadline of a call starting now that may last `total`.
+    #[cfg(test)]
     pub fn deadline(&self, total: Duration) -> Deadline<'_> {
-        Deadline {
-            at: later(Instant::now(), total),
-            life: self,
-        }
+        self.deadline_at(later(Instant::now(), total))
+    }
+
+    /// A call's deadline at `at`.
+    pub fn deadline_at(&self, at: Instant) -> Deadline<'_> {
+        Deadline { at, life: self }
     }
 
     /// `CLOSED` when the client is closed; for calls that are not counted in flight.
