@@ -18,7 +18,8 @@
 //! every fixture and on odd bodies.
 
 use crate::json_scan::{Doc, RawStr};
-use crate::visitor::PassedEntry;
+use crate::response::HeaderFacts;
+use crate::visitor::{PassedEntry, FACT_HEADERS};
 use serde_json::Value;
 use smallvec::SmallVec;
 use std::borrow::Cow;
@@ -36,7 +37,7 @@ pub struct Facts<'a> {
     pub request_id: &'a str,
     pub region: Option<&'a str>,
     pub elapsed_ms: u64,
-    pub headers: &'a [(&'static str, String)],
+    pub headers: &'a HeaderFacts,
     /// `Some`: `client.state` is written from these passed entries.
     pub passed_state: Option<&'a [PassedEntry]>,
     pub now_ms: u64,
@@ -141,11 +142,7 @@ pub fn result_text(
     }
 
     // Room for the body, the facts and their headers: no regrowth.
-    let headers: usize = facts
-        .headers
-        .iter()
-        .map(|(n, v)| n.len() + v.len() + 8)
-        .sum();
+    let headers = facts.headers.text_len() + 8 * FACT_HEADERS.len();
     let mut out = String::with_capacity(body.len() + headers + 512);
     out.push('{');
     for (key, name, span) in &members {
@@ -543,10 +540,7 @@ mod tests {
         Some(value_text(&body))
     }
 
-    fn facts<'a>(
-        headers: &'a [(&'static str, String)],
-        passed: Option<&'a [PassedEntry]>,
-    ) -> Facts<'a> {
+    fn facts<'a>(headers: &'a HeaderFacts, passed: Option<&'a [PassedEntry]>) -> Facts<'a> {
         Facts {
             http_status: 200,
             attempts: 2,
@@ -562,10 +556,9 @@ mod tests {
     /// Both paths give the same text, or the fast one steps aside. Whether
     /// it took the body when `client.state` is asked for.
     fn check(body: &[u8]) -> bool {
-        let headers = [
-            ("x-request-id", "abc".to_string()),
-            ("x-adobe-edge", "or2;\u{1}35".to_string()),
-        ];
+        let headers: HeaderFacts = [("x-request-id", "abc"), ("x-adobe-edge", "or2;\u{1}35")]
+            .into_iter()
+            .collect();
         let passed = [PassedEntry {
             key: "kndctr_53A16ACB5CC1D3760A495C99_AdobeOrg_cluster".into(),
             value: Some("va6".into()),

@@ -42,15 +42,13 @@
 //! off or late after its status line.
 
 use crate::resolver::{CachingResolver, TIMED_OUT};
-use crate::response::RawResponse;
+use crate::response::{HeaderFacts, RawResponse};
 use crate::transport::{classify_io, Failure, USER_AGENT};
 use crate::visitor::FACT_HEADERS;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
-
-const FACTS: usize = FACT_HEADERS.len();
 
 /// The most a response head may take.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -334,7 +332,7 @@ struct Head {
     keep_alive: bool,
     retry_after: Option<String>,
     region: Option<String>,
-    facts: Vec<(&'static str, String)>,
+    facts: HeaderFacts,
 }
 
 /// Parses a complete head at the start of `input`; `Ok(None)`: more is needed.
@@ -360,10 +358,8 @@ fn parse_head(input: &[u8]) -> Result<Option<Head>, Failure> {
         keep_alive: false,
         retry_after: None,
         region: None,
-        facts: Vec::new(),
+        facts: HeaderFacts::default(),
     };
-    // The client.headers facts by their place in FACT_HEADERS (that order).
-    let mut facts: [Option<String>; FACTS] = Default::default();
     for h in response.headers.iter() {
         let name = h.name;
         let maybe = |known: &str| same_name(name, known);
@@ -401,16 +397,7 @@ fn parse_head(input: &[u8]) -> Result<Option<Head>, Failure> {
                 head.region = Some(text.to_string());
             }
             // The first of repeated headers.
-            facts[fact].get_or_insert_with(|| text.to_string());
-        }
-    }
-    let found = facts.iter().flatten().count();
-    if found > 0 {
-        head.facts.reserve_exact(found);
-        for (name, value) in FACT_HEADERS.iter().zip(facts) {
-            if let Some(value) = value {
-                head.facts.push((name, value));
-            }
+            head.facts.keep_first(fact, text);
         }
     }
     head.framing = if matches!(status, 100..=199 | 204 | 304) {
@@ -1087,11 +1074,8 @@ mod tests {
         assert_eq!(first.region.as_deref(), Some("or2;35"));
         assert_eq!(first.retry_after.as_deref(), Some("3"));
         assert_eq!(
-            first.facts,
-            vec![
-                ("retry-after", "3".to_string()),
-                ("x-adobe-edge", "or2;35".to_string())
-            ]
+            first.facts.iter().collect::<Vec<_>>(),
+            vec![("retry-after", "3"), ("x-adobe-edge", "or2;35")]
         );
         assert_eq!(post(&d, s.addr, 2000).unwrap().body, b"{}");
         // The server ran one connection only: the second call reused it.
@@ -1138,7 +1122,10 @@ mod tests {
         let s = server(vec![vec![Step::Answer(pieces)]]);
         let got = post(&direct(1 << 20), s.addr, 5000).unwrap();
         assert_eq!(got.body.len(), 3010);
-        assert_eq!(got.facts, vec![("x-request-id", "r-1".to_string())]);
+        assert_eq!(
+            got.facts.iter().collect::<Vec<_>>(),
+            vec![("x-request-id", "r-1")]
+        );
         s.accepted.join().unwrap();
     }
 

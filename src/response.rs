@@ -5,7 +5,9 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::json_fields::type_name;
 use crate::request::Endpoint;
+use crate::visitor::FACT_HEADERS;
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
 
 /// One HTTP response as the transport read it.
 #[derive(Clone, Debug, Default)]
@@ -17,7 +19,74 @@ pub struct RawResponse {
     /// The `x-adobe-edge` header (`cluster;region`).
     pub region: Option<String>,
     /// The response headers of `client.headers` that were present.
-    pub facts: Vec<(&'static str, String)>,
+    pub facts: HeaderFacts,
+}
+
+/// The [`FACT_HEADERS`] a response carried (the first of repeated ones), in
+/// that order. Their values sit one after another in one buffer, inline when
+/// short (the usual few dozen bytes): no allocation per response.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct HeaderFacts {
+    /// The values, as text.
+    text: SmallVec<[u8; 128]>,
+    /// Where each header's value is in `text`, by its place in FACT_HEADERS.
+    spans: [Option<(u32, u32)>; FACT_HEADERS.len()],
+}
+
+impl HeaderFacts {
+    /// Keeps `value` for the header at `index` in [`FACT_HEADERS`], unless
+    /// one came first.
+    pub fn keep_first(&mut self, index: usize, value: &str) {
+        let Some(slot @ None) = self.spans.get_mut(index) else {
+            return;
+        };
+        let start = self.text.len();
+        self.text.extend_from_slice(value.as_bytes());
+        *slot = Some((start as u32, self.text.len() as u32));
+    }
+
+    /// Keeps `value` for the header called `name` (one of [`FACT_HEADERS`];
+    /// any other is ignored), unless one came first.
+    pub fn keep_named(&mut self, name: &str, value: &str) {
+        if let Some(index) = FACT_HEADERS.iter().position(|f| *f == name) {
+            self.keep_first(index, value);
+        }
+    }
+
+    /// The headers present, in FACT_HEADERS order, with their values.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> + '_ {
+        FACT_HEADERS
+            .iter()
+            .zip(&self.spans)
+            .filter_map(|(name, span)| {
+                let (start, end) = (*span)?;
+                let bytes = &self.text[start as usize..end as usize];
+                // SAFETY: every span covers exactly one `&str` pushed whole
+                // by `keep_first`, so it is valid UTF-8.
+                Some((*name, unsafe { std::str::from_utf8_unchecked(bytes) }))
+            })
+    }
+
+    /// The total length of the names and values present.
+    pub fn text_len(&self) -> usize {
+        self.iter().map(|(n, v)| n.len() + v.len()).sum()
+    }
+}
+
+impl std::fmt::Debug for HeaderFacts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<'a> FromIterator<(&'a str, &'a str)> for HeaderFacts {
+    fn from_iter<I: IntoIterator<Item = (&'a str, &'a str)>>(pairs: I) -> HeaderFacts {
+        let mut facts = HeaderFacts::default();
+        for (name, value) in pairs {
+            facts.keep_named(name, value);
+        }
+        facts
+    }
 }
 
 impl RawResponse {

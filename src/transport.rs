@@ -207,10 +207,12 @@ impl Transport {
         };
         let retry_after = header("retry-after");
         let region = header("x-adobe-edge");
-        let facts = crate::visitor::FACT_HEADERS
-            .iter()
-            .filter_map(|name| header(name).map(|v| (*name, v)))
-            .collect();
+        let mut facts = crate::response::HeaderFacts::default();
+        for (i, name) in crate::visitor::FACT_HEADERS.iter().enumerate() {
+            if let Some(v) = header(name) {
+                facts.keep_first(i, &v);
+            }
+        }
         let status = response.status().as_u16();
         // Sized from Content-Length (within the cap) instead of grown from
         // nothing by probing reads.

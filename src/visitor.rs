@@ -354,10 +354,10 @@ pub fn edge_hint_of(body: &Value) -> Option<String> {
 }
 
 /// `client.headers`: the [`FACT_HEADERS`] the response carried.
-pub fn headers_fact(facts: &[(&'static str, String)]) -> Value {
+pub fn headers_fact(facts: &crate::response::HeaderFacts) -> Value {
     let mut m = Map::new();
-    for (name, value) in facts {
-        m.insert((*name).to_string(), Value::String(value.clone()));
+    for (name, value) in facts.iter() {
+        m.insert(name.to_string(), Value::String(value.to_string()));
     }
     Value::Object(m)
 }
