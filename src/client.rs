@@ -33,6 +33,9 @@ struct Inner {
     session: Session,
     logger: Logger,
     lifecycle: Lifecycle,
+    /// Each endpoint's URL up to its `requestId`, without a hint or a
+    /// datastream override: the same every such call, so built once.
+    plain_urls: [String; 3],
 }
 
 impl fmt::Debug for Client {
@@ -51,8 +54,11 @@ impl Client {
         let transport = Transport::new(&config)?;
         let auth = Auth::new(&config);
         let session = Session::new(&config)?;
+        let plain_urls = [Endpoint::Interact, Endpoint::Collect, Endpoint::Consent]
+            .map(|endpoint| url_head(&config, endpoint, None, &config.datastream_id));
         Ok(Client {
             inner: Arc::new(Inner {
+                plain_urls,
                 config,
                 transport,
                 auth,
@@ -429,21 +435,20 @@ impl Client {
 
     fn url(&self, prepared: &Prepared, hint: Option<&str>) -> String {
         let config = &self.inner.config;
-        let datastream = prepared
-            .datastream_override
-            .as_deref()
-            .unwrap_or(&config.datastream_id);
-        let mut url = visitor::edge_url(
-            &config.origin,
-            config.edge_base_path,
-            config.hint_form,
-            hint,
-            prepared.endpoint.path(),
-        );
-        url.push('?');
-        url.push_str(prepared.endpoint.datastream_param());
-        url.push('=');
-        push_percent_encoded(&mut url, datastream);
+        let mut url = match (hint, prepared.datastream_override.as_deref()) {
+            (None, None) => {
+                let head = &self.inner.plain_urls[prepared.endpoint as usize];
+                let mut url = String::with_capacity(head.len() + 16 + prepared.request_id.len());
+                url.push_str(head);
+                url
+            }
+            (hint, datastream) => url_head(
+                config,
+                prepared.endpoint,
+                hint,
+                datastream.unwrap_or(&config.datastream_id),
+            ),
+        };
         url.push_str("&requestId=");
         push_percent_encoded(&mut url, &prepared.request_id);
         url
@@ -757,6 +762,23 @@ impl Output {
         };
         (text, self.facts)
     }
+}
+
+/// An endpoint's URL up to its `requestId`: the edge URL with `hint` and the
+/// datastream parameter.
+fn url_head(config: &Config, endpoint: Endpoint, hint: Option<&str>, datastream: &str) -> String {
+    let mut url = visitor::edge_url(
+        &config.origin,
+        config.edge_base_path,
+        config.hint_form,
+        hint,
+        endpoint.path(),
+    );
+    url.push('?');
+    url.push_str(endpoint.datastream_param());
+    url.push('=');
+    push_percent_encoded(&mut url, datastream);
+    url
 }
 
 fn consent_denied() -> Error {
