@@ -174,6 +174,10 @@ struct Conn {
     socket_timeout: Option<Duration>,
     /// When it went back into the pool.
     idle_since: Instant,
+    /// The latest clock reading of its exchange (before its last read or
+    /// write): when it goes back into the pool, no later than the truth, so
+    /// the idle check errs towards probing.
+    last_clock: Instant,
     /// Whether the current exchange has read any response byte.
     answered: bool,
     /// Whether the current exchange failed in a way that shows the server
@@ -186,7 +190,8 @@ impl Conn {
     /// Sets the socket timeouts to what is left before `deadline`, rounded
     /// down to 10 ms (never past the deadline); `None` once it has passed.
     fn time_left(&mut self, deadline: Instant) -> Option<()> {
-        let left = deadline.checked_duration_since(Instant::now())?;
+        self.last_clock = Instant::now();
+        let left = deadline.checked_duration_since(self.last_clock)?;
         if left.is_zero() {
             return None;
         }
@@ -529,7 +534,8 @@ impl Direct {
     }
 
     fn give_back(&self, mut conn: Conn) {
-        conn.idle_since = Instant::now();
+        // No clock read of its own: the exchange's last one.
+        conn.idle_since = conn.last_clock;
         let mut pool = self.lock_pool();
         if pool.len() >= self.max_idle {
             pool.remove(0);
@@ -566,6 +572,7 @@ impl Direct {
             chunk: vec![0; READ_CHUNK].into_boxed_slice(),
             socket_timeout: None,
             idle_since: Instant::now(),
+            last_clock: Instant::now(),
             answered: false,
             closed_before_answer: false,
         })
