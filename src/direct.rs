@@ -839,6 +839,14 @@ fn is_token(name: &str) -> bool {
 
 /// The whole request, head and body, into `out` (cleared first). The
 /// caller's `User-Agent` and `Accept`, if given, replace the client's.
+/// `user-agent` ([`USER_AGENT`]) and `accept`, up to `content-type`'s value:
+/// what a request whose caller set neither carries after `host`.
+const DEFAULT_HEADERS: &str = concat!(
+    "\r\nuser-agent: aep-edge/",
+    env!("CARGO_PKG_VERSION"),
+    "\r\naccept: application/json\r\ncontent-type: "
+);
+
 fn write_request(
     out: &mut Vec<u8>,
     target: &Target<'_>,
@@ -855,14 +863,20 @@ fn write_request(
     out.extend_from_slice(target.path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
     out.extend_from_slice(target.authority.as_bytes());
-    if !has("user-agent") {
-        out.extend_from_slice(b"\r\nuser-agent: ");
-        out.extend_from_slice(USER_AGENT.as_bytes());
+    match (has("user-agent"), has("accept")) {
+        // The usual call: its fixed headers in one copy.
+        (false, false) => out.extend_from_slice(DEFAULT_HEADERS.as_bytes()),
+        (has_user_agent, has_accept) => {
+            if !has_user_agent {
+                out.extend_from_slice(b"\r\nuser-agent: ");
+                out.extend_from_slice(USER_AGENT.as_bytes());
+            }
+            if !has_accept {
+                out.extend_from_slice(b"\r\naccept: application/json");
+            }
+            out.extend_from_slice(b"\r\ncontent-type: ");
+        }
     }
-    if !has("accept") {
-        out.extend_from_slice(b"\r\naccept: application/json");
-    }
-    out.extend_from_slice(b"\r\ncontent-type: ");
     out.extend_from_slice(content_type.as_bytes());
     for (name, value) in headers {
         out.extend_from_slice(b"\r\n");
@@ -1332,6 +1346,22 @@ mod tests {
             "{e:?}"
         );
         s.accepted.join().unwrap();
+    }
+
+    #[test]
+    fn requests_with_and_without_the_default_headers() {
+        let target = parse_url("http://127.0.0.1:1/ee/v2/interact?x=1").unwrap();
+        let mut out = Vec::new();
+        write_request(&mut out, &target, "application/json", &[], b"{}");
+        let expected = format!(
+            "POST /ee/v2/interact?x=1 HTTP/1.1\r\nhost: 127.0.0.1:1\r\nuser-agent: {USER_AGENT}\r\naccept: application/json\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{{}}"
+        );
+        assert_eq!(String::from_utf8(out.clone()).unwrap(), expected);
+        write_request(&mut out, &target, "text/plain", &[("Accept", "*/*")], b"");
+        let expected = format!(
+            "POST /ee/v2/interact?x=1 HTTP/1.1\r\nhost: 127.0.0.1:1\r\nuser-agent: {USER_AGENT}\r\ncontent-type: text/plain\r\nAccept: */*\r\ncontent-length: 0\r\n\r\n"
+        );
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
 
     #[test]
