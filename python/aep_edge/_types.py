@@ -91,13 +91,17 @@ class CollectResponse:
 
     # Slots: a call builds one per response, and reads them on every property;
     # ``__dict__`` keeps other attributes settable as before.
-    __slots__ = ("_raw", "_result", "__dict__", "__weakref__")
+    __slots__ = ("_raw", "_result", "_status", "__dict__", "__weakref__")
 
     def __init__(self, raw: ResultBody) -> None:
         self._raw: Optional[ResultBody] = raw
         # A call's result stays in Rust until something needs its dicts:
         # scalars (status, request_id ...) are read from it directly.
         self._result: Optional[_native.NativeResult] = None
+        # The result's status, when its maker knew it: valid only while
+        # ``_raw`` is None (``status`` follows ``raw`` once it is a dict), so
+        # whatever sets ``_raw`` clears it.
+        self._status: Optional[int] = None
 
     @property
     def raw(self) -> ResultBody:
@@ -107,12 +111,15 @@ class CollectResponse:
             result = self._result
             if result is not None:
                 # Built once: every thread gets the same dict.
+                # ``_status`` first: no reader sees it beside the dict.
+                self._status = None
                 self._raw = cast(ResultBody, result.raw())
             raw = cast(ResultBody, self._raw)
         return raw
 
     @raw.setter
     def raw(self, raw: ResultBody) -> None:
+        self._status = None
         self._raw = raw
 
     def __reduce__(self) -> Tuple[Any, ...]:
@@ -143,6 +150,9 @@ class CollectResponse:
     @property
     def status(self) -> int:
         """The HTTP status of the response."""
+        status = self._status
+        if status is not None:
+            return status
         result = self._result
         if result is not None and self._raw is None:
             return result.http_status()
@@ -288,6 +298,7 @@ def _response(cls: Type[R], result: _native.NativeResult) -> R:
     response = cls.__new__(cls)
     response._raw = None
     response._result = result
+    response._status = None
     return response
 
 

@@ -8,7 +8,8 @@
 //! sends with the GIL released, rewrites the message of an `EdgeError` or
 //! `TypeError` into Python's words (`client._words.apply`), and returns an
 //! `InteractResponse` over the result still in Rust (`_raw = None`,
-//! `_result = NativeResult`), as `_types._response` builds it.
+//! `_result = NativeResult`), as `_types._response` builds it, with its
+//! status in `_status`.
 
 use crate::result::NativeResult;
 use crate::{NativeClient, RequestText};
@@ -133,7 +134,9 @@ fn in_python_words(
     }
 }
 
-/// `object.__new__(InteractResponse)` with `_raw = None`, `_result = result`.
+/// `object.__new__(InteractResponse)` with `_raw = None`, `_result = result`
+/// and `_status` its HTTP status (known without a parse: `.status`, what
+/// nearly every caller reads, is then a slot read).
 fn response<'py>(
     py: Python<'py>,
     helpers: &Helpers,
@@ -160,7 +163,9 @@ fn response<'py>(
         );
         Bound::from_owned_ptr_or_err(py, object)?
     };
+    let status = result.http_status();
     response.setattr(pyo3::intern!(py, "_raw"), py.None())?;
     response.setattr(pyo3::intern!(py, "_result"), Bound::new(py, result)?)?;
+    response.setattr(pyo3::intern!(py, "_status"), status)?;
     Ok(response)
 }

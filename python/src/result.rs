@@ -115,7 +115,7 @@ impl NativeResult {
     }
 
     /// `client.httpStatus` (0 when absent): what nearly every caller reads.
-    fn http_status(&self) -> u64 {
+    pub(crate) fn http_status(&self) -> u64 {
         if let Some(facts) = &self.facts {
             return u64::from(facts.http_status);
         }

@@ -151,3 +151,31 @@ def test_a_closed_client_refuses_the_plain_call(client: EdgeClient) -> None:
     client.close()
     both = both_ways(client, EVENT)
     assert both[0][0] == "ClientClosedError" and both[0] == both[1]
+
+
+def test_interact_keeps_its_signature_and_argument_errors(client: EdgeClient) -> None:
+    # interact(event) skips the keyword defaults (_client._without_keywords);
+    # what Python shows of interact, and its argument errors, stay interact's.
+    import inspect
+    import typing
+
+    params = inspect.signature(EdgeClient.interact).parameters
+    assert list(params)[:2] == ["self", "event"]
+    keywords = list(params.values())[2:]
+    assert [p.name for p in keywords] == ["query", "meta", "request_id", "state", "datastream_id", "timeout",
+                                          "total_timeout", "headers", "location_hint"]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is None for p in keywords)
+    assert typing.get_type_hints(EdgeClient.interact)["return"] is InteractResponse
+    assert EdgeClient.interact.__name__ == "interact" and "/ee/v2/interact" in (EdgeClient.interact.__doc__ or "")
+    calls = [
+        (lambda: client.interact(), "interact() missing 1 required positional argument: 'event'"),  # type: ignore[call-arg]
+        (lambda: client.interact(EVENT, None), "interact() takes 2 positional arguments but 3 were given"),  # type: ignore[misc]
+        (lambda: client.interact(EVENT, nope=1), "interact() got an unexpected keyword argument 'nope'"),  # type: ignore[call-arg]
+        (lambda: client.interact(EVENT, event=EVENT), "interact() got multiple values for argument 'event'"),  # type: ignore[misc]
+    ]
+    for call, words in calls:
+        with pytest.raises(TypeError) as info:
+            call()
+        assert str(info.value).endswith(words), (str(info.value), words)
+    assert client.interact(event=EVENT).status == 200
+    assert client.interact(EVENT, query=None).status == 200

@@ -71,6 +71,22 @@ def test_raw_is_one_dict_and_changes_show(client: EdgeClient) -> None:
     assert r.status == 204 and r.handles == []
 
 
+def test_status_read_first_still_follows_raw(client: EdgeClient) -> None:
+    # The status known at the call answers until raw is a dict, then raw does.
+    r = client.interact(EVENT)
+    assert r.status == 200
+    r.raw["client"]["httpStatus"] = 299
+    assert r.status == 299
+    r = client.interact(EVENT, request_id="kw-path")
+    assert r.status == 200
+    r.raw = {"client": {"httpStatus": 204}}
+    assert r.status == 204
+    r = client.interact(EVENT)
+    r.raw = {"client": {"httpStatus": 503}}
+    assert r.status == 503
+    assert CollectResponse({"client": {"httpStatus": 207}}).status == 207
+
+
 def test_threads_reading_raw_get_the_same_dict(client: EdgeClient) -> None:
     for _ in range(20):
         r = client.interact(EVENT)
