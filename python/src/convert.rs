@@ -570,37 +570,20 @@ fn dict_object(dict: &Bound<'_, PyDict>, depth: usize, sink: &mut impl Sink) -> 
             // 1), used in this block only, where no Python code runs.
             let (lent_key, lent_value) =
                 unsafe { (Borrowed::from_ptr(py, key), Borrowed::from_ptr(py, value)) };
-            if let Ok(lent_key) = lent_key.cast_exact::<PyString>() {
-                if depth < MAX_DEPTH && sink.known_key(&lent_key) {
+            if let Ok(lent_key) = lent_key.cast::<PyString>() {
+                if depth < MAX_DEPTH && write_key(&lent_key, sink) {
                     if let Some(done) = exact_scalar(&lent_value, sink) {
                         done.map_err(|failure| failure.at(Step::Key(name_of(&lent_key))))?;
                         continue;
                     }
+                    // The key is written; owned, key and value live
+                    // through whatever Python code the value's conversion runs.
                     let (key, value) = (lent_key.to_owned(), lent_value.to_owned());
                     member_value(&key, &value, depth, sink)?;
                     if size() != len {
                         return Err(changed_size());
                     }
                     continue;
-                }
-            }
-            if let Ok(lent_key) = lent_key.cast::<PyString>() {
-                if let Some(name) = text(&lent_key) {
-                    if depth < MAX_DEPTH {
-                        sink.key(&name);
-                        if let Some(done) = exact_scalar(&lent_value, sink) {
-                            done.map_err(|failure| failure.at(Step::Key(name.into_owned())))?;
-                            continue;
-                        }
-                        // The key is written; owned, key and value live
-                        // through whatever Python code the value's conversion runs.
-                        let (key, value) = (lent_key.to_owned(), lent_value.to_owned());
-                        member_value(&key, &value, depth, sink)?;
-                        if size() != len {
-                            return Err(changed_size());
-                        }
-                        continue;
-                    }
                 }
             }
         }
@@ -620,6 +603,22 @@ fn dict_object(dict: &Bound<'_, PyDict>, depth: usize, sink: &mut impl Sink) -> 
     }
     sink.end_object();
     Ok(())
+}
+
+/// Writes a `str` key: its cached JSON text when it is an exact `str` the
+/// key cache knows, else from its text. `false`, nothing written, for a key
+/// that is not valid Unicode (the general path says why).
+fn write_key(key: &Bound<'_, PyString>, sink: &mut impl Sink) -> bool {
+    if key.is_exact_instance_of::<PyString>() && sink.known_key(key) {
+        return true;
+    }
+    match text(key) {
+        Some(name) => {
+            sink.key(&name);
+            true
+        }
+        None => false,
+    }
 }
 
 fn changed_size() -> Failure {

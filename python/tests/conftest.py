@@ -6,6 +6,7 @@ installs the wheel); importing it from the source tree is refused below.
 
 from __future__ import annotations
 
+import collections.abc
 import json
 import os
 import subprocess
@@ -48,6 +49,22 @@ ORG_ID = "53A16ACB5CC1D3760A495C99@AdobeOrg"
 STATIC_TOKEN = "static-test-token-s3cr3t"
 OAUTH_CLIENT = "oauth-client-1"
 OAUTH_SECRET = "oauth-s3cr3t-value"
+
+
+class Attributes(collections.abc.Mapping):  # type: ignore[type-arg]
+    """A user's own read-only mapping."""
+
+    def __init__(self, data: Dict[str, Any]) -> None:
+        self._data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
 
 
 def pytest_configure(config: Any) -> None:

@@ -7,30 +7,14 @@ from __future__ import annotations
 import collections
 import dataclasses
 import types
-from typing import Any, Dict, Iterator
+from typing import Any, Dict
 
 import pydantic
 import pytest
 
 from aep_edge import EdgeClient, RequestError
 
-from conftest import EVENT, Emulator
-
-
-class Attributes(collections.abc.Mapping):  # type: ignore[type-arg]
-    """A user's own read-only mapping."""
-
-    def __init__(self, data: Dict[str, Any]) -> None:
-        self._data = data
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
+from conftest import EVENT, Attributes, Emulator
 
 
 def sent_event(emulator: Emulator) -> Dict[str, Any]:

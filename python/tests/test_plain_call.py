@@ -5,36 +5,21 @@ words, the same kind of response, the same log records."""
 
 from __future__ import annotations
 
-import collections
 import datetime
 import logging
 import pickle
 import uuid
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
 from aep_edge import EdgeClient, InteractResponse, RequestError
 
-from conftest import EVENT, Emulator
+from conftest import EVENT, Attributes, Emulator
 
 
 # The source event's identity (the emulator asks for a primary one).
 XDM: Dict[str, Any] = {"identityMap": EVENT["xdm"]["identityMap"], "eventType": "t"}
-
-
-class Attributes(collections.abc.Mapping):  # type: ignore[type-arg]
-    def __init__(self, data: Dict[str, Any]) -> None:
-        self._data = data
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
 
 
 class EventDict(dict):  # type: ignore[type-arg]
