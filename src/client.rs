@@ -54,8 +54,8 @@ impl Client {
         let transport = Transport::new(&config)?;
         let auth = Auth::new(&config);
         let session = Session::new(&config)?;
-        let plain_urls = [Endpoint::Interact, Endpoint::Collect, Endpoint::Consent]
-            .map(|endpoint| url_head(&config, endpoint, None, &config.datastream_id));
+        let plain_urls =
+            Endpoint::ALL.map(|endpoint| url_head(&config, endpoint, None, &config.datastream_id));
         Ok(Client {
             inner: Arc::new(Inner {
                 plain_urls,

@@ -26,6 +26,10 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// Every endpoint, in declaration order: `ALL[e as usize] == e` (tables
+    /// per endpoint index by `as usize`).
+    pub const ALL: [Endpoint; 3] = [Endpoint::Interact, Endpoint::Collect, Endpoint::Consent];
+
     /// The path after `/ee[/{hint}]/`.
     pub fn path(self) -> &'static str {
         match self {
@@ -857,6 +861,13 @@ fn merge_state(body: &mut Map<String, Value>, entries: &[StateEntry]) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn endpoint_tables_index_by_the_discriminant() {
+        for (i, endpoint) in Endpoint::ALL.into_iter().enumerate() {
+            assert_eq!(endpoint as usize, i, "{endpoint:?}");
+        }
+    }
 
     fn body_of(p: &Prepared) -> Value {
         serde_json::from_slice(&p.body).unwrap()
