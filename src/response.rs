@@ -47,14 +47,6 @@ impl HeaderFacts {
         *slot = Some((start as u32, self.text.len() as u32));
     }
 
-    /// Keeps `value` for the header called `name` (one of [`FACT_HEADERS`];
-    /// any other is ignored), unless one came first.
-    pub fn keep_named(&mut self, name: &str, value: &str) {
-        if let Some(index) = FACT_HEADERS.iter().position(|f| *f == name) {
-            self.keep_first(index, value);
-        }
-    }
-
     /// The headers present, in FACT_HEADERS order, with their values.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> + '_ {
         FACT_HEADERS
@@ -78,16 +70,6 @@ impl HeaderFacts {
 impl std::fmt::Debug for HeaderFacts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_map().entries(self.iter()).finish()
-    }
-}
-
-impl<'a> FromIterator<(&'a str, &'a str)> for HeaderFacts {
-    fn from_iter<I: IntoIterator<Item = (&'a str, &'a str)>>(pairs: I) -> HeaderFacts {
-        let mut facts = HeaderFacts::default();
-        for (name, value) in pairs {
-            facts.keep_named(name, value);
-        }
-        facts
     }
 }
 
