@@ -357,7 +357,13 @@ impl RequestText {
     }
 
     fn new(request: &Bound<'_, PyAny>) -> PyResult<RequestText> {
-        let Ok(dict) = request.cast::<PyDict>() else {
+        let named = match request.cast::<PyDict>() {
+            Ok(dict) => named_in_dict(dict)?,
+            Err(_) => None,
+        };
+        let Some(named) = named else {
+            // Not a dict, or its `options` not one (a Mapping, a Json):
+            // what the converted request says.
             let value = request_value(request)?;
             let (tag, new_id) = ids_of(named_request_id(&value));
             return Ok(RequestText {
@@ -366,26 +372,34 @@ impl RequestText {
                 new_id,
             });
         };
-        let py = request.py();
-        let named = match dict.get_item(pyo3::intern!(py, "options"))? {
-            None => Named::Nothing,
-            Some(options) if options.is_none() => Named::Nothing,
-            Some(options) => match options.cast::<PyDict>() {
-                Err(_) => Named::Invalid,
-                Ok(options) => match options.get_item(pyo3::intern!(py, "requestId"))? {
-                    None => Named::Nothing,
-                    Some(id) => match id.cast::<PyString>() {
-                        Ok(id) => Named::Id(id.to_string()),
-                        Err(_) => Named::Invalid,
-                    },
-                },
-            },
-        };
         let mut text = String::with_capacity(512);
         convert::to_text(request, "", &mut text)?;
         let (tag, new_id) = ids_of(named);
         Ok(RequestText { text, tag, new_id })
     }
+}
+
+/// What a request dict names as its id, as [`named_request_id`] reads the
+/// converted request; `None` when only the converted request can tell
+/// (`options` given as something other than a dict).
+fn named_in_dict(dict: &Bound<'_, PyDict>) -> PyResult<Option<Named>> {
+    let py = dict.py();
+    Ok(Some(match dict.get_item(pyo3::intern!(py, "options"))? {
+        None => Named::Nothing,
+        Some(options) if options.is_none() => Named::Nothing,
+        Some(options) => {
+            let Ok(options) = options.cast::<PyDict>() else {
+                return Ok(None);
+            };
+            match options.get_item(pyo3::intern!(py, "requestId"))? {
+                None => Named::Nothing,
+                Some(id) => match id.cast::<PyString>() {
+                    Ok(id) => Named::Id(id.to_string()),
+                    Err(_) => Named::Invalid,
+                },
+            }
+        }
+    }))
 }
 
 /// What a request says of its id (`options.requestId`).
