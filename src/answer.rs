@@ -18,6 +18,7 @@
 //! every fixture and on odd bodies.
 
 use crate::json_scan::{Doc, RawStr};
+use crate::request::ROOT_MEMBERS_LISTED;
 use crate::response::HeaderFacts;
 use crate::visitor::{PassedEntry, FACT_HEADERS};
 use serde_json::Value;
@@ -122,8 +123,12 @@ pub fn result_text(
     doc.root_members(|key, start| {
         let name = key.decode();
         // serde_json's map keeps the last of duplicate keys at the first's
-        // place: leave such bodies to it. A body's own `client` is replaced there.
-        if name == "client" || members.iter().any(|(_, n, _)| *n == name) {
+        // place: leave such bodies to it. A body's own `client` is replaced
+        // there. Many members: the Value path (a linear duplicate check here).
+        if name == "client"
+            || members.len() == ROOT_MEMBERS_LISTED
+            || members.iter().any(|(_, n, _)| *n == name)
+        {
             return None;
         }
         let end = if name == "handle" && doc.byte(start) == Some(b'[') {

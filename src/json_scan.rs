@@ -521,24 +521,27 @@ impl Doc<'_> {
 /// The keys of one object seen so far, for the duplicate check: the first
 /// [`SeenKeys::INLINE`] keys found without escapes on the stack as plain
 /// borrows (nothing to drop: an allocation per object was a tenth of a
-/// call's allocations), any others in a Vec.
+/// call's allocations), any others in a hash set (an object of many keys,
+/// as a hostile body may send, is checked in linear time, not quadratic).
 /// (`Option`s: a row of zeros to start from, where `""`s cost a store each.)
 #[derive(Default)]
 pub struct SeenKeys<'a> {
     first: [Option<&'a str>; SeenKeys::INLINE],
     inline: usize,
-    rest: Vec<Cow<'a, str>>,
+    /// Made at the ninth key (making one reads the thread's hash keys).
+    rest: Option<std::collections::HashSet<Cow<'a, str>>>,
 }
 
 impl<'a> SeenKeys<'a> {
     const INLINE: usize = 8;
 
     pub fn contains(&self, key: &str) -> bool {
-        self.first[..self.inline].contains(&Some(key)) || self.rest.iter().any(|k| k == key)
+        self.first[..self.inline].contains(&Some(key))
+            || self.rest.as_ref().is_some_and(|rest| rest.contains(key))
     }
 
     pub fn is_empty(&self) -> bool {
-        self.inline == 0 && self.rest.is_empty()
+        self.inline == 0 && self.rest.as_ref().is_none_or(|rest| rest.is_empty())
     }
 
     pub fn push(&mut self, key: Cow<'a, str>) {
@@ -547,7 +550,9 @@ impl<'a> SeenKeys<'a> {
                 self.first[self.inline] = Some(name);
                 self.inline += 1;
             }
-            key => self.rest.push(key),
+            key => {
+                self.rest.get_or_insert_default().insert(key);
+            }
         }
     }
 }
@@ -680,6 +685,25 @@ fn unescape(inner: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::Value;
+
+    #[test]
+    fn seen_keys_find_every_key_inline_or_past_it() {
+        let names: Vec<String> = (0..100).map(|i| format!("k{i}")).collect();
+        let mut keys = SeenKeys::default();
+        assert!(keys.is_empty());
+        for (i, name) in names.iter().enumerate() {
+            assert!(!keys.contains(name), "{name} before it was pushed");
+            // Decoded (owned) keys beside borrowed ones, inline and past it.
+            keys.push(if i % 3 == 0 {
+                Cow::Owned(name.clone())
+            } else {
+                Cow::Borrowed(name)
+            });
+            assert!(!keys.is_empty());
+        }
+        assert!(names.iter().all(|name| keys.contains(name)));
+        assert!(!keys.contains("k100") && !keys.contains(""));
+    }
 
     /// Accepted here ⇒ accepted by serde_json.
     #[test]
