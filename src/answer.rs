@@ -18,7 +18,6 @@
 //! every fixture and on odd bodies.
 
 use crate::json_scan::{Doc, RawStr};
-use crate::request::ROOT_MEMBERS_LISTED;
 use crate::response::HeaderFacts;
 use crate::visitor::{PassedEntry, FACT_HEADERS};
 use serde_json::Value;
@@ -104,6 +103,11 @@ struct Handle<'a> {
 }
 
 const LISTS: [&str; 3] = ["handle", "errors", "warnings"];
+
+/// The most top-level members the fast path lists: a body with more takes
+/// the Value path (a map), so that a hostile one of many keys costs no
+/// quadratic duplicate check here.
+const ROOT_MEMBERS_LISTED: usize = 32;
 
 /// The result JSON text for a 2xx `body`, or `None` when the body is not the
 /// plain object this fast path handles (the caller then takes the Value path).
@@ -609,6 +613,16 @@ mod tests {
             }
         }
         assert!(fast >= 30, "the fast path took only {fast} fixtures");
+    }
+
+    #[test]
+    fn bodies_of_many_members_step_aside() {
+        let members = |n: usize| {
+            let list: Vec<String> = (0..n).map(|i| format!("\"m{i}\":{i}")).collect();
+            format!("{{{}}}", list.join(","))
+        };
+        assert!(check(members(ROOT_MEMBERS_LISTED).as_bytes()));
+        assert!(!check(members(ROOT_MEMBERS_LISTED + 1).as_bytes()));
     }
 
     #[test]
