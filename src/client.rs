@@ -114,6 +114,22 @@ impl Client {
         self.call_text(Endpoint::Interact, request, request_id)
     }
 
+    /// As [`Client::interact_json_text_facts`] for the request
+    /// `{"event": …}` a binding encoded itself, as
+    /// [`Draft::from_event_body`] says (the bytes are sent as they are).
+    #[doc(hidden)]
+    pub fn interact_event_body_facts(
+        &self,
+        body: Vec<u8>,
+        own_identity: bool,
+        request_id: Option<String>,
+    ) -> Result<(String, ResultFacts)> {
+        self.call_from(Endpoint::Interact, Instant::now(), Want::Text, || {
+            Ok(Draft::from_event_body(body, own_identity, request_id))
+        })
+        .map(Output::into_text_facts)
+    }
+
     /// Posts a batch of events to `/ee/v2/collect` at once.
     pub fn collect(&self, request: Value) -> Result<Value> {
         self.call(Endpoint::Collect, || {

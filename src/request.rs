@@ -298,6 +298,35 @@ impl Draft {
         }))
     }
 
+    /// The interact request `{"event": …}` encoded by a binding from its own
+    /// objects: byte for byte what [`Draft::from_json`]'s fast path writes
+    /// for the same request (`copy_event`: the members as serde_json writes
+    /// them, `xdm._id` and `xdm.timestamp` filled with [`EventIds`]), and
+    /// `own_identity` as `copy_event` tells it. The Python binding writes it
+    /// as it converts the event (python/src/event_body.rs), instead of text
+    /// for this module to scan and write again.
+    ///
+    /// The bytes are sent as they are: the caller answers for them (a body
+    /// that is not a JSON object panics if state must be merged into a map,
+    /// which the binding's panic boundary turns into `InternalError`).
+    #[doc(hidden)]
+    pub fn from_event_body(body: Vec<u8>, own_identity: bool, request_id: Option<String>) -> Draft {
+        // What the fast path does for a request without `options`.
+        let options = Options::default();
+        Draft {
+            endpoint: Endpoint::Interact,
+            request_id: request_id.unwrap_or_else(ids::uuid_v4),
+            datastream_override: options.datastream_id,
+            explicit_state: options.visitor.entries_to_send(),
+            visitor: options.visitor,
+            timeouts: options.timeouts,
+            body: Body::Encoded {
+                text: body,
+                own_identity,
+            },
+        }
+    }
+
     /// The body as a map, decoding an encoded one first.
     fn map_mut(&mut self) -> &mut Map<String, Value> {
         if let Body::Encoded { text, .. } = &self.body {
@@ -492,9 +521,7 @@ fn copy_event(
         if !names.is_empty() {
             out.push(b',');
         }
-        out.extend_from_slice(b"\"xdm\":{");
-        push_ids(out, true, true, false);
-        out.push(b'}');
+        EventIds::push_xdm(out);
     }
     out.push(b'}');
     Some((own_identity, end))
@@ -528,11 +555,11 @@ fn copy_xdm(
         let null = doc.text.as_bytes()[value..].starts_with(b"null");
         let end = match name.as_ref() {
             "_id" if null => {
-                push_quoted(out, &ids::uuid_v4_text());
+                EventIds::push_id(out);
                 value + 4
             }
             "timestamp" if null => {
-                push_quoted(out, ids::now_rfc3339().as_bytes());
+                EventIds::push_timestamp(out);
                 value + 4
             }
             _ => {
@@ -545,7 +572,7 @@ fn copy_xdm(
         names.push(name);
         Some(end)
     })?;
-    push_ids(
+    EventIds::push_missing(
         out,
         !names.contains("_id"),
         !names.contains("timestamp"),
@@ -555,22 +582,49 @@ fn copy_xdm(
     Some(end)
 }
 
-/// Appends the `_id` and `timestamp` members an xdm lacks.
-fn push_ids(out: &mut Vec<u8>, id: bool, timestamp: bool, mut comma: bool) {
-    if id {
-        if comma {
-            out.push(b',');
-        }
-        out.extend_from_slice(b"\"_id\":");
+/// What the client fills in an interact event (design.md §3.2): a new
+/// `xdm._id` and the time as `xdm.timestamp`, where missing or null. One
+/// place for `copy_event` and for a binding that encodes the event itself
+/// ([`Draft::from_event_body`]).
+pub struct EventIds;
+
+impl EventIds {
+    /// A new `_id` value (a quoted UUID v4), written in the place of a null.
+    pub fn push_id(out: &mut Vec<u8>) {
         push_quoted(out, &ids::uuid_v4_text());
-        comma = true;
     }
-    if timestamp {
-        if comma {
-            out.push(b',');
-        }
-        out.extend_from_slice(b"\"timestamp\":");
+
+    /// The time now as a `timestamp` value (quoted RFC 3339), for a null.
+    pub fn push_timestamp(out: &mut Vec<u8>) {
         push_quoted(out, ids::now_rfc3339().as_bytes());
+    }
+
+    /// Appends the `_id` and `timestamp` members an xdm lacks, before its
+    /// `}`; `comma` when the xdm has members.
+    pub fn push_missing(out: &mut Vec<u8>, id: bool, timestamp: bool, mut comma: bool) {
+        if id {
+            if comma {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"\"_id\":");
+            EventIds::push_id(out);
+            comma = true;
+        }
+        if timestamp {
+            if comma {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"\"timestamp\":");
+            EventIds::push_timestamp(out);
+        }
+    }
+
+    /// The member `"xdm":{"_id":…,"timestamp":…}` of an event without xdm
+    /// (its comma, if one is needed, written before).
+    pub fn push_xdm(out: &mut Vec<u8>) {
+        out.extend_from_slice(b"\"xdm\":{");
+        EventIds::push_missing(out, true, true, false);
+        out.push(b'}');
     }
 }
 
