@@ -13,6 +13,7 @@ __all__ = [
     "Inbox",
     "to_json",
     "plain_interact",
+    "_event_bodies",
     "start_call",
     "proposition_event",
     "core_version",
@@ -33,6 +34,11 @@ def plain_interact(client: Any, native: NativeClient, installed: int, event: Any
     """EdgeClient.interact(event) with no keyword given, end to end: client
     is the EdgeClient, native its _native, installed its _log.installed;
     returns the InteractResponse."""
+
+def _event_bodies(event: Any) -> Tuple[Optional[Tuple[bytes, bool]], Union[Tuple[bytes, bool], str]]:
+    """For tests: the interact body event_body.rs writes for event, as
+    (body, own_identity) or None where it declines, and what the core's text
+    path makes of the same event: (body, own_identity) or its error message."""
 
 def start_call(
     client: NativeClient,

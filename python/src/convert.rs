@@ -38,16 +38,16 @@ pub fn to_value(obj: &Bound<'_, PyAny>, root: &str) -> PyResult<Value> {
 
 /// As [`to_value`], writing the JSON text (compact) to `out` instead.
 pub fn to_text(obj: &Bound<'_, PyAny>, root: &str, out: &mut String) -> PyResult<()> {
-    let mut sink = TextSink {
-        out,
-        need_comma: false,
-        keys: key_cache::take(),
-    };
-    convert(obj, 0, &mut sink).map_err(|failure| failure.into_error(root))
+    write(obj, root, &mut TextSink::new(out))
+}
+
+/// Converts `obj` into `sink` (what [`to_text`] does with a [`TextSink`]).
+pub(crate) fn write(obj: &Bound<'_, PyAny>, root: &str, sink: &mut impl Sink) -> PyResult<()> {
+    convert(obj, 0, sink).map_err(|failure| failure.into_error(root))
 }
 
 /// What the traversal emits, in document order.
-trait Sink {
+pub(crate) trait Sink {
     fn null(&mut self);
     fn bool(&mut self, b: bool);
     fn i64(&mut self, i: i64);
@@ -63,6 +63,9 @@ trait Sink {
     fn known_key(&mut self, _key: &Bound<'_, PyString>) -> bool {
         false
     }
+    /// A `Mapping` that is not a dict is about to be read (its `items()`
+    /// may repeat a key, as no dict can).
+    fn not_a_dict(&mut self) {}
     fn end_object(&mut self);
     fn begin_array(&mut self, len: usize);
     fn end_array(&mut self);
@@ -134,9 +137,11 @@ impl Sink for ValueSink {
     }
 }
 
-/// Writes compact JSON text. Text written for a value that then fails is
-/// abandoned with the whole conversion.
-struct TextSink<'a> {
+/// Writes compact JSON text, as serde_json writes it (so that the core's
+/// scanner finds it in its canonical form: the fast paths copy it whole).
+/// Text written for a value that then fails is abandoned with the whole
+/// conversion.
+pub(crate) struct TextSink<'a> {
     out: &'a mut String,
     /// A value was written in the open container: the next one needs a comma.
     need_comma: bool,
@@ -144,7 +149,33 @@ struct TextSink<'a> {
     keys: Option<MutexGuard<'static, Option<KeyCache>>>,
 }
 
-impl TextSink<'_> {
+impl<'a> TextSink<'a> {
+    pub(crate) fn new(out: &'a mut String) -> TextSink<'a> {
+        TextSink {
+            out,
+            need_comma: false,
+            keys: key_cache::take(),
+        }
+    }
+
+    /// Whether the open container has a value written (the next needs a comma).
+    pub(crate) fn has_member(&self) -> bool {
+        self.need_comma
+    }
+
+    /// Writes a value of the caller's own: `write` appends its text (valid
+    /// JSON, UTF-8) to the bytes after the comma this sink puts before it.
+    pub(crate) fn raw_value(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        self.before_value();
+        self.raw(write);
+    }
+
+    /// Appends text of the caller's own (members, commas: valid UTF-8).
+    pub(crate) fn raw(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        // SAFETY: `write` appends UTF-8, as its callers promise.
+        write(unsafe { self.out.as_mut_vec() });
+    }
+
     fn before_value(&mut self) {
         if self.need_comma {
             self.out.push(',');
@@ -172,9 +203,10 @@ impl Sink for TextSink<'_> {
     }
     fn f64(&mut self, x: f64) {
         self.before_value();
-        // Debug keeps a float a float ("1.0", "1e300"), as serde_json does;
-        // the shortest text that reads back as the same f64.
-        let _ = write!(self.out, "{x:?}");
+        // serde_json's own text for it (ryu: "1.0", "1e300"), the shortest
+        // that reads back as the same f64: what the core would write.
+        // SAFETY: serde_json writes UTF-8 (ASCII here).
+        let _ = serde_json::to_writer(unsafe { self.out.as_mut_vec() }, &x);
     }
     fn str(&mut self, s: &str) {
         self.before_value();
@@ -449,6 +481,7 @@ fn convert(obj: &Bound<'_, PyAny>, depth: usize, sink: &mut impl Sink) -> Conver
         )));
     }
     if obj.is_instance(abc(py, &MAPPING, "Mapping")?)? {
+        sink.not_a_dict();
         let items = obj.call_method0("items")?;
         let mut pairs = Vec::new();
         for item in items.try_iter()? {

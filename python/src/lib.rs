@@ -11,6 +11,7 @@
 mod async_calls;
 mod convert;
 mod errors;
+mod event_body;
 mod key_cache;
 mod plain_call;
 mod queue;
@@ -251,10 +252,21 @@ impl NativeClient {
         name: &'static str,
         call: TextCall,
     ) -> PyResult<NativeResult> {
-        let RequestText { text, tag, new_id } = request;
+        let RequestText {
+            text,
+            tag,
+            new_id,
+            event_body,
+        } = request;
         let _tag = CallTag::new(tag);
         let client = &self.client;
-        let (result, facts) = self.run(py, name, move || call(client, &text, new_id))?;
+        let (result, facts) = self.run(py, name, move || match event_body {
+            // Only `of_event` makes one: always an interact request.
+            Some(own_identity) => {
+                client.interact_event_body_facts(text.into_bytes(), own_identity, new_id)
+            }
+            None => call(client, &text, new_id),
+        })?;
         Ok(NativeResult::from_text(result, facts))
     }
 
@@ -342,18 +354,35 @@ struct RequestText {
     text: String,
     tag: Option<TagId>,
     new_id: Option<String>,
+    /// `Some(own_identity)` when `text` is the interact body itself, written
+    /// as the core sends it (`event_body.rs`): the core sends it unscanned.
+    event_body: Option<bool>,
 }
 
 impl RequestText {
-    /// The request `{"event": event}` (no options: a new id).
+    /// The interact request `{"event": event}` (no options: a new id),
+    /// written as the body sent when it can be, else as text for the core.
     fn of_event(event: &Bound<'_, PyAny>) -> PyResult<RequestText> {
+        let (tag, new_id) = ids_of(Named::Nothing);
+        if let Some(body) = event_body::event_body(event)? {
+            return Ok(RequestText {
+                text: body.text,
+                tag,
+                new_id,
+                event_body: Some(body.own_identity),
+            });
+        }
         let mut text = String::with_capacity(512);
         text.push_str("{\"event\":");
         // Paths in errors start at "event", as for the whole request.
         convert::to_text(event, "event", &mut text)?;
         text.push('}');
-        let (tag, new_id) = ids_of(Named::Nothing);
-        Ok(RequestText { text, tag, new_id })
+        Ok(RequestText {
+            text,
+            tag,
+            new_id,
+            event_body: None,
+        })
     }
 
     fn new(request: &Bound<'_, PyAny>) -> PyResult<RequestText> {
@@ -370,12 +399,18 @@ impl RequestText {
                 text: value.to_string(),
                 tag,
                 new_id,
+                event_body: None,
             });
         };
         let mut text = String::with_capacity(512);
         convert::to_text(request, "", &mut text)?;
         let (tag, new_id) = ids_of(named);
-        Ok(RequestText { text, tag, new_id })
+        Ok(RequestText {
+            text,
+            tag,
+            new_id,
+            event_body: None,
+        })
     }
 }
 
@@ -501,6 +536,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Json>()?;
     m.add_class::<NativeResult>()?;
     m.add_class::<testing::NativeEmulator>()?;
+    m.add_function(wrap_pyfunction!(event_body::_event_bodies, m)?)?;
     m.add_class::<queue::NativeQueue>()?;
     m.add_class::<async_calls::Inbox>()?;
     m.add_function(wrap_pyfunction!(to_json, m)?)?;
