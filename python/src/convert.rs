@@ -176,6 +176,31 @@ impl<'a> TextSink<'a> {
         write(unsafe { self.out.as_mut_vec() });
     }
 
+    /// [`Sink::known_key`], handing the key's JSON text (quotes included)
+    /// to `see` when it is written from the cache.
+    pub(crate) fn known_key_seen(
+        &mut self,
+        key: &Bound<'_, PyString>,
+        see: impl FnOnce(&[u8]),
+    ) -> bool {
+        let Some(keys) = &mut self.keys else {
+            return false;
+        };
+        let Some(json) = keys.get_or_insert_with(KeyCache::new).json_of(key) else {
+            return false;
+        };
+        // SAFETY: `json` is a JSON string (UTF-8), as `key` writes it.
+        let out = unsafe { self.out.as_mut_vec() };
+        if self.need_comma {
+            out.push(b',');
+        }
+        see(json);
+        out.extend_from_slice(json);
+        out.push(b':');
+        self.need_comma = false;
+        true
+    }
+
     fn before_value(&mut self) {
         if self.need_comma {
             self.out.push(',');
@@ -226,21 +251,7 @@ impl Sink for TextSink<'_> {
         self.need_comma = false;
     }
     fn known_key(&mut self, key: &Bound<'_, PyString>) -> bool {
-        let Some(keys) = &mut self.keys else {
-            return false;
-        };
-        let Some(json) = keys.get_or_insert_with(KeyCache::new).json_of(key) else {
-            return false;
-        };
-        // SAFETY: `json` is a JSON string (UTF-8), as `key` writes it.
-        let out = unsafe { self.out.as_mut_vec() };
-        if self.need_comma {
-            out.push(b',');
-        }
-        out.extend_from_slice(json);
-        out.push(b':');
-        self.need_comma = false;
-        true
+        self.known_key_seen(key, |_| {})
     }
     fn end_object(&mut self) {
         self.out.push('}');

@@ -73,6 +73,20 @@ enum Next {
     DeviceIds,
 }
 
+/// What the member named `name` is to the rules, in an object at `depth`
+/// whose keys are watched.
+fn watched(depth: usize, name: &[u8]) -> Next {
+    match (depth, name) {
+        (1, b"xdm") => Next::Xdm,
+        (1, b"data") => Next::Data,
+        (2, b"_id") => Next::Id,
+        (2, b"timestamp") => Next::Timestamp,
+        (2, b"identityMap") => Next::IdentityMap,
+        (3, b"ECID" | b"FPID") => Next::DeviceIds,
+        _ => Next::Other,
+    }
+}
+
 /// What a value is, as far as the rules care.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -159,6 +173,18 @@ impl<'a> Shaper<'a> {
         false
     }
 
+    /// The member whose key was just written: `next` is what its value is to
+    /// the rules.
+    fn watch(&mut self, next: Next) {
+        match next {
+            Next::Xdm => self.has_xdm = true,
+            Next::Id => self.has_id = true,
+            Next::Timestamp => self.has_timestamp = true,
+            _ => {}
+        }
+        self.next = next;
+    }
+
     fn open(&mut self, kind: Kind) {
         self.value(kind);
         self.depth += 1;
@@ -204,30 +230,29 @@ impl Sink for Shaper<'_> {
     }
     fn key(&mut self, key: &str) {
         if self.watches_keys() {
-            self.next = match (self.depth, key) {
-                (1, "xdm") => {
-                    self.has_xdm = true;
-                    Next::Xdm
-                }
-                (1, "data") => Next::Data,
-                (2, "_id") => {
-                    self.has_id = true;
-                    Next::Id
-                }
-                (2, "timestamp") => {
-                    self.has_timestamp = true;
-                    Next::Timestamp
-                }
-                (2, "identityMap") => Next::IdentityMap,
-                (3, "ECID" | "FPID") => Next::DeviceIds,
-                _ => Next::Other,
-            };
+            self.watch(watched(self.depth, key.as_bytes()));
         }
         self.inner.key(key);
     }
     fn known_key(&mut self, key: &Bound<'_, PyString>) -> bool {
-        // Watched keys are told by their text (`key`), the rest from the cache.
-        !self.watches_keys() && self.inner.known_key(key)
+        if !self.watches_keys() {
+            return self.inner.known_key(key);
+        }
+        // Told by its JSON text: a watched name has nothing to escape, so
+        // the text between the quotes is the name exactly when it is one.
+        let depth = self.depth;
+        let mut next = Next::Other;
+        let written = self.inner.known_key_seen(key, |json| {
+            next = watched(
+                depth,
+                json.get(1..json.len().saturating_sub(1))
+                    .unwrap_or_default(),
+            );
+        });
+        if written {
+            self.watch(next);
+        }
+        written
     }
     fn not_a_dict(&mut self) {
         self.declined = true;
