@@ -164,15 +164,22 @@ impl<'a> TextSink<'a> {
     }
 
     /// Writes a value of the caller's own: `write` appends its text (valid
-    /// JSON, UTF-8) to the bytes after the comma this sink puts before it.
-    pub(crate) fn raw_value(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+    /// JSON) to the bytes after the comma this sink puts before it.
+    ///
+    /// # Safety
+    /// `write` must leave the bytes it appends valid UTF-8.
+    pub(crate) unsafe fn raw_value(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
         self.before_value();
-        self.raw(write);
+        // SAFETY: passed on to our caller.
+        unsafe { self.raw(write) };
     }
 
-    /// Appends text of the caller's own (members, commas: valid UTF-8).
-    pub(crate) fn raw(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
-        // SAFETY: `write` appends UTF-8, as its callers promise.
+    /// Appends text of the caller's own (members, commas).
+    ///
+    /// # Safety
+    /// `write` must leave the bytes it appends valid UTF-8.
+    pub(crate) unsafe fn raw(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        // SAFETY: `write` appends UTF-8, as our caller promises.
         write(unsafe { self.out.as_mut_vec() });
     }
 

@@ -154,11 +154,13 @@ impl<'a> Shaper<'a> {
             (1, Next::Xdm) if kind == Kind::Object => self.in_xdm = true,
             (1, Next::Xdm | Next::Data) if kind != Kind::Object => self.declined = true,
             (2, Next::Id) if kind == Kind::Null => {
-                self.inner.raw_value(EventIds::push_id);
+                // SAFETY: a quoted UUID, ASCII.
+                unsafe { self.inner.raw_value(EventIds::push_id) };
                 return true;
             }
             (2, Next::Timestamp) if kind == Kind::Null => {
-                self.inner.raw_value(EventIds::push_timestamp);
+                // SAFETY: a quoted RFC 3339 time, ASCII.
+                unsafe { self.inner.raw_value(EventIds::push_timestamp) };
                 return true;
             }
             (2, Next::IdentityMap) => {
@@ -261,19 +263,25 @@ impl Sink for Shaper<'_> {
         match self.depth {
             1 if !self.has_xdm => {
                 let comma = self.inner.has_member();
-                self.inner.raw(|out| {
-                    if comma {
-                        out.push(b',');
-                    }
-                    EventIds::push_xdm(out);
-                });
+                // SAFETY: a comma and the member `"xdm":{…}` of ids, ASCII.
+                unsafe {
+                    self.inner.raw(|out| {
+                        if comma {
+                            out.push(b',');
+                        }
+                        EventIds::push_xdm(out);
+                    })
+                };
             }
             2 if self.in_xdm => {
                 self.in_xdm = false;
                 let (id, timestamp) = (!self.has_id, !self.has_timestamp);
                 let comma = self.inner.has_member();
-                self.inner
-                    .raw(|out| EventIds::push_missing(out, id, timestamp, comma));
+                // SAFETY: the members `_id` and `timestamp`, ASCII.
+                unsafe {
+                    self.inner
+                        .raw(|out| EventIds::push_missing(out, id, timestamp, comma))
+                };
             }
             3 if self.in_identity_map => {
                 self.in_identity_map = false;
