@@ -111,7 +111,9 @@ impl Client {
         request: &str,
         request_id: Option<String>,
     ) -> Result<(String, ResultFacts)> {
-        self.call_text(Endpoint::Interact, request, request_id)
+        self.call_text(Endpoint::Interact, || {
+            Draft::from_json_with_id(Endpoint::Interact, request, request_id)
+        })
     }
 
     /// As [`Client::interact_json_text_facts`] for the request
@@ -124,10 +126,9 @@ impl Client {
         own_identity: bool,
         request_id: Option<String>,
     ) -> Result<(String, ResultFacts)> {
-        self.call_from(Endpoint::Interact, Instant::now(), Want::Text, || {
+        self.call_text(Endpoint::Interact, || {
             Ok(Draft::from_event_body(body, own_identity, request_id))
         })
-        .map(Output::into_text_facts)
     }
 
     /// Posts a batch of events to `/ee/v2/collect` at once.
@@ -157,7 +158,9 @@ impl Client {
         request: &str,
         request_id: Option<String>,
     ) -> Result<(String, ResultFacts)> {
-        self.call_text(Endpoint::Collect, request, request_id)
+        self.call_text(Endpoint::Collect, || {
+            Draft::from_json_with_id(Endpoint::Collect, request, request_id)
+        })
     }
 
     /// Posts a consent decision to `/ee/v1/privacy/set-consent`
@@ -190,7 +193,9 @@ impl Client {
         request: &str,
         request_id: Option<String>,
     ) -> Result<(String, ResultFacts)> {
-        self.call_text(Endpoint::Consent, request, request_id)
+        self.call_text(Endpoint::Consent, || {
+            Draft::from_json_with_id(Endpoint::Consent, request, request_id)
+        })
     }
 
     /// The session as JSON: `ecid`, `locationHint`, `consent`, `entries`,
@@ -307,17 +312,14 @@ impl Client {
             .map(Output::into_value)
     }
 
-    /// A call from request text to result text with its scalar facts.
+    /// A call from its draft to result text with its scalar facts.
     fn call_text(
         &self,
         endpoint: Endpoint,
-        request: &str,
-        request_id: Option<String>,
+        draft: impl FnOnce() -> Result<Draft>,
     ) -> Result<(String, ResultFacts)> {
-        self.call_from(endpoint, Instant::now(), Want::Text, || {
-            Draft::from_json_with_id(endpoint, request, request_id)
-        })
-        .map(Output::into_text_facts)
+        self.call_from(endpoint, Instant::now(), Want::Text, draft)
+            .map(Output::into_text_facts)
     }
 
     fn call_from(

@@ -842,8 +842,8 @@ fn is_token(name: &str) -> bool {
 /// `user-agent` ([`USER_AGENT`]) and `accept`, up to `content-type`'s value:
 /// what a request whose caller set neither carries after `host`.
 const DEFAULT_HEADERS: &str = concat!(
-    "\r\nuser-agent: aep-edge/",
-    env!("CARGO_PKG_VERSION"),
+    "\r\nuser-agent: ",
+    crate::transport::user_agent!(),
     "\r\naccept: application/json\r\ncontent-type: "
 );
 

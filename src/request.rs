@@ -181,7 +181,23 @@ impl Draft {
             Some(v) => Options::parse(&v).map_err(Error::invalid_request)?,
         };
         check_top_level(endpoint, &mut body).map_err(Error::invalid_request)?;
-        Ok(Draft {
+        Ok(Draft::with_options(
+            endpoint,
+            options,
+            request_id,
+            Body::Map(body),
+        ))
+    }
+
+    /// A draft of `body` with what its `options` ask; `request_id` is the
+    /// id sent when they name none (else a new one).
+    fn with_options(
+        endpoint: Endpoint,
+        options: Options,
+        request_id: Option<String>,
+        body: Body,
+    ) -> Draft {
+        Draft {
             endpoint,
             request_id: options
                 .request_id
@@ -191,8 +207,8 @@ impl Draft {
             explicit_state: options.visitor.entries_to_send(),
             visitor: options.visitor,
             timeouts: options.timeouts,
-            body: Body::Map(body),
-        })
+            body,
+        }
     }
 
     /// [`Draft::from_json`] for an interact request without `meta`, encoded
@@ -282,20 +298,15 @@ impl Draft {
                 parts
             }
         };
-        Some(Ok(Draft {
-            endpoint: Endpoint::Interact,
-            request_id: (options.request_id)
-                .or_else(|| request_id.take())
-                .unwrap_or_else(ids::uuid_v4),
-            datastream_override: options.datastream_id,
-            explicit_state: options.visitor.entries_to_send(),
-            visitor: options.visitor,
-            timeouts: options.timeouts,
-            body: Body::Encoded {
+        Some(Ok(Draft::with_options(
+            Endpoint::Interact,
+            options,
+            request_id.take(),
+            Body::Encoded {
                 text: out,
                 own_identity,
             },
-        }))
+        )))
     }
 
     /// The interact request `{"event": …}` encoded by a binding from its own
@@ -311,20 +322,12 @@ impl Draft {
     /// which the binding's panic boundary turns into `InternalError`).
     #[doc(hidden)]
     pub fn from_event_body(body: Vec<u8>, own_identity: bool, request_id: Option<String>) -> Draft {
-        // What the fast path does for a request without `options`.
-        let options = Options::default();
-        Draft {
-            endpoint: Endpoint::Interact,
-            request_id: request_id.unwrap_or_else(ids::uuid_v4),
-            datastream_override: options.datastream_id,
-            explicit_state: options.visitor.entries_to_send(),
-            visitor: options.visitor,
-            timeouts: options.timeouts,
-            body: Body::Encoded {
-                text: body,
-                own_identity,
-            },
-        }
+        // What the fast path makes of a request without `options`.
+        let body = Body::Encoded {
+            text: body,
+            own_identity,
+        };
+        Draft::with_options(Endpoint::Interact, Options::default(), request_id, body)
     }
 
     /// The body as a map, decoding an encoded one first.

@@ -12,8 +12,16 @@ use std::time::Duration;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use ureq::Agent;
 
+/// [`USER_AGENT`] as a literal, for `concat!` (direct.rs's default headers).
+macro_rules! user_agent {
+    () => {
+        concat!("aep-edge/", env!("CARGO_PKG_VERSION"))
+    };
+}
+pub(crate) use user_agent;
+
 /// `User-Agent` of every request: the product and its version.
-pub const USER_AGENT: &str = concat!("aep-edge/", env!("CARGO_PKG_VERSION"));
+pub const USER_AGENT: &str = user_agent!();
 
 /// Why an attempt produced no HTTP response.
 #[derive(Clone, Debug, PartialEq, Eq)]
