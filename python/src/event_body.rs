@@ -40,6 +40,33 @@ pub(crate) struct EventBody {
     pub own_identity: bool,
 }
 
+/// How `interact(event)` hands its request to the core.
+pub(crate) enum EventRequest {
+    /// The body itself (`Client::interact_event_body_facts`).
+    Body(EventBody),
+    /// Request text for the core's text path, where [`event_body`] declines.
+    Text(String),
+}
+
+/// The request of `interact(event)`: its body when this module can write
+/// it, else its text.
+pub(crate) fn event_request(event: &Bound<'_, PyAny>) -> PyResult<EventRequest> {
+    Ok(match event_body(event)? {
+        Some(body) => EventRequest::Body(body),
+        None => EventRequest::Text(request_text(event)?),
+    })
+}
+
+/// The request `{"event": event}` as the converter writes it.
+fn request_text(event: &Bound<'_, PyAny>) -> PyResult<String> {
+    let mut text = String::with_capacity(512);
+    text.push_str("{\"event\":");
+    // Paths in errors start at "event", as for the whole request.
+    convert::to_text(event, "event", &mut text)?;
+    text.push('}');
+    Ok(text)
+}
+
 /// `{"event": event}` written as the core sends it, or `None` when the
 /// event is one for the text path (see the module's comment). Conversion
 /// errors are raised as the text path raises them (the same converter).
@@ -309,8 +336,9 @@ impl Sink for Shaper<'_> {
 type BodyOf<'py> = (Bound<'py, PyBytes>, bool);
 
 /// For `tests/test_event_body.py`, which holds this module to the core:
-/// `(shaped, reference)` for `event`. `shaped` is what [`event_body`]
-/// writes, `(body, own_identity)`, or `None` where it declines;
+/// `(shaped, reference)` for `event`. `shaped` is the body `interact(event)`
+/// sends ([`event_request`]), `(body, own_identity)`, or `None` where it
+/// sends text instead;
 /// `reference` is what the core's text path makes of the converter's text
 /// `{"event": …}` (`Draft::from_json`, then the body it would send with no
 /// state), or the message of its error.
@@ -319,11 +347,13 @@ pub fn _event_bodies<'py>(
     py: Python<'py>,
     event: &Bound<'py, PyAny>,
 ) -> PyResult<(Option<BodyOf<'py>>, Bound<'py, PyAny>)> {
-    let shaped =
-        event_body(event)?.map(|body| (PyBytes::new(py, body.text.as_bytes()), body.own_identity));
-    let mut text = String::from("{\"event\":");
-    convert::to_text(event, "event", &mut text)?;
-    text.push('}');
+    let shaped = match event_request(event)? {
+        EventRequest::Body(body) => {
+            Some((PyBytes::new(py, body.text.as_bytes()), body.own_identity))
+        }
+        EventRequest::Text(_) => None,
+    };
+    let text = request_text(event)?;
     let reference = Draft::from_json(Endpoint::Interact, &text).and_then(|draft| {
         let own_identity = draft.has_own_identity();
         Ok((draft.finish(&[])?.body, own_identity))

@@ -21,6 +21,7 @@ mod testing;
 use aep_edge::workers::Workers;
 use aep_edge::{Client, Config, Error, ErrorKind, Level, ResultFacts};
 use errors::CoreError;
+use event_body::EventRequest;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use result::NativeResult;
@@ -241,32 +242,35 @@ impl NativeClient {
         name: &'static str,
         call: TextCall,
     ) -> PyResult<NativeResult> {
-        self.send_text(py, RequestText::new(request)?, name, call)
+        let RequestText { text, tag, new_id } = RequestText::new(request)?;
+        self.tagged(py, name, tag, move |client| call(client, &text, new_id))
     }
 
-    /// The rest of [`NativeClient::send`], from the request text.
-    fn send_text(
+    /// `interact(event)` with no options (a new id): the body written
+    /// straight from the event where `event_body` can, else its text.
+    fn interact_event(&self, py: Python<'_>, event: &Bound<'_, PyAny>) -> PyResult<NativeResult> {
+        let request = event_body::event_request(event)?;
+        let (tag, new_id) = ids_of(Named::Nothing);
+        self.tagged(py, "interact", tag, move |client| match request {
+            EventRequest::Body(body) => {
+                client.interact_event_body_facts(body.text.into_bytes(), body.own_identity, new_id)
+            }
+            EventRequest::Text(text) => client.interact_json_text_facts(&text, new_id),
+        })
+    }
+
+    /// Runs a text call with its log lines tagged by `tag`, and keeps its
+    /// result in Rust.
+    fn tagged(
         &self,
         py: Python<'_>,
-        request: RequestText,
         name: &'static str,
-        call: TextCall,
+        tag: Option<TagId>,
+        call: impl FnOnce(&Client) -> aep_edge::Result<(String, ResultFacts)> + Send,
     ) -> PyResult<NativeResult> {
-        let RequestText {
-            text,
-            tag,
-            new_id,
-            event_body,
-        } = request;
         let _tag = CallTag::new(tag);
         let client = &self.client;
-        let (result, facts) = self.run(py, name, move || match event_body {
-            // Only `of_event` makes one: always an interact request.
-            Some(own_identity) => {
-                client.interact_event_body_facts(text.into_bytes(), own_identity, new_id)
-            }
-            None => call(client, &text, new_id),
-        })?;
+        let (result, facts) = self.run(py, name, move || call(client))?;
         Ok(NativeResult::from_text(result, facts))
     }
 
@@ -354,37 +358,9 @@ struct RequestText {
     text: String,
     tag: Option<TagId>,
     new_id: Option<String>,
-    /// `Some(own_identity)` when `text` is the interact body itself, written
-    /// as the core sends it (`event_body.rs`): the core sends it unscanned.
-    event_body: Option<bool>,
 }
 
 impl RequestText {
-    /// The interact request `{"event": event}` (no options: a new id),
-    /// written as the body sent when it can be, else as text for the core.
-    fn of_event(event: &Bound<'_, PyAny>) -> PyResult<RequestText> {
-        let (tag, new_id) = ids_of(Named::Nothing);
-        if let Some(body) = event_body::event_body(event)? {
-            return Ok(RequestText {
-                text: body.text,
-                tag,
-                new_id,
-                event_body: Some(body.own_identity),
-            });
-        }
-        let mut text = String::with_capacity(512);
-        text.push_str("{\"event\":");
-        // Paths in errors start at "event", as for the whole request.
-        convert::to_text(event, "event", &mut text)?;
-        text.push('}');
-        Ok(RequestText {
-            text,
-            tag,
-            new_id,
-            event_body: None,
-        })
-    }
-
     fn new(request: &Bound<'_, PyAny>) -> PyResult<RequestText> {
         let named = match request.cast::<PyDict>() {
             Ok(dict) => named_in_dict(dict)?,
@@ -399,18 +375,12 @@ impl RequestText {
                 text: value.to_string(),
                 tag,
                 new_id,
-                event_body: None,
             });
         };
         let mut text = String::with_capacity(512);
         convert::to_text(request, "", &mut text)?;
         let (tag, new_id) = ids_of(named);
-        Ok(RequestText {
-            text,
-            tag,
-            new_id,
-            event_body: None,
-        })
+        Ok(RequestText { text, tag, new_id })
     }
 }
 

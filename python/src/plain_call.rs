@@ -12,8 +12,7 @@
 //! status in `_status`.
 
 use crate::result::NativeResult;
-use crate::{NativeClient, RequestText};
-use aep_edge::Client;
+use crate::NativeClient;
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -93,11 +92,7 @@ pub fn plain_interact<'py>(
             .getattr(pyo3::intern!(py, "_log"))?
             .call_method0(pyo3::intern!(py, "sync"))?;
     }
-    let sent = RequestText::of_event(event).and_then(|request| {
-        native
-            .get()
-            .send_text(py, request, "interact", Client::interact_json_text_facts)
-    });
+    let sent = native.get().interact_event(py, event);
     let result = match sent {
         Ok(result) => result,
         Err(error) => return Err(in_python_words(py, helpers, client, event, error)),
