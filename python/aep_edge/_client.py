@@ -321,11 +321,9 @@ class EdgeClient:
           ``Accept-Language``, ``Referer``, ``X-Forwarded-For`` ...).
         - ``location_hint``: pins the region of this call.
         """
-        if (query is None and meta is None and request_id is None and state is None and datastream_id is None
-                and timeout is None and total_timeout is None and headers is None and location_hint is None):
-            # The common call, no keywords: the native layer does it end to
-            # end, with the steps of the lines below (python/src/plain_call.rs).
-            return _native.plain_interact(self, self._native, self._log.installed, event)
+        # `interact(event)` with no keyword never gets here: the wrapper below
+        # (_without_keywords) hands it to the native layer, which does these
+        # steps end to end (python/src/plain_call.rs).
         request = _request("event", _event(event, "interact()"), query, meta, request_id, state, datastream_id, timeout,
                            total_timeout, headers, location_hint)
         return _response(InteractResponse, self._invoke(self._native.interact, request))
